@@ -1,0 +1,3 @@
+from pppstack.cli import main
+
+raise SystemExit(main())

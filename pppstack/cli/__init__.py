@@ -1,0 +1,63 @@
+"""The `pppstack` command: a thin dispatcher over one module per subcommand.
+
+Each subcommand module exposes `register(subparsers) -> None`, which adds its parser
+and sets `func=handler` where `handler(args) -> int` returns an ExitCode.  Only this
+layer turns errors into exit codes; no traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from pppstack import __version__
+from pppstack.exitcodes import ExitCode, exit_code_table
+
+__all__ = ["main", "build_parser"]
+
+# Subcommand modules, in the order `--help` lists them.  A module that is not
+# present yet is skipped, so rooms can land independently.
+SUBCOMMANDS = ("up", "serve", "sim", "status", "modeswitch", "ports", "chat", "decode")
+
+log = logging.getLogger("pppstack")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pppstack",
+        description="Userspace PPP and CDC-NCM for USB cellular modems (no pppd, no kernel PPP needed).",
+        epilog="exit codes:\n" + exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pppstack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"pppstack.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pppstack.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return int(ExitCode.OPTION_ERROR)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("pppstack: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:  # the last line of defence: a sentence, never a traceback
+        log.debug("internal error", exc_info=True)
+        print(f"pppstack: internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return int(ExitCode.FATAL)
