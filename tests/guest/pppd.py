@@ -1,0 +1,222 @@
+"""Real pppd (Debian's ``ppp`` on Debian's kernel) as a peer, behind a tiny AT modem.
+
+The guest's ``hvc0`` is a pty on the host (``PppdGuest.pty_path``): what a test opens as its
+"modem". ``start_modem(options)`` launches, on ``hvc0``, a busybox-sh AT responder that answers
+``AT…`` with ``OK`` (``+CPIN: READY`` for ``AT+CPIN?``, ``ATE0`` turns echo off) and ``ATD…``
+with ``CONNECT``, then execs pppd on the same tty with the options given — so a client goes
+through a dial phase just as with a real modem. Debian's ``/etc/ppp/options`` (``auth crtscts
+lock modem``) is left out of the image; each test states its options. pppd logs with ``debug``
+to ``/tmp/ppp/pppd.log``, which ``pppd_log()`` returns for tests to check what pppd agreed to.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shlex
+
+from .build import PPPD_PACKAGES, GuestImage, Recipe, build
+from .qemu import Guest, GuestSpec
+
+PPP_MODULES = ("virtio_console", "virtio_pci", "ppp_async", "ppp_deflate", "bsd_comp", "tun")
+
+LOCAL_IP = "10.64.64.1"    # pppd's end
+REMOTE_IP = "10.64.64.2"   # handed to the client
+DNS1 = "10.64.64.53"
+DNS2 = "10.64.64.54"
+
+# The AT responder. hvc0 is put in raw mode with CR->NL so `read` sees each command as a line;
+# busybox sh reads one byte at a time, so nothing after the ATD line is consumed before pppd.
+_MODEM_SH = r"""#!/bin/sh
+tty=/dev/hvc0
+exec < $tty > $tty
+stty raw -echo icrnl
+echo_on=$(cat /tmp/ppp/echo 2>/dev/null || echo 1)
+while read -r line; do
+  line=$(printf '%s' "$line" | tr -d '\r')
+  [ -n "$line" ] || continue
+  echo "$line" >> /tmp/ppp/at.log
+  [ "$echo_on" = 1 ] && printf '%s\r' "$line"
+  cmd=$(printf '%s' "$line" | tr a-z A-Z)
+  case "$cmd" in
+    ATD*)
+      printf '\r\nCONNECT 150000000\r\n'
+      exec pppd file /tmp/ppp/options /dev/hvc0 < /dev/null > /tmp/ppp/pppd.stdout 2>&1 ;;
+    ATE0*) echo_on=0; printf '\r\nOK\r\n' ;;
+    ATE1*) echo_on=1; printf '\r\nOK\r\n' ;;
+    AT+CPIN\?*) printf '\r\n+CPIN: READY\r\n\r\nOK\r\n' ;;
+    AT+CGMI*) printf '\r\nhuawei\r\n\r\nOK\r\n' ;;
+    AT+CGMM*) printf '\r\nE3372h-320 (pppd guest)\r\n\r\nOK\r\n' ;;
+    AT*) printf '\r\nOK\r\n' ;;
+    *) printf '\r\nERROR\r\n' ;;
+  esac
+done
+"""
+
+PPPD_RECIPE = Recipe(
+    name="pppd",
+    packages=PPPD_PACKAGES,
+    modules=PPP_MODULES,
+    setup="mkdir -p /tmp/ppp /etc/ppp\n",
+    executables=("usr/sbin/pppd",),
+    extra_files=(("/etc/guest/modem.sh", _MODEM_SH),),
+)
+
+# What every test's pppd gets before its own options: the tty, logging, addresses, DNS.
+BASE_OPTIONS = (
+    "115200", "local", "nocrtscts", "nodetach", "debug", "logfile /tmp/ppp/pppd.log",
+    f"{LOCAL_IP}:{REMOTE_IP}", f"ms-dns {DNS1}", f"ms-dns {DNS2}",
+)
+
+# Debian's /etc/ppp/options without the four lines that cannot work on a virtconsole / in a
+# test (auth crtscts lock modem): what "pppd as Debian ships it" means for the tests.
+DEBIAN_OPTIONS = ("asyncmap 0", "hide-password", "lcp-echo-interval 30", "lcp-echo-failure 4", "noipx")
+
+
+class PppdGuest:
+    """A booted pppd guest. ``pty_path`` is the modem; ``start_modem`` arms pppd for one call."""
+
+    def __init__(self, image: GuestImage | None = None) -> None:
+        self.image = image or build(PPPD_RECIPE)
+        self.guest = Guest(self.image, GuestSpec(memory_mb=256, modem_pty=True))
+
+    def start(self) -> PppdGuest:
+        self.guest.start()
+        return self
+
+    @property
+    def pty_path(self) -> str:
+        assert self.guest.pty_path is not None
+        return self.guest.pty_path
+
+    @property
+    def boot_seconds(self) -> float | None:
+        return self.guest.boot_seconds
+
+    def shell(self, cmd: str, timeout: float = 60.0) -> str:
+        return self.guest.shell(cmd, timeout)
+
+    def run(self, cmd: str, timeout: float = 60.0) -> tuple[int, str]:
+        return self.guest.run(cmd, timeout)
+
+    def start_modem(self, options: list[str] | tuple[str, ...] = ("noauth",), *, pap_secrets: str = "",
+                    chap_secrets: str = "", echo: bool = True) -> None:
+        """Stop any previous pppd, write the options, and start the AT responder on hvc0."""
+        self.stop_modem()
+        text = "\n".join((*BASE_OPTIONS, *options)) + "\n"
+        self.guest.shell("rm -rf /tmp/ppp; mkdir -p /tmp/ppp; : > /tmp/ppp/pppd.log")
+        self.guest.write_file("/tmp/ppp/options", text)
+        self.guest.write_file("/etc/ppp/pap-secrets", pap_secrets, 0o600)
+        self.guest.write_file("/etc/ppp/chap-secrets", chap_secrets, 0o600)
+        self.guest.shell(f"echo {1 if echo else 0} > /tmp/ppp/echo")
+        self.guest.shell("setsid sh /etc/guest/modem.sh > /dev/null 2>&1 < /dev/null & echo $! > /tmp/ppp/modem.pid")
+
+    def stop_modem(self, timeout: float = 10.0) -> None:
+        """End pppd (or the responder) if it runs: SIGTERM (pppd sends LCP Terminate), then KILL."""
+        self.guest.run(
+            "p=$(cat /tmp/ppp/modem.pid 2>/dev/null) || exit 0; kill $p 2>/dev/null || exit 0; "
+            f"i=0; while kill -0 $p 2>/dev/null && [ $i -lt {int(timeout * 10)} ]; do sleep 0.1; i=$((i+1)); done; "
+            "kill -9 $p 2>/dev/null; true", timeout=timeout + 5)
+
+    def pppd_running(self) -> bool:
+        rc, out = self.guest.run("p=$(cat /tmp/ppp/modem.pid) && kill -0 $p && cat /proc/$p/comm")
+        return rc == 0 and out.strip() == "pppd"
+
+    def wait_for_log(self, needle: str, timeout: float = 30.0) -> str:
+        """Wait until pppd's log contains ``needle``; return the log."""
+        q = shlex.quote(needle)
+        self.guest.run(f"i=0; while ! grep -qF -- {q} /tmp/ppp/pppd.log && [ $i -lt {int(timeout * 10)} ]; "
+                       "do sleep 0.1; i=$((i+1)); done", timeout=timeout + 5)
+        return self.pppd_log()
+
+    def pppd_log(self) -> str:
+        return self.guest.read_file("/tmp/ppp/pppd.log").decode(errors="replace")
+
+    def at_log(self) -> list[str]:
+        rc, out = self.guest.run("cat /tmp/ppp/at.log")
+        return out.splitlines() if rc == 0 else []
+
+    def stop(self) -> None:
+        self.guest.stop()
+
+
+_shared: PppdGuest | None = None
+
+
+def shared_pppd_guest() -> PppdGuest:
+    """One pppd guest per test process (booting costs seconds), powered off at exit."""
+    global _shared
+    if _shared is None or _shared.guest.proc is None or _shared.guest.proc.poll() is not None:
+        g = PppdGuest()
+        g.start()
+        _shared = g
+        atexit.register(g.stop)
+    return _shared
+
+
+# -- host side of the modem pty ----------------------------------------------------------------
+
+
+def open_host_pty(path: str) -> int:
+    """Open the guest's modem pty like a serial port: raw, CLOCAL, no flow control, nonblocking.
+
+    Anything less (echo, ICRNL, IXON) makes the host tty rewrite or echo PPP frames.
+    """
+    import os
+    import termios
+    import tty
+
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    tty.setraw(fd)
+    attrs = termios.tcgetattr(fd)
+    attrs[0] &= ~(termios.IXON | termios.IXOFF | termios.IXANY)
+    attrs[2] = (attrs[2] & ~termios.CRTSCTS) | termios.CLOCAL | termios.CREAD
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    return fd
+
+
+def read_until(fd: int, needle: bytes, timeout: float, buf: bytearray | None = None) -> bytes:
+    """Read from ``fd`` until ``needle`` appears; return everything read (raise TimeoutError)."""
+    import os
+    import select
+    import time
+
+    out = buf if buf is not None else bytearray()
+    deadline = time.monotonic() + timeout
+    while needle not in out:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no {needle!r} within {timeout} s; got {bytes(out)!r}")
+        if select.select([fd], [], [], left)[0]:
+            try:
+                out += os.read(fd, 4096)
+            except BlockingIOError:
+                pass
+    return bytes(out)
+
+
+def at_command(fd: int, cmd: str, expect: bytes = b"OK\r\n", timeout: float = 5.0, retry: float = 0.0) -> bytes:
+    """Send an AT command and wait for ``expect``. With ``retry`` > 0 the command is resent every
+    ``retry`` seconds until it is answered (QEMU drops guest output until the host opens the pty)."""
+    import os
+    import time
+
+    deadline = time.monotonic() + timeout
+    buf = bytearray()
+    while True:
+        os.write(fd, cmd.encode() + b"\r")
+        step = min(retry or timeout, max(0.01, deadline - time.monotonic()))
+        try:
+            got = read_until(fd, expect, step, buf)
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
+            continue
+        if retry:
+            # answers to the earlier tries may still be on their way: let them arrive and drop them
+            time.sleep(retry)
+            try:
+                while os.read(fd, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        return got
