@@ -1,0 +1,87 @@
+"""`pppstack ports`: which USB modem is here, what mode it is in, and which port does what."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pppstack.exitcodes import ExitCode
+from pppstack.io.atport import run
+from pppstack.io.serialport import open_port
+from pppstack.io.sysfs import ModemInfo, find_modems
+from pppstack.modem.dial import AtProbe, ProbeResult
+from pppstack.modem.ports import DeviceMode
+
+__all__ = ["register", "handler", "probe_port"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ports", help="find modems and name each port's role from its USB descriptors",
+                       description="List USB modems found in sysfs, their mode, and the role of each interface "
+                       "(modem/PPP, PCUI/AT, diagnostics, GPS, NCM) read from its class/subclass/protocol.")
+    p.add_argument("--sysfs", default="/sys", help="sysfs root (default /sys)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--probe", action="store_true", help="confirm by sending AT to each serial port")
+    p.add_argument("--probe-timeout", type=float, default=1.0, metavar="SECONDS", help="per try (default 1)")
+    p.add_argument("--all", action="store_true", help="list every USB device, not only modems")
+    p.set_defaults(func=handler)
+
+
+def probe_port(path: str, timeout: float = 1.0) -> ProbeResult:
+    try:
+        port = open_port(path)
+    except OSError as exc:
+        return ProbeResult(False, False, (), f"cannot open: {exc.strerror or exc}")
+    with port:
+        return run(port, AtProbe(timeout=timeout, tries=2), timeout=timeout * 3 + 1)
+
+
+def _table(modems: list[ModemInfo], probes: dict[str, ProbeResult]) -> str:
+    lines = []
+    for m in modems:
+        title = " ".join(x for x in (m.manufacturer, m.product_name) if x)
+        lines.append(f"{m.sysname}  {m.id}  {title}".rstrip())
+        lines.append(f"  mode: {m.mode.value}")
+        if m.mode is DeviceMode.NEEDS_SWITCH:
+            lines.append("  next: pppstack modeswitch (e.g. with your usb-mode.json)")
+        lines.append(f"  {'interface':<10} {'class':<9} {'driver':<15} {'role':<12} {'device':<14} why")
+        for i in m.interfaces:
+            dev = ",".join(i.ttys + i.nets + i.wdms) or "-"
+            role = i.role.value + ("" if i.guess.certain else "?")
+            probe = ""
+            for t in i.ttys:
+                pr = probes.get(f"/dev/{t}")
+                if pr is not None:
+                    probe = f"  [AT: {'OK' if pr.ok else pr.message}]"
+            lines.append(f"  {i.sysname:<10} {i.cls:02x}/{i.subclass:02x}/{i.protocol:02x}  {i.driver or '-':<15} "
+                         f"{role:<12} {dev:<14} {i.guess.source}{probe}")
+        if m.ppp_port or m.net_interface:
+            lines.append(f"  use: PPP on {m.ppp_port or '-'}, AT on {m.at_port or '-'}, "
+                         f"network interface {m.net_interface or '-'}")
+    return "\n".join(lines)
+
+
+def handler(args: argparse.Namespace) -> int:
+    modems = find_modems(args.sysfs, all_devices=args.all)
+    probes: dict[str, ProbeResult] = {}
+    if args.probe:
+        for m in modems:
+            for i in m.interfaces:
+                for t in i.ttys:
+                    probes[f"/dev/{t}"] = probe_port(f"/dev/{t}", args.probe_timeout)
+    if args.json:
+        doc = [m.to_json() for m in modems]
+        for d in doc:
+            for i in d["interfaces"]:
+                for t in i["ttys"]:
+                    pr = probes.get(f"/dev/{t}")
+                    if pr is not None:
+                        i["probe"] = {"answered": pr.answered, "ok": pr.ok, "message": pr.message}
+        print(json.dumps(doc, indent=2))
+    elif modems:
+        print(_table(modems, probes))
+    if not modems:
+        print(f"pppstack ports: no USB modem found under {args.sysfs}/bus/usb/devices", file=sys.stderr)
+        return int(ExitCode.NO_DEVICE)
+    return int(ExitCode.OK)
