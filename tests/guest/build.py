@@ -52,7 +52,7 @@ PPPD_PACKAGES = (
 PYTHON_PACKAGES = (
     "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "python3-usb",
     "libusb-1.0-0", "libudev1", "libffi8", "zlib1g", "libexpat1", "libbz2-1.0", "liblzma5",
-    "libssl3", "libmpdec3", "libuuid1",
+    "libssl3", "libcrypt1", "libuuid1",
 )
 
 # Paths never copied into an image (documentation, translations, the kernel's full module tree).
