@@ -1,0 +1,182 @@
+"""What the link does to the rest of the host: ip-up/ip-down scripts, the DNS file, the status file.
+
+Scripts follow pppd(8) §SCRIPTS so existing /etc/ppp/ip-up.d setups work unchanged:
+    ip-up   IFNAME TTY SPEED LOCAL-IP REMOTE-IP IPPARAM
+    ipv6-up IFNAME TTY SPEED LOCAL-LINK-LOCAL REMOTE-LINK-LOCAL IPPARAM
+with a clean environment holding DEVICE IFNAME IPLOCAL IPREMOTE PEERNAME SPEED DNS1 DNS2 USEPEERDNS
+LLLOCAL LLREMOTE LINKNAME CONNECT_TIME BYTES_SENT BYTES_RCVD CALL_FILE (plus PATH).  Like pppd,
+ip-up runs in the background and ip-down is waited for (bounded), so routes and firewall rules a
+script removes are gone before the interface is.
+
+DNS goes to a file of our own, as pppd's `usepeerdns` writes /etc/ppp/resolv.conf and never
+/etc/resolv.conf (ppp-project/ppp#266); the system resolver is touched only when asked.
+The status file is JSON, replaced atomically, so `pppstack status` never reads half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "HookContext", "hook_env", "hook_argv", "run_hook", "write_resolv_conf", "remove_file",
+    "write_status", "read_status", "RUN_DIR", "status_path", "resolv_path",
+]
+
+log = logging.getLogger("pppstack.hooks")
+
+RUN_DIR = "/run/pppstack"
+SCRIPT_PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def status_path(ifname: str, run_dir: str = RUN_DIR) -> str:
+    return os.path.join(run_dir, f"{ifname}.json")
+
+
+def resolv_path(ifname: str, run_dir: str = RUN_DIR) -> str:
+    return os.path.join(run_dir, ifname, "resolv.conf")
+
+
+@dataclass(frozen=True)
+class HookContext:
+    """Everything a script may be told about the link."""
+
+    ifname: str
+    device: str = ""
+    speed: int = 115200
+    local: str = ""
+    remote: str = ""
+    ipparam: str = ""
+    dns: tuple[str, ...] = ()
+    usepeerdns: bool = False
+    ll_local: str = ""
+    ll_remote: str = ""
+    linkname: str = ""
+    peername: str = ""
+    call_file: str = ""
+    connect_time: int | None = None  # seconds, ip-down only
+    bytes_sent: int | None = None
+    bytes_rcvd: int | None = None
+
+
+def hook_env(ctx: HookContext, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment pppd gives its scripts (only the variables that have a value)."""
+    env: dict[str, str] = {"PATH": SCRIPT_PATH} if base is None else dict(base)
+    env.update(DEVICE=ctx.device, IFNAME=ctx.ifname, SPEED=str(ctx.speed), PPPLOGNAME=os.environ.get("USER", "root"))
+    optional = {
+        "IPLOCAL": ctx.local, "IPREMOTE": ctx.remote, "LLLOCAL": ctx.ll_local, "LLREMOTE": ctx.ll_remote,
+        "LINKNAME": ctx.linkname, "PEERNAME": ctx.peername, "CALL_FILE": ctx.call_file,
+    }
+    env.update({k: v for k, v in optional.items() if v})
+    # pppd exports DNS1/DNS2 whenever the peer gave them, usepeerdns or not (anchors §1.4)
+    for n, addr in enumerate(ctx.dns[:2], 1):
+        env[f"DNS{n}"] = str(addr)
+    if ctx.usepeerdns and ctx.dns:
+        env["USEPEERDNS"] = "1"
+    if ctx.connect_time is not None:
+        env["CONNECT_TIME"] = str(int(ctx.connect_time))
+    if ctx.bytes_sent is not None:
+        env["BYTES_SENT"] = str(ctx.bytes_sent)
+    if ctx.bytes_rcvd is not None:
+        env["BYTES_RCVD"] = str(ctx.bytes_rcvd)
+    return env
+
+
+def hook_argv(script: str, ctx: HookContext, ipv6: bool = False) -> list[str]:
+    """pppd's six arguments: interface, tty, speed, local address, remote address, ipparam."""
+    local, remote = (ctx.ll_local, ctx.ll_remote) if ipv6 else (ctx.local, ctx.remote)
+    return [script, ctx.ifname, ctx.device, str(ctx.speed), local, remote, ctx.ipparam]
+
+
+def run_hook(script: str | None, ctx: HookContext, *, ipv6: bool = False, wait: bool = False,
+             timeout: float = 5.0) -> subprocess.Popen[bytes] | int | None:
+    """Start ``script`` (if it exists and is executable).
+
+    wait=False returns the Popen (ip-up); wait=True waits up to ``timeout`` seconds and returns
+    the exit status, or None when it was still running and got killed (ip-down).
+    """
+    if not script:
+        return None
+    if not os.path.isfile(script):
+        log.debug("no %s script", script)
+        return None
+    if not os.access(script, os.X_OK):
+        log.warning("%s is not executable; not running it", script)
+        return None
+    argv = hook_argv(script, ctx, ipv6)
+    log.info("running %s", " ".join(a or "''" for a in argv))
+    try:
+        proc = subprocess.Popen(argv, env=hook_env(ctx), stdin=subprocess.DEVNULL, close_fds=True,
+                                start_new_session=True)
+    except OSError as exc:
+        log.warning("could not run %s: %s", script, exc.strerror or exc)
+        return None
+    if not wait:
+        return proc
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("%s still running after %g s; killing it", script, timeout)
+        proc.kill()
+        proc.wait()
+        return None
+    if code:
+        log.warning("%s exited with status %d", script, code)
+    return code
+
+
+def _atomic_write(path: str, text: str, mode: int = 0o644) -> None:
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_resolv_conf(path: str, dns: Iterable[object], ifname: str = "") -> str:
+    """A resolv.conf holding the peer's servers (what pppd puts in /etc/ppp/resolv.conf)."""
+    servers = [str(d) for d in dns]
+    head = f"# written by pppstack for {ifname}: DNS servers the peer gave (usepeerdns)\n" if ifname else ""
+    _atomic_write(path, head + "".join(f"nameserver {s}\n" for s in servers))
+    return path
+
+
+def remove_file(path: str | None, remove_parent: bool = False) -> None:
+    """Remove ``path`` (and its directory if asked and now empty); missing files are fine."""
+    if not path:
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.debug("could not remove %s: %s", path, exc)
+    if remove_parent:
+        try:
+            os.rmdir(os.path.dirname(path))
+        except OSError:
+            pass
+
+
+def write_status(path: str, status: Mapping[str, Any]) -> None:
+    _atomic_write(path, json.dumps(status, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_status(path: str) -> dict[str, Any]:
+    with open(path) as f:
+        return json.load(f)
