@@ -2,7 +2,8 @@
 
 The guest's ``hvc0`` is a pty on the host (``PppdGuest.pty_path``): what a test opens as its
 "modem". ``start_modem(options)`` launches, on ``hvc0``, a busybox-sh AT responder that answers
-``AT…`` with ``OK`` (``+CPIN: READY`` for ``AT+CPIN?``, ``ATE0`` turns echo off) and ``ATD…``
+``AT…`` with ``OK`` (with E3372-like lines for ``+CPIN?``, ``+CREG?``/``+CGREG?``/``+CEREG?``,
+``+CSQ``, ``^HCSQ?``, ``^SYSINFOEX``, ``+COPS?``; ``ATE0`` turns echo off) and ``ATD…``
 with ``CONNECT``, then execs pppd on the same tty with the options given — so a client goes
 through a dial phase just as with a real modem. Debian's ``/etc/ppp/options`` (``auth crtscts
 lock modem``) is left out of the image; each test states its options. pppd logs with ``debug``
@@ -44,6 +45,13 @@ while read -r line; do
     ATE0*) echo_on=0; printf '\r\nOK\r\n' ;;
     ATE1*) echo_on=1; printf '\r\nOK\r\n' ;;
     AT+CPIN\?*) printf '\r\n+CPIN: READY\r\n\r\nOK\r\n' ;;
+    AT+CREG\?*) printf '\r\n+CREG: 0,1\r\n\r\nOK\r\n' ;;
+    AT+CGREG\?*) printf '\r\n+CGREG: 0,1\r\n\r\nOK\r\n' ;;
+    AT+CEREG\?*) printf '\r\n+CEREG: 0,1\r\n\r\nOK\r\n' ;;
+    AT+CSQ*) printf '\r\n+CSQ: 23,99\r\n\r\nOK\r\n' ;;
+    AT^HCSQ\?*) printf '\r\n^HCSQ: "LTE",52,41,120,30\r\n\r\nOK\r\n' ;;
+    AT^SYSINFOEX*) printf '\r\n^SYSINFOEX: 2,3,0,1,,6,"LTE",101,"LTE"\r\n\r\nOK\r\n' ;;
+    AT+COPS\?*) printf '\r\n+COPS: 0,0,"pppd guest",7\r\n\r\nOK\r\n' ;;
     AT+CGMI*) printf '\r\nhuawei\r\n\r\nOK\r\n' ;;
     AT+CGMM*) printf '\r\nE3372h-320 (pppd guest)\r\n\r\nOK\r\n' ;;
     AT*) printf '\r\nOK\r\n' ;;
