@@ -1,9 +1,10 @@
 """pppd's PAP, CHAP and EAP printers (pppd/upap.c, chap-new.c / chap.c, eap.c of 2.4.9).
 
 Secrets are never printed: a PAP password shows as `<hidden>` (pppd's default
-hide-password).  One deliberate difference from pppd: when an Authenticate-Request is
-too short for the lengths it claims, pppd dumps the leftover octets in hex — which may
-be the password — so we print how many octets we hid instead.
+hide-password).  One deliberate difference from pppd: wherever pppd would dump octets
+of an Authenticate-Request in hex (lengths that do not add up, a short Length field,
+octets past Length) they may be the password, so we print how many octets we hid
+instead (`<12 octets hidden>`); packet.py applies the same rule to the leftover.
 """
 
 from __future__ import annotations
@@ -88,203 +89,181 @@ class _Truncated(Exception):
     pass
 
 
-def _eap_tls(p: Cursor, length: int, out: Out) -> int:
-    if length < 1:
-        return length
-    flags = p.u8()
-    length -= 1
-    if flags == 0 and length == 0:
+class _Eap(Cursor):
+    """eap.c's pointer plus its remaining length `n`; both survive a `goto truncated`."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, buf: bytes, pos: int, n: int) -> None:
+        super().__init__(buf, pos)
+        self.n = n
+
+    def byte(self) -> int:
+        self.n -= 1
+        return self.u8()
+
+    def rest(self) -> bytes:
+        """All remaining octets (pointer advanced, n cleared)."""
+        data = self.take(self.n)
+        self.n = 0
+        return data
+
+
+def _eap_tls(p: _Eap, out: Out) -> None:
+    if p.n < 1:
+        return
+    flags = p.byte()
+    if flags == 0 and p.n == 0:
         out(" Ack")
-        return length
+        return
     out(" L" if flags & 0x80 else " -")
     out("M" if flags & 0x40 else "-")
     out("S" if flags & 0x20 else "- ")
-    return length
 
 
-def _eap_md5(p: Cursor, length: int, out: Out, missing: str) -> int:
-    if length <= 0:
+def _eap_md5(p: _Eap, out: Out, missing: str) -> None:
+    if p.n <= 0:
         out(missing)
-        return length
-    vallen = p.u8()
-    length -= 1
-    if vallen > length:
+        return
+    vallen = p.byte()
+    if vallen > p.n:
         raise _Truncated
     out(" <Value" + hexbytes(p.take(vallen)) + ">")
-    length -= vallen
-    if length > 0:
-        out(" <Name " + quoted(p.take(length)) + ">")
-        return 0
-    out(" <No name>")
-    return length
+    p.n -= vallen
+    out(" <Name " + quoted(p.rest()) + ">" if p.n > 0 else " <No name>")
 
 
-def _eap_request(p: Cursor, length: int, out: Out) -> int:
-    if length < 1:
+def _eap_mschapv2_value(p: _Eap, out: Out, word: str) -> None:
+    p.pos += 3
+    p.n -= 3
+    vallen = p.byte()
+    if vallen > p.n:
+        raise _Truncated
+    p.n -= vallen
+    out(f" {word} <" + p.take(vallen).hex() + ">")
+    out(", <Name " + quoted(p.rest()) + ">" if p.n > 0 else ", <No name>")
+
+
+def _eap_request(p: _Eap, out: Out) -> None:
+    if p.n < 1:
         out(" <missing type>")
-        return length
-    rtype = p.u8()
-    length -= 1
+        return
+    rtype = p.byte()
     name = _eap_type(rtype)
     out(f" {name}" if name else f" type=0x{rtype:x}")
     if rtype in (1, 2):
-        if length > 0:
-            out(" <Message " + quoted(p.take(length)) + ">")
-            return 0
-        out(" <No message>")
+        out(" <Message " + quoted(p.rest()) + ">" if p.n > 0 else " <No message>")
     elif rtype == 4:
-        length = _eap_md5(p, length, out, "")
-    elif rtype == 26 and length > 0:
-        opcode = p.u8()
-        length -= 1
-        p.pos += 3
-        length -= 3
+        _eap_md5(p, out, "")
+    elif rtype == 26 and p.n > 0:
+        opcode = p.byte()
         if opcode == 1:
-            vallen = p.u8()
-            length -= 1
-            if vallen > length:
-                raise _Truncated
-            length -= vallen
-            out(" Challenge <" + p.take(vallen).hex() + ">")
-            if length > 0:
-                out(", <Name " + quoted(p.take(length)) + ">")
-                return 0
-            out(", <No name>")
-        elif opcode in (3, 4):
-            out((" Success" if opcode == 3 else " Failure") + " <Message " + quoted(p.peek(length)) + ">")
+            _eap_mschapv2_value(p, out, "Challenge")
+            return
+        p.pos += 3
+        p.n -= 3
+        if opcode in (3, 4):
+            out((" Success" if opcode == 3 else " Failure") + " <Message " + quoted(p.peek(p.n)) + ">")
         else:
-            out(f" opcode=0x{opcode:x} <" + hexbytes(p.peek(length)) + ">")
+            out(f" opcode=0x{opcode:x} <" + hexbytes(p.peek(p.n)) + ">")
     elif rtype == 13:
-        length = _eap_tls(p, length, out)
+        _eap_tls(p, out)
     elif rtype == 19:
-        length = _eap_srp_request(p, length, out)
-    return length
+        _eap_srp_request(p, out)
 
 
-def _eap_srp_request(p: Cursor, length: int, out: Out) -> int:
-    if length < 3:
+def _eap_srp_request(p: _Eap, out: Out) -> None:
+    if p.n < 3:
         raise _Truncated
-    sub = p.u8()
-    length -= 1
+    sub = p.byte()
     out(f"-{sub}")
     if sub == 1:
-        vallen = p.u8()
-        length -= 1
-        if vallen >= length:
+        vallen = p.byte()
+        if vallen >= p.n:
             raise _Truncated
         out(" <Name " + quoted(p.peek(vallen)) + ">" if vallen > 0 else " <No name>")
         p.pos += vallen
-        length -= vallen
-        vallen = p.u8()
-        length -= 1
-        if vallen >= length:
+        p.n -= vallen
+        vallen = p.byte()
+        if vallen >= p.n:
             raise _Truncated
         out(" <s" + hexbytes(p.take(vallen)) + ">")
-        length -= vallen
-        vallen = p.u8()
-        length -= 1
-        if vallen > length:
+        p.n -= vallen
+        vallen = p.byte()
+        if vallen > p.n:
             raise _Truncated
         out(" <Default g=2>" if vallen == 0 else " <g" + hexbytes(p.peek(vallen)) + ">")
         p.pos += vallen
-        length -= vallen
-        if length == 0:
-            out(" <Default N>")
-        else:
-            out(" <N" + hexbytes(p.take(length)) + ">")
-            length = 0
+        p.n -= vallen
+        out(" <Default N>" if p.n == 0 else " <N" + hexbytes(p.rest()) + ">")
     elif sub == 2:
-        out(" <B" + hexbytes(p.take(length)) + ">")
-        length = 0
-    elif sub == 3 and length >= 4:
-        length = _srp_validator(p, length, out, "M2")
+        out(" <B" + hexbytes(p.rest()) + ">")
+    elif sub == 3 and p.n >= 4:
+        _srp_flags(p, out)
+        out(f" <M2{hexbytes(p.peek(p.n))}{'?' if p.n < 20 else ''}>")
+        vallen = min(p.n, 20)
+        p.pos += vallen
+        p.n -= vallen
+        if p.n > 0:
+            out(" <PN" + hexbytes(p.rest()) + ">")
     elif sub == 4:
-        out(" <Challenge" + hexbytes(p.take(length)) + ">")
-        length = 0
-    return length
+        out(" <Challenge" + hexbytes(p.rest()) + ">")
 
 
-def _srp_validator(p: Cursor, length: int, out: Out, tag: str) -> int:
+def _srp_flags(p: _Eap, out: Out) -> None:
     uval = p.u32()
-    length -= 4
+    p.n -= 4
     if uval & 1:
         out(" E")
         uval &= ~1
     if uval:
         out(f" f<{uval:X}>")
-    if tag == "M2":
-        out(f" <M2{hexbytes(p.peek(length))}{'?' if length < 20 else ''}>")
-        vallen = min(length, 20)
-        p.pos += vallen
-        length -= vallen
-        if length > 0:
-            out(" <PN" + hexbytes(p.take(length)) + ">")
-            length = 0
-        return length
-    out(f" <M1{hexbytes(p.take(length))}{'' if length == 20 else '?'}>")
-    return 0
 
 
-def _eap_response(p: Cursor, length: int, out: Out) -> int:
-    if length < 1:
-        return length
-    rtype = p.u8()
-    length -= 1
+def _eap_response(p: _Eap, out: Out) -> None:
+    if p.n < 1:
+        return
+    rtype = p.byte()
     name = _eap_type(rtype)
     out(f" {name}" if name else f" type=0x{rtype:x}")
     if rtype == 1:
-        if length > 0:
-            out(" <Name " + quoted(p.take(length)) + ">")
-            length = 0
+        if p.n > 0:
+            out(" <Name " + quoted(p.rest()) + ">")
     elif rtype == 13:
-        length = _eap_tls(p, length, out)
+        _eap_tls(p, out)
     elif rtype == 3:
-        if length <= 0:
+        if p.n <= 0:
             out(" <missing hint>")
-            return length
-        hint = p.u8()
-        length -= 1
+            return
+        hint = p.byte()
         known = 1 <= hint <= len(EAP_TYPE_NAMES)
         out(f" <Suggested-type {hint:02X}" + (f" ({_eap_type(hint) or '(null)'})" if known else "") + ">")
     elif rtype == 4:
-        length = _eap_md5(p, length, out, " <missing length>")
-    elif rtype == 26 and length > 0:
-        opcode = p.u8()
-        length -= 1
+        _eap_md5(p, out, " <missing length>")
+    elif rtype == 26 and p.n > 0:
+        opcode = p.byte()
         if opcode == 2:
-            p.pos += 3
-            length -= 3
-            vallen = p.u8()
-            length -= 1
-            if vallen > length:
-                raise _Truncated
-            length -= vallen
-            out(" Response <" + p.take(vallen).hex() + ">")
-            if length > 0:
-                out(", <Name " + quoted(p.take(length)) + ">")
-                return 0
-            out(", <No name>")
+            _eap_mschapv2_value(p, out, "Response")
         elif opcode in (3, 4):
             out(" Success" if opcode == 3 else " Failure")
         else:
-            out(f" opcode=0x{opcode:x} <" + hexbytes(p.peek(length)) + ">")
+            out(f" opcode=0x{opcode:x} <" + hexbytes(p.peek(p.n)) + ">")
     elif rtype == 19:
-        if length < 1:
+        if p.n < 1:
             raise _Truncated
-        sub = p.u8()
-        length -= 1
+        sub = p.byte()
         out(f"-{sub}")
         if sub == 1:
-            out(" <A" + hexbytes(p.take(length)) + ">")
-            length = 0
-        elif sub == 2 and length >= 4:
-            length = _srp_validator(p, length, out, "M1")
+            out(" <A" + hexbytes(p.rest()) + ">")
+        elif sub == 2 and p.n >= 4:
+            _srp_flags(p, out)
+            out(f" <M1{hexbytes(p.peek(p.n))}{'' if p.n == 20 else '?'}>")
+            p.rest()
         elif sub == 4:
-            out(f" <Response{hexbytes(p.peek(length))}{'' if length == 20 else '?'}>")
-            vallen = min(length, 20)
+            out(f" <Response{hexbytes(p.peek(p.n))}{'' if p.n == 20 else '?'}>")
+            vallen = min(p.n, 20)
             p.pos += vallen
-            length -= vallen
-    return length
+            p.n -= vallen
 
 
 def eap_printpkt(info: bytes, out: Out) -> int:
@@ -292,17 +271,18 @@ def eap_printpkt(info: bytes, out: Out) -> int:
     head = _header(info, EAP_CODE_NAMES, out)
     if head is None:
         return 0
-    p, code, length = head
+    cur, code, length = head
+    p = _Eap(info, cur.pos, length)
     try:
         if code == 1:
-            length = _eap_request(p, length, out)
+            _eap_request(p, out)
         elif code == 2:
-            length = _eap_response(p, length, out)
+            _eap_response(p, out)
     except _Truncated:
         out(" <truncated>")
-    if length > 8:
+    if p.n > 8:
         out("...")  # pppd's "%8B..." has no precision, so only the dots come out
-    elif length > 0:
-        out(hexbytes(p.peek(length)))
-    p.pos += length
+    elif p.n > 0:
+        out(hexbytes(p.peek(p.n)))
+    p.pos += p.n
     return p.pos

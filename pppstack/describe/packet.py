@@ -70,6 +70,10 @@ def format_packet(packet: bytes) -> str:
             used = entry.printer(info, out)
             out("]")
             rest = info[used:] if used >= 0 else info  # printers never step backwards in practice
+            if rest and proto == 0xC023 and info[0] == 1:
+                # octets of an Authenticate-Request that pppd would dump in hex may be the password
+                out(f" <{len(rest)} octets hidden>")
+                rest = b""
         else:
             data = _BY_DATA.get(proto)
             if data is not None:
