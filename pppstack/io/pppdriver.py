@@ -1,0 +1,548 @@
+"""The PPP driver: the thin loop between a serial port, the sans-I/O PPPoS engine and a TUN device.
+
+Theory of operation.  One selector waits on three fds: the serial port (HDLC bytes), the TUN
+(IP packets, watched only while a network protocol is open) and a self-pipe that signal handlers
+and other threads write to.  The timeout is the engine's `get_timer()` deadline or the next
+scheduled callback.  Each wakeup:
+
+  port readable -> read 64 KiB, and again until EAGAIN (a pty hands out ~4 KiB per read) ->
+                   `receive_data` once -> `take_packets` -> TUN writes -> drain events
+  TUN readable  -> read every waiting packet (until EAGAIN) -> `send_ip` each
+  then          -> `data_to_send` appended to one buffer -> one write per wakeup (coalesced);
+                   while the port cannot take it all, TUN is not read (backpressure: the kernel's
+                   TUN queue absorbs or drops, as a real link would), and the port is watched for
+                   writability instead.
+
+Nothing on the per-packet path logs or allocates beyond the packet itself (perf-baselines.md).
+
+Why the link ended is decided by `classify_end`, a pure function over what was observed (EOF/EIO,
+the port node vanishing, DCD falling, modem text where frames should be, the engine's LinkDown
+cause), because the same symptom means different things: pppd calls all of them "Modem hangup"
+(anchors §1.7); we say which, and return a distinct ExitCode for each.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import selectors
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from pppstack.exitcodes import ExitCode
+from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
+
+__all__ = [
+    "PppDriver", "LinkEnd", "Observation", "Evidence", "classify_end", "is_no_carrier_text", "PppLink",
+    "READ_SIZE",
+]
+
+log = logging.getLogger("pppstack.driver")
+
+READ_SIZE = 65536
+MAX_READS_PER_WAKEUP = 16  # ~64 KiB of pty data before the loop looks at TUN and timers again
+TUN_BATCH = 256
+WRITE_HIGH_WATER = 256 * 1024  # stop reading TUN while this much HDLC waits for the port
+
+
+class PppLink(Protocol):
+    """What the driver needs of pppstack.pppos.PPPoS (contracts §3)."""
+
+    phase: Any
+
+    def open(self, now: float) -> None: ...
+    def receive_data(self, data: bytes, now: float) -> None: ...
+    def data_to_send(self) -> bytes: ...
+    def send_ip(self, packet: bytes, now: float) -> None: ...
+    def take_packets(self) -> list[bytes]: ...
+    def next_event(self) -> Any: ...
+    def get_timer(self) -> float | None: ...
+    def handle_timer(self, now: float) -> None: ...
+    def close(self, reason: str, now: float) -> None: ...
+
+
+# -- why the link ended ----------------------------------------------------------------------------
+
+class Observation(Enum):
+    """What the edge saw at the end (or just before it)."""
+
+    EOF = "eof"                      # read returned 0 or EIO: the tty hung up
+    PORT_VANISHED = "vanished"       # ENODEV/ENXIO or the device node is gone
+    CARRIER_DROP = "carrier"         # DCD was on and went off
+    LINK_DOWN = "link-down"          # the engine reported LinkDown(cause)
+    STOPPED = "stopped"              # we were asked to stop (signal) and the link closed
+    WRITE_STALL = "write-stall"      # the port accepted nothing for a long time
+
+
+@dataclass(frozen=True)
+class Evidence:
+    observation: Observation
+    down_cause: str | None = None    # DownCause name from the engine, e.g. "PEER_DEAD"
+    down_message: str = ""
+    modem_text: tuple[str, ...] = ()  # non-PPP text seen between frames, most recent last
+    seconds_since_connect: float | None = None
+    seconds_since_last_frame: float | None = None
+    detail: str = ""                 # the OS's words (errno text)
+    was_up: bool = False             # a network protocol had opened
+    terminating: bool = False        # the engine was in the Terminate phase we did not start
+
+
+@dataclass(frozen=True)
+class LinkEnd:
+    code: ExitCode
+    message: str                     # one sentence a newcomer understands
+    cause: str                       # short machine name: "hangup", "no-carrier", "peer-dead", ...
+    was_up: bool = False
+
+
+_NO_CARRIER_WORDS = ("NO CARRIER", "NO DIALTONE", "NO DIAL TONE", "BUSY", "NO ANSWER")
+
+
+def is_no_carrier_text(text: str) -> bool:
+    """True when modem text means the modem left data mode (the call ended)."""
+    upper = text.upper()
+    return any(w in upper for w in _NO_CARRIER_WORDS)
+
+
+def _quote(texts: tuple[str, ...]) -> str:
+    shown = [t.strip() for t in texts if t.strip()][-3:]
+    return ", ".join(repr(t[:60]) for t in shown)
+
+
+def classify_end(ev: Evidence) -> LinkEnd:
+    """Turn what was observed into an exit code and a sentence (pure; unit-tested)."""
+    text = _quote(ev.modem_text)
+    no_carrier = any(is_no_carrier_text(t) for t in ev.modem_text)
+    early = ev.seconds_since_connect is not None and ev.seconds_since_connect < 10
+    obs = ev.observation
+    if obs is Observation.PORT_VANISHED:
+        when = f" {ev.seconds_since_connect:.0f} s after CONNECT" if ev.seconds_since_connect is not None else ""
+        hint = " — often a power problem (a brown-out when the radio transmits)" if early else ""
+        return LinkEnd(ExitCode.PORT_VANISHED, f"The modem dropped off USB{when}{hint}; the serial port is gone.",
+                       "port-vanished", ev.was_up)
+    if obs is Observation.CARRIER_DROP:
+        return LinkEnd(ExitCode.CARRIER_LOST, "The modem dropped carrier (DCD went off): the data call ended.",
+                       "carrier-lost", ev.was_up)
+    if no_carrier and obs in (Observation.EOF, Observation.LINK_DOWN, Observation.WRITE_STALL):
+        cause = ev.down_cause
+        if cause in ("LOCAL_CLOSE", "PEER_TERMINATED"):
+            pass  # a clean end that happened to be followed by the modem's own words
+        else:
+            return LinkEnd(ExitCode.NO_CARRIER,
+                           f"The modem ended the data call and went back to command mode (it printed {text}); "
+                           "the network dropped the connection or refused it (APN, plan or coverage).",
+                           "no-carrier", ev.was_up)
+    if obs is Observation.EOF and ev.terminating:
+        return LinkEnd(ExitCode.PEER_TERMINATED, "The peer ended the link (LCP Terminate-Request) and closed the "
+                       "line.", "peer-terminated", ev.was_up)
+    if obs is Observation.EOF:
+        detail = f" ({ev.detail})" if ev.detail else ""
+        extra = f"; before that it printed {text}" if text else ""
+        return LinkEnd(ExitCode.HANGUP, f"Modem hangup: the serial port reported end of file{detail}{extra}. "
+                       "The far end closed the line or the modem reset.", "hangup", ev.was_up)
+    if obs is Observation.WRITE_STALL:
+        return LinkEnd(ExitCode.HANGUP, "The serial port stopped accepting data (flow control stuck or the "
+                       "modem hung).", "write-stall", ev.was_up)
+    if obs is Observation.STOPPED:
+        return LinkEnd(ExitCode.OK, "The link was closed on request.", "stopped", ev.was_up)
+    # LINK_DOWN: the engine's cause decides
+    cause = ev.down_cause or "NEGOTIATION_FAILED"
+    msg = ev.down_message.rstrip(".") if ev.down_message else ""
+    if cause == "LOCAL_CLOSE":
+        return LinkEnd(ExitCode.OK, (msg or "The link was closed on request") + ".", "stopped", ev.was_up)
+    if cause == "PEER_DEAD" and text:
+        return LinkEnd(ExitCode.NO_CARRIER, f"The peer stopped answering LCP echo requests, and the modem printed "
+                       f"{text} where PPP frames should be: it left data mode.", "no-carrier", ev.was_up)
+    if cause == "LCP_TIMEOUT" and text:
+        return LinkEnd(ExitCode.LCP_TIMEOUT, f"No PPP from the peer, only text ({text}): this port is not in data "
+                       "mode (wrong port, or the dial did not really connect).", "lcp-timeout", ev.was_up)
+    try:
+        code = ExitCode[cause]
+    except KeyError:
+        code = ExitCode.NEGOTIATION_FAILED
+    defaults = {
+        ExitCode.PEER_DEAD: "The peer stopped answering LCP echo requests (the link is dead).",
+        ExitCode.PEER_TERMINATED: "The peer ended the link (LCP Terminate-Request).",
+        ExitCode.LCP_TIMEOUT: "The peer never answered LCP: wrong port, or the modem is not in data mode.",
+        ExitCode.AUTH_FAILED: "The peer refused our authentication (check user and password).",
+        ExitCode.PEER_AUTH_FAILED: "The peer failed to authenticate itself to us.",
+        ExitCode.LOOPBACK: "The link is looped back: our own LCP requests came back to us.",
+        ExitCode.NETWORK_FAILED: "No network protocol (IPCP or IPv6CP) could be opened.",
+        ExitCode.NEGOTIATION_FAILED: "LCP option negotiation failed.",
+    }
+    sentence = (msg + ".") if msg else defaults.get(code, "The link went down.")
+    return LinkEnd(code, sentence, cause.lower().replace("_", "-"), ev.was_up)
+
+
+# -- the loop -----------------------------------------------------------------------------------
+
+@dataclass
+class Counters:
+    """Driver-side counters for the status file and ip-down's BYTES_SENT / BYTES_RCVD."""
+
+    serial_in: int = 0
+    serial_out: int = 0
+    packets_in: int = 0       # IP packets from the link to TUN
+    packets_out: int = 0      # IP packets from TUN to the link
+    bytes_in: int = 0
+    bytes_out: int = 0
+    tun_write_errors: int = 0
+    wakeups: int = 0
+    modem_text: list[str] = field(default_factory=list)
+
+
+class PppDriver:
+    """Run one PPP session over ``port`` until it ends; returns a LinkEnd.
+
+    ``on_event(event, now)`` sees every engine event (the caller configures the TUN on Ipv4Up,
+    writes status, runs hooks).  ``tun`` may be None (no privileges): then ``packet_sink`` gets the
+    IP packets and the caller injects packets with `send_ip`.
+    """
+
+    def __init__(self, link: PppLink, port: SerialPort, tun: Any | None = None, *,
+                 on_event: Callable[[Any, float], None] | None = None,
+                 packet_sink: Callable[[list[bytes]], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 carrier_watch: bool = False, carrier_poll: float = 1.0,
+                 stop_timeout: float = 7.0) -> None:
+        self.link = link
+        self.port = port
+        self.tun = tun
+        self.on_event = on_event
+        self.packet_sink = packet_sink
+        self.clock = clock
+        self.carrier_watch = carrier_watch
+        self.carrier_poll = carrier_poll
+        self.stop_timeout = stop_timeout
+        self.counters = Counters()
+        self.connected_at: float | None = None
+        self.last_frame_at: float | None = None
+        self.network_up = False
+        self._tun_wanted = False
+        self._tun_registered = False
+        self._out = bytearray()
+        self._stop_reason: str | None = None
+        self._stop_deadline: float | None = None
+        self._stop_requested = False
+        self._redial_requested = False
+        self._end: LinkEnd | None = None
+        self._carrier_seen = False
+        self._next_carrier_check: float | None = None
+        self._calls: list[tuple[float, Callable[[float], None]]] = []
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._sel: selectors.BaseSelector | None = None
+
+    # -- control from outside (signal handlers, other threads) -----------------------------------
+    def request_stop(self, reason: str = "User request") -> None:
+        """Close the link cleanly (LCP Terminate); a second call ends at once.  Signal-safe."""
+        if self._stop_requested:
+            self._stop_deadline = 0.0
+        self._stop_requested = True
+        self._stop_reason = reason
+        self._wake()
+
+    def request_redial(self) -> None:
+        """SIGHUP: close this session so the caller dials again."""
+        self._redial_requested = True
+        self.request_stop("Redial requested (SIGHUP)")
+
+    @property
+    def redial_requested(self) -> bool:
+        return self._redial_requested
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except OSError:
+            pass
+
+    def call_later(self, delay: float, fn: Callable[[float], None]) -> None:
+        """Run ``fn(now)`` from the loop after ``delay`` seconds (status writes, demo pings)."""
+        self._calls.append((self.clock() + delay, fn))
+        self._calls.sort(key=lambda c: c[0])
+
+    def send_ip(self, packet: bytes) -> None:
+        """Inject an IP packet into the link (used when there is no TUN)."""
+        self.link.send_ip(packet, self.clock())
+        self.counters.packets_out += 1
+        self.counters.bytes_out += len(packet)
+
+    def enable_tun(self, tun: Any | None = None) -> None:
+        """Start reading the TUN (after the caller configured it on Ipv4Up/Ipv6Up)."""
+        if tun is not None:
+            self.tun = tun
+        self._tun_wanted = self.tun is not None
+        self._update_tun()
+
+    def disable_tun(self) -> None:
+        self._tun_wanted = False
+        self._update_tun()
+
+    def _update_tun(self) -> None:
+        """Register the TUN fd while wanted and the port keeps up (hysteresis on the out buffer)."""
+        queued = len(self._out)
+        if self._tun_registered:
+            want = self._tun_wanted and queued <= WRITE_HIGH_WATER
+        else:
+            want = self._tun_wanted and queued <= WRITE_HIGH_WATER // 4
+        if want == self._tun_registered or self._sel is None or self.tun is None:
+            return
+        if want:
+            self._sel.register(self.tun.fileno(), selectors.EVENT_READ, "tun")
+        else:
+            try:
+                self._sel.unregister(self.tun.fileno())
+            except (KeyError, ValueError):
+                pass
+        self._tun_registered = want
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self, connected_at: float | None = None) -> LinkEnd:
+        now = self.clock()
+        self.connected_at = now if connected_at is None else connected_at
+        sel = selectors.DefaultSelector()
+        self._sel = sel
+        port_fd = self.port.fileno()
+        sel.register(port_fd, selectors.EVENT_READ, "port")
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        if self.carrier_watch and self.port.carrier() is not None:
+            self._carrier_seen = bool(self.port.carrier())
+            self._next_carrier_check = now + self.carrier_poll
+        link = self.link
+        link.open(now)
+        watching_write = False
+        try:
+            while self._end is None:
+                self._flush()
+                if self._end is not None:
+                    break
+                # backpressure: while the port is behind, watch it for room instead of reading TUN
+                behind = len(self._out) > 0
+                if behind != watching_write:
+                    sel.modify(port_fd, selectors.EVENT_READ | (selectors.EVENT_WRITE if behind else 0), "port")
+                    watching_write = behind
+                self._update_tun()
+                timeout = self._timeout(self.clock())
+                ready = sel.select(timeout)
+                now = self.clock()
+                self.counters.wakeups += 1
+                for key, mask in ready:
+                    tag = key.data
+                    if tag == "port":
+                        if mask & selectors.EVENT_READ:
+                            self._read_port(now)
+                    elif tag == "tun":
+                        self._read_tun(now)
+                    else:
+                        try:
+                            os.read(self._wake_r, 512)
+                        except OSError:
+                            pass
+                if self._end is not None:
+                    break
+                self._run_timers(now)
+            return self._end
+        finally:
+            sel.close()
+            self._sel = None
+            self._tun_registered = False
+
+    def _timeout(self, now: float) -> float | None:
+        deadlines = [t for t in (self.link.get_timer(), self._next_carrier_check, self._stop_deadline) if t is not None]
+        if self._calls:
+            deadlines.append(self._calls[0][0])
+        if self._stop_requested and self._stop_deadline is None:
+            return 0.0
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - now)
+
+    def _run_timers(self, now: float) -> None:
+        link = self.link
+        if self._stop_requested and self._stop_deadline is None:
+            self._stop_deadline = now + self.stop_timeout
+            log.info("closing the link: %s", self._stop_reason)
+            link.close(self._stop_reason or "User request", now)
+            self._drain_events(now)
+        elif self._stop_deadline is not None and now >= self._stop_deadline and self._end is None:
+            self._finish(Evidence(Observation.STOPPED, was_up=self.network_up), now)
+            return
+        timer = link.get_timer()
+        if timer is not None and now >= timer:
+            link.handle_timer(now)
+            self._drain_events(now)
+        if self._next_carrier_check is not None and now >= self._next_carrier_check:
+            self._next_carrier_check = now + self.carrier_poll
+            self._check_carrier(now)
+        while self._calls and self._calls[0][0] <= now and self._end is None:
+            _, fn = self._calls.pop(0)
+            fn(now)
+        self._drain_events(now)
+
+    def _check_carrier(self, now: float) -> None:
+        try:
+            dcd = self.port.carrier()
+        except PortVanished as exc:
+            self._finish(Evidence(Observation.PORT_VANISHED, detail=str(exc), **self._ctx(now)), now)
+            return
+        except SerialPortError:
+            return
+        if dcd is None:
+            self._next_carrier_check = None
+        elif dcd:
+            self._carrier_seen = True
+        elif self._carrier_seen:
+            self._finish(Evidence(Observation.CARRIER_DROP, **self._ctx(now)), now)
+
+    def _ctx(self, now: float) -> dict[str, Any]:
+        return {
+            "modem_text": tuple(self.counters.modem_text[-5:]),
+            "seconds_since_connect": None if self.connected_at is None else now - self.connected_at,
+            "seconds_since_last_frame": None if self.last_frame_at is None else now - self.last_frame_at,
+            "was_up": self.network_up,
+            "terminating": (not self._stop_requested
+                            and getattr(getattr(self.link, "phase", None), "name", "") == "TERMINATE"),
+        }
+
+    def _read_port(self, now: float) -> None:
+        fd = self.port.fileno()
+        chunks: list[bytes] = []
+        end: Evidence | None = None
+        read = os.read
+        for _ in range(MAX_READS_PER_WAKEUP):
+            try:
+                data = read(fd, READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                end = self._port_error(exc, now)
+                break
+            if not data:
+                end = self._port_error(None, now)
+                break
+            chunks.append(data)
+            if len(data) < 1024:  # the tty is drained; skip the EAGAIN syscall
+                break
+        if chunks:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self.counters.serial_in += len(data)
+            self.last_frame_at = now
+            link = self.link
+            link.receive_data(data, now)
+            packets = link.take_packets()
+            if packets:
+                self._deliver(packets)
+            self._drain_events(now)
+        if end is not None and self._end is None:
+            # give the engine's view (a Terminate just received) a chance to explain first
+            self._finish(end, now)
+
+    def _port_error(self, exc: OSError | None, now: float) -> Evidence:
+        err = self.port._classify(exc, "read")  # the serial edge knows ptys, symlinks and USB nodes
+        if isinstance(err, PortVanished):
+            return Evidence(Observation.PORT_VANISHED, detail=str(err), **self._ctx(now))
+        if self.carrier_watch and self._carrier_seen:
+            try:
+                if self.port.carrier() is False:
+                    return Evidence(Observation.CARRIER_DROP, **self._ctx(now))
+            except OSError:
+                pass
+        detail = "EIO" if exc is not None and exc.errno == errno.EIO else ("end of file" if exc is None else
+                                                                          os.strerror(exc.errno or errno.EIO))
+        return Evidence(Observation.EOF, detail=detail, **self._ctx(now))
+
+    def _deliver(self, packets: list[bytes]) -> None:
+        c = self.counters
+        c.packets_in += len(packets)
+        c.bytes_in += sum(map(len, packets))
+        if self.tun is not None and self.network_up:
+            written = self.tun.write_many(packets)
+            c.tun_write_errors += len(packets) - written
+        elif self.packet_sink is not None:
+            self.packet_sink(packets)
+
+    def _read_tun(self, now: float) -> None:
+        packets = self.tun.read_batch(TUN_BATCH)
+        if not packets:
+            return
+        send = self.link.send_ip
+        for p in packets:
+            send(p, now)
+        c = self.counters
+        c.packets_out += len(packets)
+        c.bytes_out += sum(map(len, packets))
+
+    def _flush(self) -> None:
+        """Append what the engine wants to send and write as much as the port takes, in one write."""
+        data = self.link.data_to_send()
+        if data:
+            self._out += data
+        if not self._out:
+            return
+        try:
+            n = os.write(self.port.write_fd, self._out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            if self._end is None:
+                self._finish(self._port_error(exc, self.clock()), self.clock())
+            return
+        self.counters.serial_out += n
+        del self._out[:n]
+
+    def _drain_events(self, now: float) -> None:
+        link = self.link
+        while True:
+            event = link.next_event()
+            if event is None:
+                return
+            self._handle_event(event, now)
+
+    def _handle_event(self, event: Any, now: float) -> None:
+        kind = type(event).__name__
+        if kind == "ModemText":
+            text = getattr(event, "text", "")
+            self.counters.modem_text.append(text)
+            del self.counters.modem_text[:-20]
+            log.warning("the modem printed %r where PPP frames should be", text.strip()[:80])
+        elif kind in ("Ipv4Up", "Ipv6Up"):
+            self.network_up = True
+        if self.on_event is not None:
+            self.on_event(event, now)
+        if kind == "ModemText" and is_no_carrier_text(getattr(event, "text", "")) and self._end is None:
+            # The modem is in command mode: a Terminate-Request would only be AT text to it.
+            self._finish(Evidence(Observation.EOF, **self._ctx(now)), now)
+        elif kind == "LinkDown" and self._end is None:
+            cause = getattr(event, "cause", None)
+            name = getattr(cause, "name", None) or (str(cause) if cause is not None else None)
+            obs = Observation.STOPPED if (self._stop_requested and name == "LOCAL_CLOSE") else Observation.LINK_DOWN
+            self._finish(Evidence(obs, down_cause=name, down_message=getattr(event, "message", ""),
+                                  **self._ctx(now)), now)
+
+    def _finish(self, evidence: Evidence, now: float) -> None:
+        if self._end is not None:
+            return
+        self._end = classify_end(evidence)
+        if self._stop_requested and evidence.observation is Observation.STOPPED:
+            self._end = LinkEnd(ExitCode.OK, f"The link was closed on request ({self._stop_reason}).", "stopped",
+                                evidence.was_up)
+        try:  # what is still queued (a Terminate-Ack) goes out if the port takes it
+            data = self.link.data_to_send()
+            if data:
+                self._out += data
+            if self._out:
+                os.write(self.port.write_fd, self._out)
+        except OSError:
+            pass
+        self._out.clear()
+
+    def close(self) -> None:
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
