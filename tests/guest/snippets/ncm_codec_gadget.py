@@ -60,7 +60,7 @@ def collect(pred, want: int, timeout: float = 8.0) -> list:
     t_end = time.monotonic() + timeout
     while len(got) < want and time.monotonic() < t_end:
         try:
-            block = bytes(ep_in.read(params.in_max_size, timeout=500))
+            block = bytes(ep_in.read(params.dwNtbInMaxSize, timeout=500))
         except usb.core.USBTimeoutError:
             continue
         got += [f for f in ncm.decode_ntb(block) if pred(f)]
