@@ -130,7 +130,8 @@ class RecordingBackend(usb.backend.IBackend):
         if not self.respond_csw:
             raise usb.core.USBTimeoutError("timeout", errno=110, error_code=-7)
         csw = b"USBS" + self._last_tag + b"\0\0\0\0" + b"\0"
-        buff[:len(csw)] = csw
+        for i, b in enumerate(csw):
+            buff[i] = b
         self.transfers.append(("bulk_read", ep, csw))
         return len(csw)
 

@@ -428,7 +428,12 @@ class SwitchPlan:
 def plan_switch(config: UsbModeConfig, rule: DeviceRule) -> SwitchPlan:
     mode = rule.mode or "Generic"
     notes: list[str] = []
-    if mode not in SUPPORTED_MODES:
+    if mode == "HuaweiAlt" and rule.msg:
+        # usb-mode.json recipes say "mode": "HuaweiAlt" next to their own msg list; usbmode has no
+        # such mode and sends the list (Generic), so do the same.
+        notes.append("mode \"HuaweiAlt\" with a msg list runs as Generic, as usbmode does")
+        mode = "Generic"
+    elif mode not in SUPPORTED_MODES:
         if mode in USBMODE_MODES:
             raise UsbModeError(f"mode {mode} is not implemented here (supported: {', '.join(SUPPORTED_MODES)})")
         notes.append(f"mode \"{mode}\" is unknown to usbmode and runs as Generic, as usbmode does")
