@@ -120,3 +120,23 @@ def test_command_prefix() -> None:
     assert command_prefix("AT^NDISSTATQRY?") == "^NDISSTATQRY"
     assert command_prefix("ATD*99#") is None
     assert command_prefix("AT") is None
+
+
+def test_parse_command_line_for_the_modem_side() -> None:
+    from pppstack.modem.at import CommandKind, parse_command_line
+
+    assert parse_command_line("AT") == []
+    assert parse_command_line("hello") is None
+    [q] = parse_command_line("ATQ0")
+    assert (q.name, q.kind, q.args) == ("Q", CommandKind.ACTION, ("0",))
+    assert [c.name for c in parse_command_line("ATE1Q0V1&F")] == ["E", "Q", "V", "&F"]
+    [d] = parse_command_line("ATD*99***1#")
+    assert d.name == "D" and d.args == ("*99***1#",)
+    [c] = parse_command_line('AT+CGDCONT=1,"IP","a;b"')
+    assert c.kind is CommandKind.SET and c.arg(1) == "IP" and c.arg(2) == "a;b"
+    assert [(c.name, c.kind) for c in parse_command_line("AT+CREG?;+CGREG?;+CGDCONT=?")] == [
+        ("+CREG", CommandKind.READ), ("+CGREG", CommandKind.READ), ("+CGDCONT", CommandKind.TEST)]
+    [s0] = parse_command_line("ATS0=0")
+    assert (s0.name, s0.kind, s0.args) == ("S0", CommandKind.SET, ("0",))
+    [n] = parse_command_line('AT^NDISDUP=1,1,"internet"')
+    assert n.name == "^NDISDUP" and n.arg(2) == "internet"
