@@ -13,10 +13,11 @@ from pppstack.io.sysfs import find_modems
 from pppstack.modem.ports import DeviceMode, PortRole, classify_interface
 
 
-def test_thread_layout(tmp_path) -> None:
-    add_device(tmp_path, "1-1", 0x12D1, 0x155F, E3372H_320_155F)
+@pytest.mark.parametrize("pid", [0x155F, 0x155E])   # the thread's JSON target, and usb_modeswitch -X's
+def test_thread_layout(tmp_path, pid: int) -> None:
+    add_device(tmp_path, "1-1", 0x12D1, pid, E3372H_320_155F)
     [m] = find_modems(str(tmp_path))
-    assert m.id == "12d1:155f" and m.mode is DeviceMode.STICK
+    assert m.id == f"12d1:{pid:04x}" and m.mode is DeviceMode.STICK
     assert [i.sysname for i in m.interfaces] == ["1-1:1.0", "1-1:1.1", "1-1:1.2", "1-1:1.3", "1-1:1.4"]
     assert [i.ttys for i in m.interfaces[:3]] == [("ttyUSB0",), ("ttyUSB1",), ("ttyUSB2",)]
     assert m.ppp_port == "/dev/ttyUSB2"          # the port that carried PPP in the thread

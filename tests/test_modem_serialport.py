@@ -92,3 +92,20 @@ def test_missing_port() -> None:
         finally:
             os.close(master)
             os.close(slave)
+
+
+def test_from_fds_restores_blocking_mode() -> None:
+    """pppd keeps using the tty after its connect script: leave the shared flags as found."""
+    from pppstack.io.serialport import SerialPort
+
+    master, slave, _ = _pty()
+    try:
+        assert os.get_blocking(slave)
+        port = SerialPort.from_fds(slave, slave, configure=False)
+        assert not os.get_blocking(slave)
+        port.close()
+        assert os.get_blocking(slave)
+        os.fstat(slave)   # not closed: it was never ours
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -55,6 +55,7 @@ class SerialPort:
         self.path = path
         self._owns = owns_fd
         self._saved: list | None = None
+        self._blocking: dict[int, bool] = {}
         self.closed = False
 
     # -- construction ---------------------------------------------------------------------------
@@ -62,7 +63,10 @@ class SerialPort:
     def from_fds(cls, read_fd: int, write_fd: int, configure: bool = True, **options: object) -> SerialPort:
         """Wrap descriptors we did not open (pppd hands chat the modem on stdin/stdout)."""
         port = cls(read_fd, write_fd, None, owns_fd=False)
-        for fd in {read_fd, write_fd}:
+        # The descriptors are shared with our parent (pppd keeps using the tty after chat):
+        # remember their blocking mode and give it back on close().
+        port._blocking = {fd: os.get_blocking(fd) for fd in {read_fd, write_fd}}
+        for fd in port._blocking:
             os.set_blocking(fd, False)
         if configure and os.isatty(read_fd):
             port.configure(**options)  # type: ignore[arg-type]
@@ -165,6 +169,11 @@ class SerialPort:
             try:
                 termios.tcsetattr(self.read_fd, termios.TCSANOW, self._saved)
             except (termios.error, OSError):
+                pass
+        for fd, blocking in self._blocking.items():
+            try:
+                os.set_blocking(fd, blocking)
+            except OSError:
                 pass
         if self._owns:
             for fd in {self.read_fd, self.write_fd}:
