@@ -87,3 +87,19 @@ def test_probe_confirms_at(tmp_path, monkeypatch, capsys) -> None:
         assert main(["ports", "--sysfs", str(tmp_path), "--probe", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc[0]["interfaces"][0]["probe"] == {"answered": True, "ok": True, "message": "OK"}
+
+
+def test_status_reads_the_modem(tmp_path, monkeypatch, capsys) -> None:
+    add_device(tmp_path, "1-1", 0x12D1, 0x155F, E3372H_320_155F)
+    import pppstack.cli.ports as ports_cli
+
+    ok = b"\r\nOK\r\n"
+    replies = {"AT": ok, "AT+CPIN?": b"\r\n+CPIN: READY\r\n" + ok, "AT+CREG?": b"\r\n+CREG: 0,5\r\n" + ok,
+               "AT^HCSQ?": b'\r\n^HCSQ:"WCDMA",45,41,57\r\n' + ok, "AT+CSQ": b"\r\n+CSQ: 16,99\r\n" + ok}
+    with ScriptedModem(replies) as modem:
+        real = ports_cli.query_status
+        monkeypatch.setattr(ports_cli, "query_status", lambda path: real(modem.path, 0.3))
+        assert main(["ports", "--sysfs", str(tmp_path), "--status", "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)[0]["status"]
+    assert st["sim"] == "READY" and st["registered"] and st["registration"] == {"creg": "roaming"}
+    assert st["hcsq"]["rscp_dbm"] == -80

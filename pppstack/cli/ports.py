@@ -10,10 +10,10 @@ from pppstack.exitcodes import ExitCode
 from pppstack.io.atport import run
 from pppstack.io.serialport import open_port
 from pppstack.io.sysfs import ModemInfo, find_modems
-from pppstack.modem.dial import AtProbe, ProbeResult
+from pppstack.modem.dial import AtProbe, DialResult, ProbeResult, StatusQuery
 from pppstack.modem.ports import DeviceMode
 
-__all__ = ["register", "handler", "probe_port"]
+__all__ = ["register", "handler", "probe_port", "query_status"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--probe", action="store_true", help="confirm by sending AT to each serial port")
     p.add_argument("--probe-timeout", type=float, default=1.0, metavar="SECONDS", help="per try (default 1)")
+    p.add_argument("--status", action="store_true",
+                   help="also read SIM, registration, mode and signal on each modem's AT port")
     p.add_argument("--all", action="store_true", help="list every USB device, not only modems")
     p.set_defaults(func=handler)
 
@@ -37,7 +39,17 @@ def probe_port(path: str, timeout: float = 1.0) -> ProbeResult:
         return run(port, AtProbe(timeout=timeout, tries=2), timeout=timeout * 3 + 1)
 
 
-def _table(modems: list[ModemInfo], probes: dict[str, ProbeResult]) -> str:
+def query_status(path: str, timeout: float = 2.0) -> DialResult | str:
+    """StatusQuery on one AT port; a sentence instead when the port cannot be opened."""
+    try:
+        port = open_port(path)
+    except OSError as exc:
+        return f"cannot open {path}: {exc.strerror or exc}"
+    with port:
+        return run(port, StatusQuery(command_timeout=timeout), timeout=timeout * 12 + 2)
+
+
+def _table(modems: list[ModemInfo], probes: dict[str, ProbeResult], status: dict[str, DialResult | str]) -> str:
     lines = []
     for m in modems:
         title = " ".join(x for x in (m.manufacturer, m.product_name) if x)
@@ -59,6 +71,9 @@ def _table(modems: list[ModemInfo], probes: dict[str, ProbeResult]) -> str:
         if m.ppp_port or m.net_interface:
             lines.append(f"  use: PPP on {m.ppp_port or '-'}, AT on {m.at_port or '-'}, "
                          f"network interface {m.net_interface or '-'}")
+        st = status.get(m.sysname)
+        if st is not None:
+            lines.append(f"  status: {st if isinstance(st, str) else st.message}")
     return "\n".join(lines)
 
 
@@ -70,8 +85,18 @@ def handler(args: argparse.Namespace) -> int:
             for i in m.interfaces:
                 for t in i.ttys:
                     probes[f"/dev/{t}"] = probe_port(f"/dev/{t}", args.probe_timeout)
+    status: dict[str, DialResult | str] = {}
+    if args.status:
+        for m in modems:
+            if m.at_port:
+                status[m.sysname] = query_status(m.at_port)
     if args.json:
         doc = [m.to_json() for m in modems]
+        for d, m in zip(doc, modems, strict=True):
+            st = status.get(m.sysname)
+            if st is not None:
+                d["status"] = {"error": st} if isinstance(st, str) else (
+                    st.modem_state.to_json() if st.ok else {"error": st.message})
         for d in doc:
             for i in d["interfaces"]:
                 for t in i["ttys"]:
@@ -80,7 +105,7 @@ def handler(args: argparse.Namespace) -> int:
                         i["probe"] = {"answered": pr.answered, "ok": pr.ok, "message": pr.message}
         print(json.dumps(doc, indent=2))
     elif modems:
-        print(_table(modems, probes))
+        print(_table(modems, probes, status))
     if not modems:
         print(f"pppstack ports: no USB modem found under {args.sysfs}/bus/usb/devices", file=sys.stderr)
         return int(ExitCode.NO_DEVICE)

@@ -260,6 +260,21 @@ class ModemState:
             parts.append(f"RSSI {self.rssi_dbm:g} dBm")
         return ", ".join(parts) or "nothing known yet"
 
+    def to_json(self) -> dict:
+        """Plain values for `--json` output and status files."""
+        h = self.hcsq
+        return {
+            "sim": self.sim.value, "registered": self.registered, "registration_denied": self.registration_denied,
+            "registration": {k.lstrip("+").lower(): v.name.lower() for k, v in self.registration.items()},
+            "cell": {"lac": self.cell[0], "ci": self.cell[1]}, "mode": self.mode, "rssi": self.rssi,
+            "rssi_dbm": self.rssi_dbm,
+            "hcsq": None if h is None else {"sysmode": h.sysmode, "values": list(h.values), "rssi_dbm": h.rssi_dbm,
+                                            "rsrp_dbm": h.rsrp_dbm, "sinr_db": h.sinr_db, "rsrq_db": h.rsrq_db,
+                                            "rscp_dbm": h.rscp_dbm, "ecio_db": h.ecio_db},
+            "ndis": None if self.ndis is None else {"ipv4": self.ndis.ipv4, "ipv6": self.ndis.ipv6},
+            "bearer_dropped": self.bearer_dropped, "summary": self.summary(),
+        }
+
     def update(self, name: str, args: str) -> None:
         """Fold one URC or information line (prefix + argument text) into the state."""
         n = name.upper()
