@@ -1,0 +1,116 @@
+"""describe against real pppd: Debian's pppd 2.4.9 in a QEMU guest logs what it receives.
+
+We dial the guest's AT responder, then send hand-built frames (every case of
+test_describe.py plus a few more) while pppd's LCP is still negotiating, so pppd logs
+each one as `rcvd [...]` and discards anything but LCP.  Each logged line must equal
+our describe_frame() of the frame we sent — the oracle is pppd's own printer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from pppstack.describe import describe_frame
+from tests.guest.pppd import PppdGuest, at_command, open_host_pty, read_until, shared_pppd_guest
+from tests.test_describe import (
+    CCP_CASES,
+    EAP_CASES,
+    LCP_CASES,
+    NCP_CASES,
+    PAP_CHAP_CASES,
+    REAL_LINES,
+)
+
+pytestmark = pytest.mark.guest
+
+H = bytes.fromhex
+END = H("ff034321 deadbeef")  # an unknown protocol marks the end of the batch: "[proto=0x4321] de ad be ef"
+
+# Frames whose description leaves the FF 03 + 2-octet form, plus protocols pppd has no printer for.
+EXTRA_FRAMES = [
+    H("c021 09000008a1e27395"),  # no address/control (ACFC)
+    H("ff03 c025 0001"),  # LQR: pppd has no printer for it
+    H("ff03 8281") + bytes(40),  # unknown, long: 32 octets then " ..."
+    H("ff03 8053 01010004"),  # ECP prints only hex
+    H("ff03 c029 01010008 0203 05"),  # CBCP Request <UserDefined delay = 5> (Debian builds CBCP in)
+    H("ff03 c029 0201000b 0207 0501 3132 3300") + b"",
+    H("ff03 c021 0101") + (4 + 1000).to_bytes(2, "big") + H("fe02") * 500,  # past pppd's 1024-octet buffer
+    H("ff03 c021 09010008 00000001 0000"),  # padding after Length
+    H("ff03 8021 0101000c 8102 03060a000001 aabbccdd"),  # ms-dns with a short Length
+    # PAP requests where pppd prints octets that may be the password (we hide them instead)
+    H("ff03 c023 0107000e 04") + b"user\x09s3cr",
+    H("ff03 c023 01010004 04") + b"user\x02pw",
+]
+
+
+def _fcs16(data: bytes) -> int:
+    fcs = 0xFFFF
+    for b in data:
+        fcs ^= b
+        for _ in range(8):
+            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
+    return fcs ^ 0xFFFF
+
+
+def _hdlc(frame: bytes) -> bytes:
+    """RFC 1662 framing with every control character escaped (independent of pppstack.hdlc)."""
+    body = frame + _fcs16(frame).to_bytes(2, "little")
+    out = bytearray(b"\x7e")
+    for b in body:
+        if b < 0x20 or b in (0x7D, 0x7E):
+            out += bytes((0x7D, b ^ 0x20))
+        else:
+            out.append(b)
+    out.append(0x7E)
+    return bytes(out)
+
+
+def _frames() -> list[bytes]:
+    cases = [(p, h) for p, h, _ in REAL_LINES] + [(0xC021, h) for h, _ in LCP_CASES]
+    cases += [(p, h) for p, h, _ in NCP_CASES + PAP_CHAP_CASES] + [(0x80FD, h) for h, _ in CCP_CASES]
+    cases += [(0xC227, h) for h, _ in EAP_CASES]
+    frames = [H("ff03") + p.to_bytes(2, "big") + H(h) for p, h in cases]
+    return frames + EXTRA_FRAMES
+
+
+@pytest.fixture(scope="module")
+def pppd_guest() -> PppdGuest:
+    return shared_pppd_guest()
+
+
+def test_pppd_logs_our_frames_as_we_describe_them(pppd_guest: PppdGuest) -> None:
+    # debug twice: pppd then logs Echo packets too; a long max-configure keeps LCP negotiating
+    pppd_guest.start_modem(["noauth", "debug", "lcp-max-configure 1000", "lcp-restart 30", "noccp"])
+    fd = open_host_pty(pppd_guest.pty_path)
+    frames = _frames()
+    try:
+        at_command(fd, "AT", timeout=20, retry=0.5)
+        os.write(fd, b"ATD*99#\r")
+        read_until(fd, b"CONNECT", 10)
+        pppd_guest.wait_for_log("sent [LCP ConfReq", timeout=20)
+        for frame in frames:
+            os.write(fd, _hdlc(frame))
+            time.sleep(0.01)
+        os.write(fd, _hdlc(END))
+        log = pppd_guest.wait_for_log("[proto=0x4321] de ad be ef", timeout=60)
+    finally:
+        os.close(fd)
+        pppd_guest.stop_modem()
+    rcvd = [m.group(1) for m in re.finditer(r"^rcvd (.*)$", log, re.M)]
+    assert rcvd and rcvd[-1] == describe_frame(END), log[-2000:]
+    ours = [describe_frame(f) for f in frames]
+    theirs = rcvd[-1 - len(frames) : -1]
+    assert len(theirs) == len(frames)
+    mismatches = [
+        (i, o, t) for i, (o, t) in enumerate(zip(ours, theirs, strict=True))
+        if o != t and "octets hidden>" not in o  # where we hide what pppd prints of a PAP request
+    ]  # fmt: skip
+    assert not mismatches, "\n".join(f"#{i}\n ours:   {o}\n pppd's: {t}" for i, o, t in mismatches)
+    hidden = [(o, t) for o, t in zip(ours, theirs, strict=True) if "octets hidden>" in o]
+    assert len(hidden) == 2 and all(o != t for o, t in hidden)
+    assert hidden[0][1] == "[PAP AuthReq id=0x7 04 75 73 65 72 09 73 33 63 72]"  # pppd: the password in hex
+    assert max(len(line) for line in theirs) == 1018  # pppd's buffer cuts the long line where ours does
