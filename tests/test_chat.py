@@ -166,24 +166,24 @@ def test_env_substitution_only_with_E() -> None:
     assert clean("cost \\$5 $MISSING.", False, env)[0] == "cost $5 ."
 
 
-def test_openwrt_3g_chat_with_env(clock) -> None:
-    text = """exec chat \\
-ABORT   BUSY
+# OpenWrt's /etc/chatscripts/3g.chat (package/network/utils/comgt/files/3g.chat), byte for byte.
+OPENWRT_3G_CHAT = """ABORT   BUSY
 ABORT   'NO CARRIER'
 ABORT   ERROR
 REPORT  CONNECT
 TIMEOUT 10
-""   "AT&F"
-OK   "ATE1"
-OK   'AT+CGDCONT=1,"IP","$USE_APN"'
-SAY  "Calling UMTS/GPRS"
+""      "AT&F"
+OK      "ATE1"
+OK      'AT+CGDCONT=1,"IP","$USE_APN"'
+SAY     "Calling UMTS/GPRS"
 TIMEOUT 30
-OK   "ATD$DIALNUMBER"
+OK      "ATD*99***1#"
 CONNECT ' '
 """
-    # OpenWrt's file starts with a comment-free first line; drop our 'exec chat' line like a shell would
-    script = ChatScript.parse(text.split("\n", 1)[1])
-    chat = Chat(script, {"USE_APN": "web", "DIALNUMBER": "*99***1#"})
+
+
+def test_openwrt_3g_chat_with_env(clock) -> None:
+    chat = Chat(ChatScript.parse(OPENWRT_3G_CHAT), {"USE_APN": "web"}, timeout=5)
     chat.start(clock.now)
     sent = []
     for reply in (b"OK\r\n", b"ATE1\r\r\nOK\r\n", b"OK\r\n", b"CONNECT\r\n"):
@@ -193,6 +193,7 @@ CONNECT ' '
     assert sent == [b"AT&F\r", b"ATE1\r", b'AT+CGDCONT=1,"IP","web"\r', b"ATD*99***1#\r", b" \r"]
     out = chat.take_output()
     assert any(o.kind is OutputKind.STDERR and o.text == "Calling UMTS/GPRS\r" for o in out)
+    assert chat.result.exit_code == 0 and chat.result.reports == ("CONNECT",)
 
 
 def test_script_parsing_quotes_and_comments() -> None:

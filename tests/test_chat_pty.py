@@ -74,3 +74,20 @@ def test_stdin_stdout_like_pppd_connect() -> None:
     assert proc.returncode == 0, proc.stderr
     assert b'send (AT+CGDCONT=1,"IP","internet.vodafone.net"^M)' in proc.stderr
     assert modem.commands[-1] == "ATD*99***1#"
+
+
+def test_openwrt_invocation(tmp_path, monkeypatch, capsys) -> None:
+    """netifd's connect line: USE_APN=... chat -t5 -v -E -f /etc/chatscripts/3g.chat"""
+    from test_chat import OPENWRT_3G_CHAT
+
+    f = tmp_path / "3g.chat"
+    f.write_text(OPENWRT_3G_CHAT)
+    monkeypatch.setenv("USE_APN", "internet")
+    ok = b"\r\nOK\r\n"
+    with ScriptedModem({"AT&F": ok, "ATE1": ok, 'AT+CGDCONT=1,"IP","internet"': URC_OK,
+                        "ATD*99***1#": b"\r\nCONNECT 150000000\r\n"}) as modem:
+        rc = main(["chat", "-t5", "-v", "-E", "-f", str(f), "--device", modem.path])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert modem.commands == ["AT&F", "ATE1", 'AT+CGDCONT=1,"IP","internet"', "ATD*99***1#"]
+    assert "Calling UMTS/GPRS" in err and err.rstrip().endswith("CONNECT 150000000")
