@@ -249,3 +249,45 @@ def test_file_send_needs_a_reader(clock) -> None:
     bad = Chat(ChatScript.from_argv(["", "@/tmp/x"]))
     bad.start(clock.now)
     assert bad.result.exit_code == 1
+
+
+# Debian's ppp package, /etc/chatscripts/gprs (the APN comes in with -T)
+DEBIAN_GPRS = """# You can use this script unmodified to connect to cellular networks.
+ABORT		BUSY
+ABORT		VOICE
+ABORT		"NO CARRIER"
+ABORT		"NO DIALTONE"
+ABORT		"NO DIAL TONE"
+ABORT		"NO ANSWER"
+ABORT		"DELAYED"
+ABORT		"ERROR"
+ABORT		"+CGATT: 0"
+""		AT
+TIMEOUT		12
+OK		ATH
+OK		ATE1
+OK		AT+CGDCONT=1,"IP","\\T","",0,0
+OK		ATD*99#
+TIMEOUT		22
+CONNECT		""
+"""
+
+
+def test_debian_gprs_script_with_T(clock) -> None:
+    chat = Chat(ChatScript.parse(DEBIAN_GPRS), phone=("internet", None))
+    chat.start(clock.now)
+    sent = []
+    for reply in (b"\r\nOK\r\n", b"\r\nOK\r\n", b"ATE1\r\r\nOK\r\n", b"\r\nOK\r\n", b"\r\nCONNECT\r\n"):
+        sent.append(chat.data_to_send())
+        chat.receive_data(reply, clock.now)
+    sent.append(chat.data_to_send())
+    assert sent == [b"AT\r", b"ATH\r", b"ATE1\r", b'AT+CGDCONT=1,"IP","internet","",0,0\r', b"ATD*99#\r", b"\r"]
+    assert chat.done and chat.result.exit_code == 0
+
+
+@pytest.mark.parametrize("answer,code", [(b"NO ANSWER", 9), (b"+CGATT: 0", 12), (b"VOICE", 5)])
+def test_debian_gprs_abort_codes(clock, answer: bytes, code: int) -> None:
+    chat = Chat(ChatScript.parse(DEBIAN_GPRS), phone=("internet", None))
+    chat.start(clock.now)
+    chat.receive_data(b"\r\n" + answer + b"\r\n", clock.now)
+    assert chat.done and chat.result.exit_code == code
