@@ -91,3 +91,11 @@ def test_openwrt_invocation(tmp_path, monkeypatch, capsys) -> None:
     assert rc == 0
     assert modem.commands == ["AT&F", "ATE1", 'AT+CGDCONT=1,"IP","internet"', "ATD*99***1#"]
     assert "Calling UMTS/GPRS" in err and err.rstrip().endswith("CONNECT 150000000")
+
+
+def test_stdin_at_end_of_file_is_exit_2() -> None:
+    proc = subprocess.run([sys.executable, "-m", "pppstack", "chat", "", "AT", "OK", ""], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stdout == b"AT\r"
+    assert b"hung up" in proc.stderr and b"Traceback" not in proc.stderr

@@ -120,7 +120,11 @@ def handler(args: argparse.Namespace) -> int:
                 print(f"chat: cannot open {args.device}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
                 return int(ChatExit.IO)
         else:
-            port = SerialPort.from_fds(0, 1, configure=False)
+            try:
+                port = SerialPort.from_fds(0, 1, configure=False)
+            except OSError as exc:
+                print(f"chat: cannot use standard input/output as the modem: {exc.strerror or exc}", file=sys.stderr)
+                return int(ChatExit.IO)
         with port:
             result = run(port, machine, on_progress=lambda: out.emit(machine.take_output()))
         out.emit(machine.take_output())

@@ -41,8 +41,14 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
     if isinstance(port, int):
         port = SerialPort(port, owns_fd=False)
         os.set_blocking(port.read_fd, False)
-    sel = selectors.DefaultSelector()
-    sel.register(port.read_fd, selectors.EVENT_READ)
+    sel: selectors.BaseSelector = selectors.DefaultSelector()
+    try:
+        sel.register(port.read_fd, selectors.EVENT_READ)
+    except PermissionError:
+        # epoll refuses regular files and /dev/null (chat run with such a stdin); select() does not
+        sel.close()
+        sel = selectors.SelectSelector()
+        sel.register(port.read_fd, selectors.EVENT_READ)
     pending = b""
     breaks_sent = getattr(machine, "breaks_requested", 0)
     start = clock()

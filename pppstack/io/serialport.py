@@ -26,7 +26,11 @@ __all__ = ["SerialPortError", "Hangup", "PortVanished", "SerialPort", "open_port
 
 
 class SerialPortError(OSError):
-    """Base of the serial edge's errors (an OSError, so generic handlers still catch it)."""
+    """Base of the serial edge's errors (an OSError, so generic handlers still catch it).
+    str() is the sentence alone, without OSError's "[Errno 5]" prefix."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
 
 
 class Hangup(SerialPortError):
