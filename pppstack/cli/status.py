@@ -1,0 +1,94 @@
+"""`pppstack status`: what the running links are doing, from their status files.
+
+`pppstack up` and `serve` rewrite /run/pppstack/<ifname>.json every two seconds and on every
+change (phase, addresses, DNS, counters, why the last call ended).  This command reads them; it
+needs no privileges and never disturbs the link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from pppstack.exitcodes import ExitCode
+from pppstack.io.hooks import RUN_DIR, read_status
+
+__all__ = ["register", "handler", "format_status"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="show the running links (phase, addresses, counters)", description=__doc__)
+    p.add_argument("ifname", nargs="?", help="one interface (default: all)")
+    p.add_argument("--run-dir", default=RUN_DIR, help="where the status files are (default /run/pppstack)")
+    p.add_argument("--json", action="store_true", help="print the status files as JSON")
+    p.set_defaults(func=handler)
+
+
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
+
+
+def format_status(st: dict[str, Any], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    lines = [f"{st.get('ifname')}: {st.get('phase')}" + ("" if st.get("alive", True) else " (process gone)")]
+    if st.get("device"):
+        lines.append(f"  device     {st['device']}")
+    if st.get("local"):
+        lines.append(f"  IPv4       {st['local']} -> peer {st.get('peer')}   mtu {st.get('mtu')}")
+    if st.get("ipv6_local"):
+        lines.append(f"  IPv6       {st['ipv6_local']} -> peer {st.get('ipv6_peer')}")
+    if st.get("dns"):
+        lines.append(f"  DNS        {', '.join(st['dns'])}"
+                     + (f"  (in {', '.join(st['resolv_conf'])})" if st.get("resolv_conf") else ""))
+    if st.get("up_since"):
+        lines.append(f"  up for     {int(now - st['up_since'])} s")
+    c = st.get("counters") or {}
+    if c:
+        lines.append(f"  sent       {c.get('packets_sent')} packets, {_human(c.get('bytes_sent'))}")
+        lines.append(f"  received   {c.get('packets_rcvd')} packets, {_human(c.get('bytes_rcvd'))}")
+    if st.get("last_end"):
+        e = st["last_end"]
+        lines.append(f"  last drop  {e.get('message')} (exit code {e.get('code')})")
+    for note in st.get("notes") or []:
+        lines.append(f"  note       {note}")
+    return "\n".join(lines)
+
+
+def handler(args: argparse.Namespace) -> int:
+    pattern = os.path.join(args.run_dir, f"{args.ifname}.json" if args.ifname else "*.json")
+    found: list[dict[str, Any]] = []
+    for path in sorted(glob.glob(pattern)):
+        try:
+            st = read_status(path)
+        except (OSError, ValueError) as exc:
+            print(f"pppstack status: cannot read {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            continue
+        st["alive"] = _alive(st.get("pid"))
+        found.append(st)
+    if args.json:
+        print(json.dumps(found if not args.ifname else (found[0] if found else None), indent=2, sort_keys=True))
+    elif not found:
+        what = f"for {args.ifname} " if args.ifname else ""
+        print(f"no pppstack link {what}is running (no status file in {args.run_dir})")
+    else:
+        print("\n\n".join(format_status(st) for st in found))
+    return int(ExitCode.OK if found else ExitCode.NO_DEVICE)

@@ -1,0 +1,595 @@
+"""`pppstack up`: dial a modem and give the host a network interface, without pppd or kernel PPP.
+
+    pppstack up --device /dev/ttyUSB0 --apn internet
+    pppstack up                        # find the stick (mode switch if needed) and its PPP port
+    pppstack up call e3372             # /etc/ppp/peers/e3372, pppd's words
+    pppstack up --simulate             # the whole path against the built-in simulated E3372
+
+Steps: options (pppd files and words, then flags) -> find the port -> open it raw -> dial (our
+AT dialer with --apn, or a `connect 'chat ...'` script run by our chat engine) -> PPP over the
+port -> TUN with the negotiated addresses, MTU, routes, DNS file, hooks -> run until the link ends.
+With `persist` the link is dialled again after `holdoff` seconds, re-finding the modem (it may come
+back as another ttyUSBn), until `maxfail` consecutive failures.  SIGINT/SIGTERM close cleanly,
+SIGHUP redials.  The exit code says why the link ended (table in `pppstack --help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pppstack.exitcodes import EXPLANATIONS, ExitCode, exit_code_table
+from pppstack.io import hooks
+from pppstack.io.netconf import InterfaceSetup, NetConfig
+from pppstack.io.pppdriver import LinkEnd
+from pppstack.io.serialport import PortVanished, SerialPort, open_port
+from pppstack.io.session import Signals, build_link, run_session
+from pppstack.io.tun import TunDevice, TunError, TunPermissionError
+from pppstack.options import OptionError, PppOptions, parse_argv
+
+__all__ = ["register", "handler", "build_options", "setup_logging", "ConnectSpec", "parse_connect"]
+
+log = logging.getLogger("pppstack")
+
+# exit codes after which another attempt makes sense with `persist`
+_RETRYABLE = {
+    ExitCode.HANGUP, ExitCode.PORT_VANISHED, ExitCode.CARRIER_LOST, ExitCode.NO_CARRIER, ExitCode.PEER_DEAD,
+    ExitCode.PEER_TERMINATED, ExitCode.LCP_TIMEOUT, ExitCode.NEGOTIATION_FAILED, ExitCode.NETWORK_FAILED,
+    ExitCode.CONNECT_FAILED, ExitCode.OPEN_FAILED, ExitCode.NO_DEVICE, ExitCode.LOOPBACK, ExitCode.OK,
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "up", help="dial the modem and bring up a network interface (PPP, or NCM with --mode ncm)",
+        description=__doc__, epilog="pppd options may follow the flags (e.g. `call NAME`, `lcp-echo-interval 5`)."
+        "\n\nexit codes:\n" + exit_code_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_link_arguments(p)
+    g = p.add_argument_group("modem")
+    g.add_argument("--device", "-d", metavar="TTY", help="the modem's PPP port (default: find it)")
+    g.add_argument("--apn", help="access point name; dial with pppstack's AT dialer")
+    g.add_argument("--pin", help="SIM PIN, if the SIM asks for one")
+    g.add_argument("--pdp-type", default="IP", choices=("IP", "IPV6", "IPV4V6"), help="PDP context type")
+    g.add_argument("--number", help="dial string (default *99***1#)")
+    g.add_argument("--connect", metavar="CMD", help="connect script, pppd style: 'chat -v -f FILE' runs in-process")
+    g.add_argument("--no-dial", action="store_true", help="the port already carries PPP (null modem, serve)")
+    g.add_argument("--mode", choices=("ppp", "ncm"), default="ppp", help="data path (default ppp)")
+    g.add_argument("--simulate", action="store_true", help="run against the built-in simulated E3372")
+    g.add_argument("--stay", action="store_true", help="with --simulate: keep the link up until Ctrl-C")
+    g.add_argument("--sim-fault", action="append", default=[], metavar="FAULT",
+                   help="with --simulate: inject a fault (e.g. NO_CARRIER, DEAD_ECHO)")
+    g.add_argument("--usb-mode", metavar="FILE", help="usb-mode.json / usb_modeswitch file for the mode switch")
+    p.set_defaults(func=handler)
+
+
+def add_link_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags shared by up and serve (pppd's options by their names)."""
+    g = p.add_argument_group("link (pppd option names)")
+    g.add_argument("--file", action="append", default=[], metavar="FILE", help="read pppd options from FILE")
+    g.add_argument("--ifname", help="interface name (default: the first free pppN)")
+    g.add_argument("--speed", type=int, help="serial speed (default 115200)")
+    g.add_argument("--mru", type=int)
+    g.add_argument("--mtu", type=int)
+    g.add_argument("--asyncmap", metavar="HEX")
+    g.add_argument("--lcp-echo-interval", type=int, metavar="SECONDS")
+    g.add_argument("--lcp-echo-failure", type=int, metavar="N")
+    g.add_argument("--user")
+    g.add_argument("--password")
+    g.add_argument("--persist", action="store_true", help="dial again after the link drops")
+    g.add_argument("--holdoff", type=int, metavar="SECONDS", help="wait before dialling again (default 1)")
+    g.add_argument("--maxfail", type=int, metavar="N", help="give up after N failures in a row (0: never)")
+    g.add_argument("--noipv6", action="store_true", help="do not negotiate IPv6CP")
+    g.add_argument("--defaultroute", action="store_true", help="add a default route through the link")
+    g.add_argument("--defaultroute-metric", type=int, metavar="N")
+    g.add_argument("--no-routes", action="store_true", help="add no routes at all (addresses only)")
+    g.add_argument("--route", action="append", default=[], metavar="NET", help="also route NET through the link")
+    g.add_argument("--usepeerdns", action="store_true", help="ask the peer for DNS servers and write them to a file")
+    g.add_argument("--resolv-conf", metavar="PATH",
+                   help="where to write the DNS servers (default /run/pppstack/IFNAME/resolv.conf)")
+    g.add_argument("--system-resolv-conf", metavar="PATH",
+                   help="also write the DNS servers here (e.g. /etc/resolv.conf); never done unless asked")
+    g.add_argument("--ip-up", metavar="SCRIPT", help="run when IPv4 is up (pppd ip-up arguments and environment)")
+    g.add_argument("--ip-down", metavar="SCRIPT", help="run when IPv4 goes down")
+    g.add_argument("--run-dir", default=hooks.RUN_DIR, help="status and DNS files (default /run/pppstack)")
+    g.add_argument("--debug", action="store_true", help="log every PPP packet in pppd's format")
+    g.add_argument("--quiet", "-q", action="store_true", help="only warnings and the final summary")
+    g.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    g.add_argument("words", nargs="*", metavar="OPTION", help="pppd options (e.g. call NAME, lcp-echo-interval 5)")
+
+
+def setup_logging(debug: bool, quiet: bool = False) -> None:
+    level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("pppstack")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def build_options(args: argparse.Namespace) -> PppOptions:
+    """Files, then words, then flags: later settings win, as with pppd."""
+    words: list[str] = []
+    for f in args.file:
+        words += ["file", f]
+    words += list(args.words)
+    flag_words: list[str] = []
+    for flag, word in (("ifname", "ifname"), ("speed", None), ("mru", "mru"), ("mtu", "mtu"),
+                       ("asyncmap", "asyncmap"), ("lcp_echo_interval", "lcp-echo-interval"),
+                       ("lcp_echo_failure", "lcp-echo-failure"), ("user", "user"), ("password", "password"),
+                       ("holdoff", "holdoff"), ("maxfail", "maxfail"),
+                       ("defaultroute_metric", "defaultroute-metric")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            flag_words += [str(value)] if word is None else [word, str(value)]
+    for flag, word in (("persist", "persist"), ("noipv6", "noipv6"), ("defaultroute", "defaultroute"),
+                       ("usepeerdns", "usepeerdns"), ("debug", "debug")):
+        if getattr(args, flag, False):
+            flag_words.append(word)
+    if getattr(args, "connect", None):
+        flag_words += ["connect", args.connect]
+    if getattr(args, "ip_up", None):
+        flag_words += ["ip-up-script", args.ip_up]
+    if getattr(args, "ip_down", None):
+        flag_words += ["ip-down-script", args.ip_down]
+    opts = parse_argv(words, loader=_read_text)
+    opts = parse_argv(flag_words, base=opts, loader=_read_text, source="flags")
+    if getattr(args, "device", None):
+        opts = parse_argv([os.path.abspath(args.device) if not args.device.startswith("/dev/") else args.device],
+                          base=opts, source="--device")
+    return opts
+
+
+# -- connect scripts ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConnectSpec:
+    """A `connect` line: our chat engine when it runs chat, otherwise an external program."""
+
+    chat_words: tuple[str, ...] | None
+    chat_file: str | None = None
+    timeout: int = 45
+    use_env: bool = False
+    verbose: bool = False
+    phone: str | None = None
+    phone2: str | None = None
+    command: str | None = None
+
+
+def parse_connect(line: str) -> ConnectSpec:
+    """Split `connect '...'` the way a shell would; recognise chat and its flags."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise OptionError(f"connect {line!r}: {exc}") from None
+    if argv and os.path.basename(argv[0]) == "pppstack" and len(argv) > 1 and argv[1] == "chat":
+        argv = argv[1:]
+    if not argv or os.path.basename(argv[0]) != "chat":
+        return ConnectSpec(None, command=line)
+    spec: dict[str, Any] = {}
+    i = 1
+    while i < len(argv) and argv[i].startswith("-") and len(argv[i]) > 1:
+        flag = argv[i]
+        takes = flag in ("-f", "-t", "-T", "-U", "-r")
+        value = argv[i + 1] if takes and i + 1 < len(argv) else None
+        if takes and value is None:
+            raise OptionError(f"connect: chat {flag} needs a value")
+        if flag == "-f":
+            spec["chat_file"] = value
+        elif flag == "-t":
+            try:
+                spec["timeout"] = int(value)  # type: ignore[arg-type]
+            except ValueError:
+                raise OptionError(f"connect: chat -t needs a number, got {value!r}") from None
+        elif flag == "-T":
+            spec["phone"] = value
+        elif flag == "-U":
+            spec["phone2"] = value
+        elif flag == "-E":
+            spec["use_env"] = True
+        elif flag == "-v":
+            spec["verbose"] = True
+        i += 2 if takes else 1
+    return ConnectSpec(tuple(argv[i:]), **spec)
+
+
+def run_connect(port: SerialPort, spec: ConnectSpec) -> tuple[bool, str, bytes]:
+    """Run the connect script on the port; (ok, sentence, bytes after CONNECT)."""
+    import subprocess
+
+    from pppstack.io.atport import run
+    from pppstack.modem.chat import Chat, ChatScript, ChatScriptError, OutputKind
+
+    if spec.chat_words is None:
+        log.info("running connect script: %s", spec.command)
+        proc = subprocess.run(spec.command or "", shell=True, stdin=port.read_fd, stdout=port.write_fd, check=False)
+        if proc.returncode:
+            return False, f"Connect script failed (exit status {proc.returncode})", b""
+        return True, "connect script succeeded", b""
+    try:
+        script = (ChatScript.parse(_read_text(spec.chat_file)) if spec.chat_file
+                  else ChatScript.from_argv(spec.chat_words))
+    except (OSError, ChatScriptError) as exc:
+        return False, f"Connect script failed: {getattr(exc, 'strerror', None) or exc}", b""
+    machine = Chat(script, dict(os.environ) if spec.use_env else None, timeout=spec.timeout, verbose=True,
+                   phone=(spec.phone, spec.phone2), read_file=_read_text)
+
+    def show() -> None:
+        for item in machine.take_output():
+            if item.kind is OutputKind.ERROR:
+                log.warning("chat: %s", item.text)
+            elif item.kind is OutputKind.LOG and spec.verbose:
+                log.info("chat: %s", item.text)
+            elif item.kind is not OutputKind.LOG:
+                log.info("chat: %s", item.text.strip())
+
+    result = run(port, machine, on_progress=show)
+    show()
+    if not result.ok:
+        return False, f"Connect script failed (chat exit code {result.exit_code}: {result.message})", b""
+    return True, "connect script succeeded", machine.take_unconsumed()
+
+
+def run_dialer(port: SerialPort, args: argparse.Namespace) -> tuple[ExitCode, str, bytes]:
+    from pppstack.io.atport import run
+    from pppstack.modem.dial import DialError, PppDialer
+
+    try:
+        dialer = PppDialer(args.apn, args.pin, args.pdp_type, args.number)
+    except ValueError as exc:
+        return ExitCode.OPTION_ERROR, str(exc), b""
+    log.info("dialling on %s%s", port.path, f" (APN {args.apn})" if args.apn else "")
+    result = run(port, dialer, timeout=180)
+    if result.ok:
+        log.info("%s", result.message)
+        return ExitCode.OK, result.message, dialer.take_unconsumed()
+    pin_errors = {DialError.SIM_PIN_REQUIRED, DialError.SIM_PIN_REJECTED, DialError.SIM_PUK_REQUIRED}
+    code = ExitCode.SIM_PIN if result.error in pin_errors else ExitCode.CONNECT_FAILED
+    if result.error is DialError.PORT_LOST:
+        code = ExitCode.PORT_VANISHED
+    return code, result.message, b""
+
+
+# -- finding the modem -------------------------------------------------------------------------
+
+def find_ppp_port(args: argparse.Namespace, wait: float = 0.0) -> tuple[str | None, str]:
+    """The PPP port of the first modem (switching a CD-ROM-mode stick first); (path, why not)."""
+    from pppstack.io.sysfs import find_modems
+    from pppstack.modem.ports import DeviceMode
+
+    deadline = time.monotonic() + wait
+    switched = False
+    while True:
+        modems = find_modems()
+        for m in modems:
+            if m.mode is DeviceMode.NEEDS_SWITCH and not switched:
+                log.info("%s (%s) is in CD-ROM mode: sending the mode switch", m.product_name or "modem", m.id)
+                try:
+                    from pppstack.cli.modeswitch import BUILTIN
+                    from pppstack.io.modeswitch import switch
+                    from pppstack.modem.usbmode import parse_config
+
+                    config = parse_config(_read_text(args.usb_mode), args.usb_mode) if args.usb_mode else BUILTIN
+                    for line in switch(config, vendor=m.vendor, product=m.product).lines():
+                        log.info("  %s", line)
+                except Exception as exc:  # the switch reports in words; keep looking for ports
+                    return None, f"the mode switch failed: {exc}"
+                switched = True
+                deadline = max(deadline, time.monotonic() + 20)
+                break
+            path = m.ppp_port
+            if path:
+                log.info("found %s %s (%s): PPP port %s", m.manufacturer, m.product_name, m.id, path)
+                return path, ""
+        else:
+            if time.monotonic() >= deadline:
+                why = "no USB modem found" if not modems else "the modem has no PPP-capable serial port"
+                if any(m.mode is DeviceMode.HILINK for m in modems):
+                    why = "the modem is in HiLink (router) mode, which has no PPP port; switch it to stick mode"
+                return None, why
+        time.sleep(0.5)
+
+
+def wait_for_port(path: str, seconds: float, signals: Signals) -> bool:
+    """A port that went away (USB reset) may come back: wait for its node."""
+    end = time.monotonic() + seconds
+    while not signals.stop_requested:
+        if os.path.exists(path):
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.2)
+    return False
+
+
+# -- the command -------------------------------------------------------------------------------
+
+def _ifname_request(opts: PppOptions) -> str:
+    if opts.ifname:
+        return opts.ifname
+    if opts.unit is not None:
+        return f"ppp{opts.unit}"
+    return "ppp%d"
+
+
+def net_config(opts: PppOptions, args: argparse.Namespace, device: str) -> NetConfig:
+    return NetConfig(
+        device=device, speed=opts.speed or 115200, defaultroute=opts.defaultroute,
+        defaultroute_metric=opts.defaultroute_metric, defaultroute6=opts.defaultroute6,
+        routes=tuple(getattr(args, "route", ()) or ()), no_routes=bool(getattr(args, "no_routes", False)),
+        mtu=opts.mtu, usepeerdns=opts.usepeerdns, resolv_conf=getattr(args, "resolv_conf", None),
+        system_resolv_conf=getattr(args, "system_resolv_conf", None), noresolvconf=opts.noresolvconf,
+        ip_up=opts.ip_up_script, ip_down=opts.ip_down_script, ipparam=opts.ipparam or "",
+        linkname=opts.linkname or "", call_file=opts.files[0] if opts.files else "",
+        run_dir=getattr(args, "run_dir", hooks.RUN_DIR),
+    )
+
+
+def handler(args: argparse.Namespace) -> int:
+    setup_logging(args.debug, args.quiet)
+    if args.mode == "ncm":
+        try:
+            from pppstack.io.ncmlink import run_ncm_up
+        except ImportError:
+            log.error("the NCM data path is not available in this build")
+            return int(ExitCode.FATAL)
+        return int(run_ncm_up(args))
+    try:
+        opts = build_options(args)
+    except OptionError as exc:
+        print(f"pppstack up: {exc}", file=sys.stderr)
+        return int(ExitCode.OPTION_ERROR)
+    for w in opts.warnings:
+        log.warning("%s", w)
+    if opts.ignored:
+        log.debug("pppd options with no effect here: %s", ", ".join(opts.ignored))
+    try:
+        connect = parse_connect(opts.connect) if opts.connect else None
+    except OptionError as exc:
+        print(f"pppstack up: {exc}", file=sys.stderr)
+        return int(ExitCode.OPTION_ERROR)
+    return int(UpCommand(args, opts, connect).run())
+
+
+class UpCommand:
+    """The persist loop around single sessions."""
+
+    def __init__(self, args: argparse.Namespace, opts: PppOptions, connect: ConnectSpec | None) -> None:
+        self.args = args
+        self.opts = opts
+        self.connect = connect
+        self.sim: Any = None
+        self.tun: TunDevice | None = None
+        self.setup: InterfaceSetup | None = None
+        self.failures = 0
+        self.sessions = 0
+        self.last_end: LinkEnd | None = None
+        self.demo: Any = None
+        self.started = time.monotonic()
+
+    # -- the outer loop -------------------------------------------------------------------------
+    def run(self) -> ExitCode:
+        with Signals() as signals:
+            try:
+                return self._run(signals)
+            finally:
+                self._cleanup()
+
+    def _run(self, signals: Signals) -> ExitCode:
+        args, opts = self.args, self.opts
+        if args.simulate:
+            code = self._start_sim()
+            if code is not ExitCode.OK:
+                return code
+        code = self._make_tun()
+        if code is not ExitCode.OK:
+            return code
+        device_given = self.opts.device
+        while True:
+            device, code, why = self._port_path(device_given, signals)
+            if device is None:
+                end: LinkEnd | None = LinkEnd(code, why, "no-device")
+            else:
+                end = self._one_session(device, signals)
+            if end is None:  # stopped by a signal before the link came up
+                return self._finish(ExitCode.INTERRUPTED, "Stopped before the link came up.")
+            self.last_end = end
+            if signals.stop_requested:
+                return self._finish(end.code, end.message)
+            if signals.redial_requested:
+                signals.redial_requested = False
+                log.info("redialling (SIGHUP)")
+                continue
+            if self.demo is not None and self.demo.finished and end.code is ExitCode.OK:
+                return self._finish(ExitCode.OK, end.message)
+            if not opts.persist or end.code not in _RETRYABLE:
+                return self._finish(end.code, end.message)
+            self.failures = 0 if end.was_up else self.failures + 1
+            if opts.maxfail and self.failures >= opts.maxfail:
+                return self._finish(ExitCode.MAXFAIL, f"{end.message} That was failure {self.failures} in a row "
+                                    f"(maxfail {opts.maxfail}); giving up.")
+            log.warning("%s", end.message)
+            wait = opts.holdoff if end.was_up else max(opts.holdoff, 1)
+            log.info("persist: dialling again in %d s", wait)
+            if not signals.sleep(wait):
+                return self._finish(ExitCode.OK, "Stopped while waiting to redial.")
+
+    def _port_path(self, device: str | None, signals: Signals) -> tuple[str | None, ExitCode, str]:
+        if self.sim is not None:
+            return self.sim.port_path, ExitCode.OK, ""
+        if device:
+            if os.path.exists(device):
+                return device, ExitCode.OK, ""
+            if self.sessions and wait_for_port(device, 10.0, signals):
+                return device, ExitCode.OK, ""
+            if self.sessions:  # the modem re-enumerated: look for it under its new name
+                found, _ = find_ppp_port(self.args)
+                if found:
+                    log.info("%s is gone; the modem's PPP port is now %s", device, found)
+                    return found, ExitCode.OK, ""
+            return None, ExitCode.NO_DEVICE, f"{device} does not exist (is the modem plugged in?)"
+        found, why = find_ppp_port(self.args, wait=20.0 if self.sessions else 0.0)
+        if found is None:
+            return None, ExitCode.NO_DEVICE, f"No modem to dial: {why}."
+        return found, ExitCode.OK, ""
+
+    # -- one call -------------------------------------------------------------------------------
+    def _one_session(self, device: str, signals: Signals) -> LinkEnd | None:
+        args, opts = self.args, self.opts
+        try:
+            port = open_port(device, opts.speed or 115200, opts.crtscts, modem_control=opts.modem)
+        except PortVanished as exc:
+            return LinkEnd(ExitCode.NO_DEVICE, str(exc), "no-device")
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            return LinkEnd(ExitCode.OPEN_FAILED, f"Could not open {device}: {why}.", "open-failed")
+        with port:
+            initial = b""
+            if signals.stop_requested:
+                return None
+            dial = self.connect is not None or args.apn is not None or args.simulate or self.sim is not None \
+                or (opts.device is None and not args.no_dial)
+            if args.no_dial:
+                dial = False
+            if dial:
+                if self.connect is not None:
+                    ok, why, initial = run_connect(port, self.connect)
+                    if not ok:
+                        return LinkEnd(ExitCode.CONNECT_FAILED, why + ".", "connect-failed")
+                else:
+                    code, why, initial = run_dialer(port, args)
+                    if code is not ExitCode.OK:
+                        return LinkEnd(code, why, "connect-failed")
+            if signals.stop_requested:
+                return None
+            try:
+                link = build_link(self._link_settings())
+            except (TypeError, ValueError) as exc:
+                return LinkEnd(ExitCode.OPTION_ERROR, f"The PPP settings were refused: {exc}", "options")
+            if self.setup is None:
+                self.setup = InterfaceSetup(self.tun, net_config(opts, args, device))
+                if self.sim is not None:
+                    self.setup.notes.extend(getattr(self, "_sim_notes", []))
+            else:
+                self.setup.config = net_config(opts, args, device)
+            self.sessions += 1
+            log.info("starting PPP on %s", device)
+            before = self._demo_hook if self.tun is None and self.sim is not None else None
+            end, _ = run_session(port, link, self.setup, signals, initial=initial, carrier_watch=opts.modem,
+                                 before_run=before, packet_sink=self._sink)
+            log.info("link ended: %s", end.message)
+            return end
+
+    def _link_settings(self) -> dict[str, Any]:
+        kw = self.opts.link_config_kwargs()
+        if not self.opts.local_ip and not self.opts.remote_ip:
+            kw.pop("local_ip", None)
+        return kw
+
+    # -- TUN ------------------------------------------------------------------------------------
+    def _make_tun(self) -> ExitCode:
+        name = _ifname_request(self.opts)
+        try:
+            self.tun = TunDevice.create(name, mtu=self.opts.mtu or 1500)
+            log.info("created interface %s", self.tun.name)
+        except TunPermissionError as exc:
+            if self.sim is not None:
+                note = (f"could not create a TUN device ({exc.strerror or exc}): run as root to get a real "
+                        "interface; proving the link by pinging the simulator through PPP instead")
+                log.warning("%s", note)
+                self._sim_notes = [note]
+                return ExitCode.OK
+            print(f"pppstack up: {exc.strerror or exc}", file=sys.stderr)
+            return ExitCode.PERMISSION
+        except TunError as exc:
+            print(f"pppstack up: {exc.strerror or exc}", file=sys.stderr)
+            return ExitCode.FATAL
+        return ExitCode.OK
+
+    # -- simulator ------------------------------------------------------------------------------
+    def _start_sim(self) -> ExitCode:
+        try:
+            from pppstack.io.simrunner import start_sim
+            from pppstack.sim.modem import Fault, SimConfig
+        except ImportError:
+            print("pppstack up: the simulator is not available in this build", file=sys.stderr)
+            return ExitCode.FATAL
+        try:
+            faults = frozenset(Fault[f.upper()] for f in self.args.sim_fault)
+        except KeyError as exc:
+            print(f"pppstack up: unknown simulator fault {exc.args[0]!r} (one of {', '.join(f.name for f in Fault)})",
+                  file=sys.stderr)
+            return ExitCode.OPTION_ERROR
+        self.sim = start_sim(SimConfig(faults=faults))
+        log.info("simulated Huawei E3372h-320 on %s", self.sim.port_path)
+        if not self.args.apn:
+            self.args.apn = "internet"
+        return ExitCode.OK
+
+    def _demo_hook(self, driver: Any) -> None:
+        from pppstack.io.pingdemo import PingDemo
+
+        self.demo = PingDemo(driver, stay=self.args.stay)
+        self.demo.attach(self.setup)
+
+    def _sink(self, packets: list[bytes]) -> None:
+        if self.demo is not None:
+            self.demo.receive(packets)
+
+    # -- the end --------------------------------------------------------------------------------
+    def _finish(self, code: ExitCode, message: str) -> ExitCode:
+        self._summary(code, message)
+        return code
+
+    def _summary(self, code: ExitCode, message: str) -> None:
+        setup = self.setup
+        data: dict[str, Any] = {
+            "exit_code": int(code), "exit_name": code.name, "message": message, "meaning": EXPLANATIONS[code],
+            "sessions": self.sessions, "ifname": setup.ifname if setup else None,
+            "seconds": round(time.monotonic() - self.started, 1),
+        }
+        if setup is not None and setup.driver is not None:
+            c = setup.driver.counters
+            data.update(bytes_sent=c.bytes_out, bytes_rcvd=c.bytes_in, packets_sent=c.packets_out,
+                        packets_rcvd=c.packets_in)
+        if self.demo is not None:
+            data["ping"] = self.demo.summary()
+        if setup is not None and setup.notes:
+            data["notes"] = list(setup.notes)
+        if self.args.json:
+            import json
+
+            print(json.dumps(data, indent=2))
+            return
+        lines = [f"pppstack: {message}"]
+        if self.demo is not None:
+            lines += self.demo.summary_lines()
+        if setup is not None and setup.driver is not None:
+            lines.append(f"  {self.sessions} call(s); sent {data['packets_sent']} packets ({data['bytes_sent']} bytes),"
+                         f" received {data['packets_rcvd']} packets ({data['bytes_rcvd']} bytes)")
+        for note in (setup.notes if setup else []):
+            lines.append(f"  note: {note}")
+        lines.append(f"  exit code {int(code)} ({code.name.lower().replace('_', ' ')}): {EXPLANATIONS[code]}")
+        print("\n".join(lines), file=sys.stderr)
+
+    def _cleanup(self) -> None:
+        if self.setup is not None:
+            self.setup.remove_status()
+        if self.tun is not None:
+            self.tun.close()
+        if self.sim is not None:
+            try:
+                self.sim.stop()
+            except Exception:
+                log.debug("stopping the simulator failed", exc_info=True)

@@ -1,0 +1,117 @@
+"""Prove a link without a TUN: ICMP echo through PPP to the peer, round-trip times measured.
+
+Used by `pppstack up --simulate` when the user may not create interfaces: the packets are built
+here, handed to the engine with `driver.send_ip`, and the simulator's responder answers them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import statistics
+import struct
+import time
+from typing import Any
+
+__all__ = ["PingDemo", "icmp_echo_request", "parse_icmp_echo_reply", "inet_checksum"]
+
+log = logging.getLogger("pppstack")
+
+
+def inet_checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s >> 16) + (s & 0xFFFF)
+    return ~s & 0xFFFF
+
+
+def icmp_echo_request(src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address, ident: int, seq: int,
+                      payload: bytes) -> bytes:
+    icmp = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + payload
+    icmp = icmp[:2] + struct.pack("!H", inet_checksum(icmp)) + icmp[4:]
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), seq & 0xFFFF, 0x4000, 64, 1, 0,
+                      src.packed, dst.packed)
+    hdr = hdr[:10] + struct.pack("!H", inet_checksum(hdr)) + hdr[12:]
+    return hdr + icmp
+
+
+def parse_icmp_echo_reply(packet: bytes) -> tuple[ipaddress.IPv4Address, int, int, bytes] | None:
+    """(source, ident, seq, payload) of a valid ICMP echo reply, else None."""
+    if len(packet) < 28 or packet[0] >> 4 != 4 or packet[9] != 1:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
+    icmp = packet[ihl:]
+    if len(icmp) < 8 or icmp[0] != 0 or inet_checksum(icmp) != 0:
+        return None
+    ident, seq = struct.unpack("!HH", icmp[4:8])
+    return ipaddress.IPv4Address(packet[12:16]), ident, seq, icmp[8:]
+
+
+class PingDemo:
+    """Send `count` echo requests once IPCP is up; stop the link after the replies unless `stay`."""
+
+    def __init__(self, driver: Any, count: int = 5, interval: float = 0.2, stay: bool = False,
+                 timeout: float = 3.0) -> None:
+        self.driver = driver
+        self.count = count
+        self.interval = interval
+        self.stay = stay
+        self.timeout = timeout
+        self.ident = os.getpid() & 0xFFFF
+        self.sent: dict[int, float] = {}
+        self.rtts: list[float] = []
+        self.seq = 0
+        self.finished = False
+        self.setup: Any = None
+        self.target: ipaddress.IPv4Address | None = None
+
+    def attach(self, setup: Any) -> None:
+        self.setup = setup
+        self.driver.call_later(0.1, self._tick)
+
+    def _tick(self, now: float) -> None:
+        setup = self.setup
+        if setup.local is None or setup.peer is None:
+            self.driver.call_later(0.1, self._tick)
+            return
+        self.target = setup.peer
+        if self.stay or self.seq < self.count:
+            self.seq += 1
+            payload = struct.pack("!d", time.monotonic()) + bytes(range(48))
+            self.sent[self.seq] = time.monotonic()
+            self.driver.send_ip(icmp_echo_request(setup.local, setup.peer, self.ident, self.seq, payload))
+            self.driver.call_later(1.0 if self.stay else self.interval, self._tick)
+        else:
+            self.driver.call_later(self.timeout if len(self.rtts) < self.count else 0.0, self._done)
+
+    def _done(self, now: float) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.driver.request_stop("demo finished")
+
+    def receive(self, packets: list[bytes]) -> None:
+        for p in packets:
+            reply = parse_icmp_echo_reply(p)
+            if reply is None or reply[1] != self.ident or reply[2] not in self.sent:
+                continue
+            rtt = (time.monotonic() - self.sent.pop(reply[2])) * 1000
+            self.rtts.append(rtt)
+            log.info("%d bytes from %s through PPP: icmp_seq=%d time=%.2f ms", len(p), reply[0], reply[2], rtt)
+            if not self.stay and len(self.rtts) >= self.count:
+                self.driver.call_later(0.0, self._done)
+
+    def summary(self) -> dict[str, Any]:
+        return {"target": str(self.target) if self.target else None, "sent": self.seq, "received": len(self.rtts),
+                "rtt_ms_median": round(statistics.median(self.rtts), 3) if self.rtts else None,
+                "rtt_ms": [round(r, 3) for r in self.rtts]}
+
+    def summary_lines(self) -> list[str]:
+        s = self.summary()
+        if not s["received"]:
+            return [f"  ping through PPP to {s['target']}: {s['sent']} sent, no replies"]
+        return [f"  ping through PPP to {s['target']}: {s['received']}/{s['sent']} replies, median round trip "
+                f"{s['rtt_ms_median']} ms"]

@@ -1,0 +1,123 @@
+"""One PPP session end to end, shared by `pppstack up` and `pppstack serve`.
+
+build_link() makes the engine from pppd-style settings; Signals routes SIGINT/SIGTERM (close
+cleanly: LCP Terminate, then the interface is unconfigured) and SIGHUP (redial) to whichever
+driver runs now; run_session() wires port, engine, TUN and InterfaceSetup together and returns
+why the session ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pppstack.io.netconf import InterfaceSetup
+from pppstack.io.pppdriver import LinkEnd, PppDriver
+from pppstack.io.serialport import SerialPort
+
+__all__ = ["build_link", "Signals", "run_session", "link_config_fields"]
+
+log = logging.getLogger("pppstack")
+
+
+def link_config_fields() -> set[str]:
+    from pppstack.config import LinkConfig
+
+    return {f.name for f in dataclasses.fields(LinkConfig)}
+
+
+def build_link(settings: dict[str, Any], rng: Callable[[int], bytes] = os.urandom) -> Any:
+    """A PPPoS engine from LinkConfig field values (unknown names are dropped with a debug note)."""
+    from pppstack.config import LinkConfig
+    from pppstack.pppos import PPPoS
+
+    known = link_config_fields()
+    dropped = sorted(k for k in settings if k not in known)
+    if dropped:
+        log.debug("the engine has no setting for: %s", ", ".join(dropped))
+    return PPPoS(LinkConfig(**{k: v for k, v in settings.items() if k in known}), rng=rng)
+
+
+class Signals:
+    """Install handlers for the life of a command; route them to the running driver."""
+
+    def __init__(self) -> None:
+        self.driver: PppDriver | None = None
+        self.stop_requested = False
+        self.redial_requested = False
+        self.signal_name: str | None = None
+        self._saved: dict[int, Any] = {}
+        self._waker: Callable[[], None] | None = None
+
+    def __enter__(self) -> Signals:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._saved.items():
+            signal.signal(sig, old)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if signum == signal.SIGHUP:
+            self.redial_requested = True
+            log.info("SIGHUP: hanging up to redial")
+            if self.driver is not None:
+                self.driver.request_redial()
+            return
+        if self.stop_requested and self.driver is not None:
+            log.info("%s again: stopping now", name)
+        self.stop_requested = True
+        self.signal_name = name
+        if self.driver is not None:
+            self.driver.request_stop(f"{name} received")
+
+    def sleep(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> bool:
+        """Sleep unless a stop signal arrives; True if we slept the whole time."""
+        end = clock() + seconds
+        while not self.stop_requested:
+            left = end - clock()
+            if left <= 0:
+                return True
+            time.sleep(min(left, 0.2))
+        return False
+
+
+def run_session(port: SerialPort, link: Any, setup: InterfaceSetup, signals: Signals | None = None, *,
+                initial: bytes = b"", carrier_watch: bool = False,
+                before_run: Callable[[PppDriver], None] | None = None,
+                packet_sink: Callable[[list[bytes]], None] | None = None,
+                status_interval: float = 2.0) -> tuple[LinkEnd, PppDriver]:
+    """Drive ``link`` over ``port`` until it ends; the interface is unconfigured on return."""
+    driver = PppDriver(link, port, setup.tun, on_event=setup.on_event, carrier_watch=carrier_watch,
+                       packet_sink=packet_sink)
+    setup.driver = driver
+    setup.phase = "negotiating"
+    if signals is not None:
+        signals.driver = driver
+        if signals.stop_requested:
+            driver.request_stop(f"{signals.signal_name or 'signal'} received")
+
+    def refresh(now: float) -> None:
+        setup.write_status()
+        driver.call_later(status_interval, refresh)
+
+    driver.call_later(0.0, refresh)
+    if initial:  # bytes that followed CONNECT in the same read belong to PPP
+        driver.call_later(0.0, lambda now: (link.receive_data(initial, now), None)[1])
+    if before_run is not None:
+        before_run(driver)
+    try:
+        end = driver.run()
+    finally:
+        if signals is not None:
+            signals.driver = None
+    setup.session_ended(end, time.monotonic())
+    driver.close()
+    return end, driver
