@@ -161,3 +161,21 @@ def test_cli_explain_and_check(tmp_path, capsys) -> None:
     f.write_text(THREAD_JSON.replace('"t_vendor": 4817,', '"t_vendor": 4817'))
     assert main(["modeswitch", "--config", str(f), "--check"]) == 2
     assert "line 9, column 33" in capsys.readouterr().err
+
+
+def test_cli_switch_end_to_end(tmp_path, monkeypatch, capsys) -> None:
+    import pppstack.io.modeswitch as ms
+
+    f = tmp_path / "usb-mode.json"
+    f.write_text(THREAD_JSON)
+    backend = RecordingBackend(switch_to=0x155F)
+    monkeypatch.setattr(ms, "default_backend", lambda: backend)
+    monkeypatch.setattr(ms.time, "sleep", lambda s: None)
+    assert main(["modeswitch", "--config", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "re-enumerated as 12d1:155f" in out and "interface 2: ff/02/01 modem" in out
+    # the same config on firmware that comes back as something else: exit 5, and a sentence
+    backend2 = RecordingBackend(switch_to=0x14DC)
+    monkeypatch.setattr(ms, "default_backend", lambda: backend2)
+    assert main(["modeswitch", "--config", str(f), "--wait", "0"]) == 5
+    assert "no 12d1:155f appeared" in capsys.readouterr().err

@@ -95,12 +95,15 @@ def _string(dev: usb.core.Device, index: int) -> str | None:
         return None
 
 
-def _pick_interface(dev: usb.core.Device, plan: SwitchPlan):  # noqa: ANN202
+def _pick_interface(dev: usb.core.Device, plan: SwitchPlan, dry_run: bool = False):  # noqa: ANN202
     try:
         cfg = dev.get_active_configuration()
     except usb.core.USBError:
-        dev.set_configuration()
-        cfg = dev.get_active_configuration()
+        if dry_run:            # look, do not touch: read the first configuration's descriptors
+            cfg = dev[0]
+        else:
+            dev.set_configuration()
+            cfg = dev.get_active_configuration()
     rule = plan.rule
     if rule.interface is not None:
         intf = usb.util.find_descriptor(cfg, bInterfaceNumber=rule.interface, bAlternateSetting=0)
@@ -142,7 +145,7 @@ def switch(config: UsbModeConfig, *, vendor: int | None = None, product: int | N
     dev, rule = candidates[0]
     plan = plan_switch(config, rule)
     report = SwitchReport(plan, dry_run=dry_run)
-    cfg, intf, out_ep, in_ep = _pick_interface(dev, plan)
+    cfg, intf, out_ep, in_ep = _pick_interface(dev, plan, dry_run)
     where = (f"bus {dev.bus} address {dev.address}, configuration {cfg.bConfigurationValue}, interface "
              f"{intf.bInterfaceNumber}")
     for i, msg in enumerate(plan.messages):
