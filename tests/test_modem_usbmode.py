@@ -54,7 +54,7 @@ def test_thread_json_as_pasted() -> None:
 
 
 @pytest.mark.parametrize("broken,line,col", [
-    (THREAD_JSON.replace('"t_vendor": 4817,', '"t_vendor": 4817'), 9, 33),
+    (THREAD_JSON.replace('"t_vendor": 4817,', '"t_vendor": 4817'), 8, 49),
     (THREAD_JSON.replace("0000000000000000\",", "000000000000000G\","), 3, 79),
     (THREAD_JSON.replace('"msg": [ 0 ]', '"msg": [ 3 ]'), 6, 17),
 ])
@@ -160,7 +160,7 @@ def test_cli_explain_and_check(tmp_path, capsys) -> None:
     assert "trailing comma ignored" in captured.err and "expect: 12d1:155f" in captured.out
     f.write_text(THREAD_JSON.replace('"t_vendor": 4817,', '"t_vendor": 4817'))
     assert main(["modeswitch", "--config", str(f), "--check"]) == 2
-    assert "line 9, column 33" in capsys.readouterr().err
+    assert "line 8, column 49: a comma is missing" in capsys.readouterr().err
 
 
 def test_cli_switch_end_to_end(tmp_path, monkeypatch, capsys) -> None:

@@ -248,6 +248,13 @@ def parse_usbmode_json(text: str, source: str | None = None) -> UsbModeConfig:
     try:
         doc = json.loads(cleaned)
     except json.JSONDecodeError as exc:
+        if exc.msg.startswith("Expecting ',' delimiter"):
+            # json points at the next token; the comma belongs right after the previous one
+            pos = exc.pos
+            while pos > 0 and cleaned[pos - 1].isspace():
+                pos -= 1
+            line, col = _line_col(text, pos)
+            raise UsbModeError("a comma is missing here (between two values)", line, col, source) from None
         raise UsbModeError(exc.msg, exc.lineno, exc.colno, source) from None
     if not isinstance(doc, dict):
         raise UsbModeError("the top level must be an object with \"messages\" and \"devices\"", 1, 1, source)
