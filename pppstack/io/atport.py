@@ -68,7 +68,7 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
                 machine.connection_lost(now, str(exc))
             if on_progress is not None:
                 on_progress()
-            if machine.done:
+            if machine.done and not pending:    # the last send (chat's final ' ') must reach the modem
                 return machine.result
             timer = machine.get_timer()
             waits = [t - now for t in (timer, None if timeout is None else start + timeout) if t is not None]
@@ -88,7 +88,10 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
             timer = machine.get_timer()
             if timer is not None and now >= timer:
                 machine.handle_timer(now)
-            if timeout is not None and now >= start + timeout and not machine.done:
-                machine.connection_lost(now, f"gave up after {timeout:g} s")
+            if timeout is not None and now >= start + timeout:
+                if not machine.done:
+                    machine.connection_lost(now, f"gave up after {timeout:g} s")
+                elif pending:
+                    return machine.result          # the port will not take the rest: stop trying
     finally:
         sel.close()
