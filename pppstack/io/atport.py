@@ -65,6 +65,7 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
                     n = port.write(pending)
                     pending = pending[n:]
             except SerialPortError as exc:
+                pending = b""
                 machine.connection_lost(now, str(exc))
             if on_progress is not None:
                 on_progress()
