@@ -140,9 +140,9 @@ def classify_end(ev: Evidence) -> LinkEnd:
         return LinkEnd(ExitCode.PEER_TERMINATED, "The peer ended the link (LCP Terminate-Request) and closed the "
                        "line.", "peer-terminated", ev.was_up)
     if obs is Observation.EOF:
-        detail = f" ({ev.detail})" if ev.detail else ""
+        what = "end of file" if ev.detail in ("", "end of file") else f"an I/O error ({ev.detail})"
         extra = f"; before that it printed {text}" if text else ""
-        return LinkEnd(ExitCode.HANGUP, f"Modem hangup: the serial port reported end of file{detail}{extra}. "
+        return LinkEnd(ExitCode.HANGUP, f"Modem hangup: the serial port reported {what}{extra}. "
                        "The far end closed the line or the modem reset.", "hangup", ev.was_up)
     if obs is Observation.WRITE_STALL:
         return LinkEnd(ExitCode.HANGUP, "The serial port stopped accepting data (flow control stuck or the "
@@ -264,6 +264,8 @@ class PppDriver:
         """Run ``fn(now)`` from the loop after ``delay`` seconds (status writes, demo pings)."""
         self._calls.append((self.clock() + delay, fn))
         self._calls.sort(key=lambda c: c[0])
+        if self._sel is not None:
+            self._wake()  # the loop may be asleep with no deadline (called from another thread)
 
     def send_ip(self, packet: bytes) -> None:
         """Inject an IP packet into the link (used when there is no TUN)."""
