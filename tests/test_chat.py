@@ -291,3 +291,20 @@ def test_debian_gprs_abort_codes(clock, answer: bytes, code: int) -> None:
     chat.start(clock.now)
     chat.receive_data(b"\r\n" + answer + b"\r\n", clock.now)
     assert chat.done and chat.result.exit_code == code
+
+
+def test_echo_on_copies_received_text(clock) -> None:
+    chat = Chat(ChatScript.from_argv(["ECHO", "ON", "", "AT", "OK", ""]), verbose=False)
+    chat.start(clock.now)
+    chat.receive_data(b"\r\nOK\r\n", clock.now)
+    out = chat.take_output()
+    assert "".join(o.text for o in out if o.kind is OutputKind.STDERR) == "\nOK\n"
+    assert not [o for o in out if o.kind is OutputKind.LOG]      # not verbose: no log lines
+
+
+def test_long_lines_are_logged_in_80_character_pieces(clock) -> None:
+    chat = Chat(ChatScript.from_argv(["", "AT", "OK", ""]))
+    chat.start(clock.now)
+    chat.receive_data(b"x" * 170 + b"\r\nOK\r\n", clock.now)
+    lines = logs(chat)
+    assert lines[lines.index("expect (OK)") + 1:][:3] == ["x" * 80, "x" * 80, "x" * 10 + "^M"]

@@ -99,3 +99,13 @@ def test_stdin_at_end_of_file_is_exit_2() -> None:
     assert proc.returncode == 2
     assert proc.stdout == b"AT\r"
     assert b"hung up" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_report_file_gets_the_connect_line(tmp_path) -> None:
+    report = tmp_path / "report"
+    with ScriptedModem({**THREAD_MODEM, "ATD*99***1#": b"\r\nCONNECT 150000000\r\n"}) as modem:
+        rc = main(["chat", "-v", "-r", str(report), "--device", modem.path, *SCRIPT])
+    assert rc == 0
+    lines = report.read_text().splitlines()
+    assert lines[0] == f'Opening "{report}"...' and lines[-1] == f'Closing "{report}".'
+    assert lines[1].startswith("chat:  ") and lines[1].endswith(" CONNECT 150000000")
