@@ -239,12 +239,12 @@ class PppDialer(_AtDialogue):
     """SIM, registration, PDP context, ATD -> CONNECT.  After a successful result the port is in
     data mode and ``take_unconsumed()`` holds any PPP bytes that came with the CONNECT."""
 
-    def __init__(self, apn: str | None = None, pin: str | None = None, pdp_type: str = "IP",
+    def __init__(self, apn: str | None = None, pin: str | None = None, pdp_type: str | None = "IP",
                  number: str | None = None, *, cid: int = 1, mode: hw.NetworkMode | str | None = None,
                  wait_registration: bool = True, registration_timeout: float = 60.0,
                  dial_timeout: float = 30.0, command_timeout: float = 3.0, query_signal: bool = True) -> None:
         super().__init__(command_timeout=command_timeout)
-        pdp = pdp_type.upper()
+        pdp = (pdp_type or "IP").upper()
         if pdp not in PDP_TYPES:
             raise ValueError(f"PDP type must be one of {', '.join(PDP_TYPES)}, not {pdp_type!r}")
         if apn is not None and ('"' in apn or "\r" in apn):
