@@ -98,7 +98,7 @@ def test_status_reads_the_modem(tmp_path, monkeypatch, capsys) -> None:
                "AT^HCSQ?": b'\r\n^HCSQ:"WCDMA",45,41,57\r\n' + ok, "AT+CSQ": b"\r\n+CSQ: 16,99\r\n" + ok}
     with ScriptedModem(replies) as modem:
         real = ports_cli.query_status
-        monkeypatch.setattr(ports_cli, "query_status", lambda path: real(modem.path, 0.3))
+        monkeypatch.setattr(ports_cli, "query_status", lambda path: real(modem.path, 2.0))
         assert main(["ports", "--sysfs", str(tmp_path), "--status", "--json"]) == 0
     st = json.loads(capsys.readouterr().out)[0]["status"]
     assert st["sim"] == "READY" and st["registered"] and st["registration"] == {"creg": "roaming"}
