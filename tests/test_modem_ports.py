@@ -103,3 +103,18 @@ def test_status_reads_the_modem(tmp_path, monkeypatch, capsys) -> None:
     st = json.loads(capsys.readouterr().out)[0]["status"]
     assert st["sim"] == "READY" and st["registered"] and st["registration"] == {"creg": "roaming"}
     assert st["hcsq"]["rscp_dbm"] == -80
+
+
+def test_interface_string_names_an_unknown_vendor_interface() -> None:
+    assert classify_interface(0xFF, 0xFF, 0xFF, 0x12D1, "HUAWEI Mobile Connect - Modem").role is PortRole.MODEM
+    assert classify_interface(0xFF, 0xFF, 0xFF, 0x12D1, "HUAWEI Mobile Connect - PCUI").role is PortRole.PCUI
+    # a descriptor rule wins over the string
+    assert classify_interface(0xFF, 0x02, 0x02, 0x12D1, "Modem").role is PortRole.PCUI
+
+
+def test_sysfs_reads_the_interface_string(tmp_path) -> None:
+    add_device(tmp_path, "1-1", 0x12D1, 0x1001, [(0, 0xFF, 0xFF, 0xFF, "option", ("ttyUSB0",))])
+    iface = next((tmp_path / "bus/usb/devices").glob("1-1:1.0"))
+    (iface / "interface").write_text("HUAWEI Mobile Connect - Modem\n")
+    [m] = find_modems(str(tmp_path))
+    assert m.ppp_port == "/dev/ttyUSB0"

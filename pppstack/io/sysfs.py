@@ -140,7 +140,7 @@ def _interface(path: str, sysname: str, vendor: int) -> InterfaceInfo | None:
     wdms = _children(os.path.join(path, "usbmisc"), r"cdc-wdm\d+") + _children(path, r"cdc-wdm\d+")
     return InterfaceInfo(sysname, number if number is not None else int(sysname.rsplit(".", 1)[1]), cls, sub, proto,
                          driver, tuple(dict.fromkeys(ttys)), tuple(nets), tuple(dict.fromkeys(wdms)),
-                         classify_interface(cls, sub, proto, vendor))
+                         classify_interface(cls, sub, proto, vendor, _read(os.path.join(path, "interface")) or None))
 
 
 def read_device(sysroot: str, sysname: str) -> ModemInfo | None:

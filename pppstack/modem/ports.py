@@ -7,6 +7,8 @@ Rules, strongest first:
   Huawei's vendor NCM function (12d1:1506), whose AT channel is a cdc-wdm device.
 * Class codes from the USB-IF: 02/0d NCM control, 02/06 ECM control, 0a CDC data, 08 mass
   storage, e0/01/03 and ef/04/01 RNDIS, 02/02 ACM.
+* The interface string ("... Modem", "... PCUI"), ModemManager's fallback, for vendor interfaces
+  the rules above do not name.
 * Huawei's own numbering of vendor protocols, where the low nibble names the function
   (x1 modem, x2 PCUI, x3 diagnostics, x4/x5 GPS).  This is an inference from the rows above and
   is marked as such; ``pppstack ports --probe`` confirms AT ports by asking.
@@ -55,7 +57,29 @@ _HUAWEI_NCM = {(0xFF, 0x02, 0x16), (0xFF, 0x02, 0x46), (0xFF, 0x02, 0x76), (0xFF
 _NIBBLE = {0x1: PortRole.MODEM, 0x2: PortRole.PCUI, 0x3: PortRole.DIAG, 0x4: PortRole.GPS, 0x5: PortRole.GPS}
 
 
-def classify_interface(cls: int, subclass: int, protocol: int, vendor: int = 0x12D1) -> RoleGuess:
+_DESCRIPTION_WORDS = (("pcui", PortRole.PCUI), ("modem", PortRole.MODEM), ("diag", PortRole.DIAG),
+                      ("nmea", PortRole.GPS), ("gps", PortRole.GPS))
+
+
+def _from_description(description: str | None) -> RoleGuess | None:
+    # ModemManager's fallback: Huawei names some interfaces ("HUAWEI Mobile Connect - Modem", "... PCUI").
+    text = (description or "").lower()
+    for word, role in _DESCRIPTION_WORDS:
+        if word in text:
+            return RoleGuess(role, f"interface string {description!r}", False)
+    return None
+
+
+def classify_interface(cls: int, subclass: int, protocol: int, vendor: int = 0x12D1,
+                       description: str | None = None) -> RoleGuess:
+    """The role of one interface; ``description`` is its iInterface string when the device has one."""
+    guess = _classify(cls, subclass, protocol, vendor)
+    if not guess.certain and cls == 0xFF:
+        return _from_description(description) or guess
+    return guess
+
+
+def _classify(cls: int, subclass: int, protocol: int, vendor: int) -> RoleGuess:
     key = (cls, subclass, protocol)
     if vendor == 0x12D1 and key in _MM_RULES:
         return RoleGuess(_MM_RULES[key], f"ModemManager Huawei rule {cls:02x}/{subclass:02x}/{protocol:02x}")
