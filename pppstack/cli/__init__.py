@@ -59,5 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.OK)
     except Exception as exc:  # the last line of defence: a sentence, never a traceback
         log.debug("internal error", exc_info=True)
-        print(f"pppstack: internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(
+            f"pppstack: internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
         return int(ExitCode.FATAL)
