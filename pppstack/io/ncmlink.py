@@ -1,0 +1,399 @@
+"""`pppstack up --mode ncm`: drive the modem's CDC-NCM function from user space and bridge it to TUN.
+
+Steps: find and bind the NCM function with pyusb (ncm.usb) → start the transfer threads →
+dial on the PCUI tty with the modem room's NcmDialer (AT^NDISDUP, poll ^NDISSTATQRY?, ^DHCP?),
+or, with no APN, wait for the function's NETWORK_CONNECTION notification alone → create the TUN,
+configure it statically from ^DHCP (or from options) → `bridge()` until a signal, a USB
+disconnect or a carrier loss → AT^NDISDUP=1,0, alternate setting 0, TUN gone.  No DHCP client
+runs: the addresses come from the modem's ^DHCP answer, as ModemManager's static method does.
+
+`bridge()` is the thin loop: select on the TUN fd and the USB threads' wake pipe, feed the
+sans-I/O `NcmSession`, write what it returns, re-arm its deadline.  It takes any packet port
+with fileno/read_batch/write_many, so tests run it over a socketpair instead of a TUN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import json
+import logging
+import os
+import selectors
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ncm.l2 import L2Config, NeighbourResolved, NeighbourUnreachable, eui64_link_local
+from ncm.link import CarrierChanged, DownCause, LinkDown, NcmEvent, NcmSession, SpeedChanged
+from pppstack.exitcodes import ExitCode
+
+__all__ = ["NcmUpOptions", "run_ncm_up", "bridge", "PacketPort", "exit_code_for", "BridgeResult"]
+
+log = logging.getLogger("pppstack.ncm")
+
+
+class PacketPort(Protocol):
+    def fileno(self) -> int: ...
+    def read_batch(self, limit: int = 256) -> list[bytes]: ...
+    def write_many(self, packets: Iterable[bytes]) -> int: ...
+
+
+def _hexint(text: str) -> int:
+    return int(text, 16)
+
+
+@dataclass(frozen=True)
+class NcmUpOptions:
+    usb: str | None = None                    # "12d1:155e" (vendor:product, hex); None: first NCM function
+    at_port: str | None = None                # PCUI tty; None: found through sysfs when dialling
+    apn: str | None = None                    # None: no dial, wait for NETWORK_CONNECTION
+    user: str | None = None
+    password: str | None = None
+    pin: str | None = None
+    pdp_type: str | None = None
+    ifname: str = "ncm%d"
+    mtu: int | None = None
+    local_ip: ipaddress.IPv4Interface | None = None
+    gateway: ipaddress.IPv4Address | None = None
+    dns: tuple[ipaddress.IPv4Address, ...] = ()
+    ntb32: bool = False
+    ndp_at_end: bool | None = None            # None: on for Huawei vendor-class functions (huawei_cdc_ncm)
+    rx_max: int = 16384
+    tx_timer_usecs: int = 400
+    carrier_timeout: float = 30.0
+    dial_timeout: float = 240.0
+    noipv6: bool = False
+    defaultroute: bool = False
+    defaultroute_metric: int | None = None
+    no_routes: bool = False
+    routes: tuple[str, ...] = ()
+    json: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> NcmUpOptions:
+        """From `pppstack up` flags.  In NCM mode --device names the AT (PCUI) port."""
+        g = lambda name, default=None: getattr(ns, name, default)  # noqa: E731
+        local = g("local_ip")
+        gw = g("gateway")
+        return cls(
+            usb=g("usb"), at_port=g("at_port") or g("device"), apn=g("apn"), user=g("user"),
+            password=g("password"), pin=g("pin"), pdp_type=g("pdp_type") if g("pdp_type") != "IP" else None,
+            ifname=g("ifname") or "ncm%d", mtu=g("mtu"),
+            local_ip=ipaddress.IPv4Interface(local) if local else None,
+            gateway=ipaddress.IPv4Address(gw) if gw else None,
+            ntb32=bool(g("ntb32", False)), ndp_at_end=g("ndp_at_end"), noipv6=bool(g("noipv6", False)),
+            defaultroute=bool(g("defaultroute", False)), defaultroute_metric=g("defaultroute_metric"),
+            no_routes=bool(g("no_routes", False)), routes=tuple(g("route", ()) or ()), json=bool(g("json", False)),
+        )
+
+
+@dataclass
+class BridgeResult:
+    down: LinkDown
+    stats: dict[str, int]
+    carrier: bool | None
+    seconds: float
+
+
+def exit_code_for(down: LinkDown | None) -> ExitCode:
+    if down is None:
+        return ExitCode.OK
+    return {
+        DownCause.USB_DISCONNECTED: ExitCode.PORT_VANISHED,
+        DownCause.USB_ERROR: ExitCode.USB_ERROR,
+        DownCause.CARRIER_LOST: ExitCode.CARRIER_LOST,
+        DownCause.LOCAL_CLOSE: ExitCode.OK,
+    }[down.cause]
+
+
+def _log_event(ev: NcmEvent) -> None:
+    if isinstance(ev, CarrierChanged):
+        log.info("NCM carrier %s", "up (NETWORK_CONNECTION)" if ev.connected else "down")
+    elif isinstance(ev, SpeedChanged):
+        log.info("NCM link speed: %.1f Mbit/s down, %.1f Mbit/s up", ev.downlink_bps / 1e6, ev.uplink_bps / 1e6)
+    elif isinstance(ev, NeighbourResolved):
+        log.info("neighbour %s is at %s", ev.address, ev.mac.hex(":"))
+    elif isinstance(ev, NeighbourUnreachable):
+        log.warning("%s", ev.message)
+    elif isinstance(ev, LinkDown):
+        log.info("NCM link down: %s", ev.message)
+
+
+def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threading.Event,
+           clock: Callable[[], float] = time.monotonic, on_event: Callable[[NcmEvent], None] | None = None,
+           until: Callable[[NcmSession], bool] | None = None) -> BridgeResult:
+    """Move packets between `port` and the USB pump until the link goes down, `stop` is set or
+    `until(session)` says so.  `pump` is an ncm.usb.UsbPump (duck-typed to keep this importable
+    without pyusb)."""
+    sel = selectors.DefaultSelector()
+    tun_fd = port.fileno()
+    sel.register(tun_fd, selectors.EVENT_READ)
+    sel.register(pump.wake_fd, selectors.EVENT_READ)  # type: ignore[attr-defined]
+    start = clock()
+    tun_ready = False
+    try:
+        while True:
+            now = clock()
+            for note in pump.take_notifications():  # type: ignore[attr-defined]
+                session.receive_notification(note, now)
+            for block in pump.take_blocks():  # type: ignore[attr-defined]
+                session.receive_ntb(block, now)
+            packets = session.take_packets()
+            if packets:
+                port.write_many(packets)
+            if tun_ready:
+                batch = port.read_batch(256)
+                if batch:
+                    session.send_ip_many(batch, now)
+            session.handle_timer(now)
+            blocks = session.blocks_to_send()
+            if blocks:
+                pump.send(blocks)  # type: ignore[attr-defined]
+            err = pump.error  # type: ignore[attr-defined]
+            if err is not None:
+                session.connection_lost(err[0], err[1])
+            if stop.is_set() and session.down is None:
+                pump.send(session.close())  # type: ignore[attr-defined]
+            while (ev := session.next_event()) is not None:
+                _log_event(ev)
+                if on_event is not None:
+                    on_event(ev)
+            if session.down is not None:
+                return BridgeResult(session.down, session.stats(), session.carrier, clock() - start)
+            if until is not None and until(session):
+                down = LinkDown(DownCause.LOCAL_CLOSE, DownCause.LOCAL_CLOSE.value)
+                return BridgeResult(down, session.stats(), session.carrier, clock() - start)
+            timer = session.get_timer()
+            wait = 0.25 if timer is None else min(0.25, max(0.0, timer - clock()))
+            tun_ready = False
+            for key, _ in sel.select(wait):
+                if key.fd == tun_fd:
+                    tun_ready = True
+                else:
+                    pump.drain_wake()  # type: ignore[attr-defined]
+    finally:
+        sel.close()
+
+
+# ------------------------------------------------------------------------ the whole command
+
+def _parse_usb(text: str | None) -> tuple[int | None, int | None]:
+    if not text:
+        return None, None
+    vid, _, pid = text.partition(":")
+    return _hexint(vid), (_hexint(pid) if pid else None)
+
+
+def _sysfs_at_port(dev: object) -> str | None:
+    try:
+        from pppstack.io.sysfs import find_modems
+    except ImportError:
+        return None
+    ports = getattr(dev, "port_numbers", None) or ()
+    sysname = f"{dev.bus}-{'.'.join(str(p) for p in ports)}"  # type: ignore[attr-defined]
+    for m in find_modems(all_devices=True):
+        if m.sysname == sysname:
+            return m.at_port
+    return None
+
+
+def _dial(opts: NcmUpOptions, dev: object) -> tuple[ExitCode | None, object | None, str | None]:
+    """Run NcmDialer on the AT port: (failure exit code or None, DhcpInfo or None, port path)."""
+    from pppstack.io import atport
+    from pppstack.io.serialport import SerialPortError, open_port
+    from pppstack.modem.dial import DialError, NcmDialer
+
+    path = opts.at_port or _sysfs_at_port(dev)
+    if not path:
+        log.error("no AT (PCUI) port found for the NCM modem; name it with --device /dev/ttyUSBn")
+        return ExitCode.NO_DEVICE, None, None
+    try:
+        dialer = NcmDialer(opts.apn or "", opts.user, opts.password, pin=opts.pin, pdp_type=opts.pdp_type)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return ExitCode.OPTION_ERROR, None, None
+    try:
+        port = open_port(path)
+    except (OSError, SerialPortError) as exc:
+        log.error("cannot open the AT port %s: %s", path, exc)
+        return ExitCode.OPEN_FAILED, None, path
+    try:
+        log.info("dialling NCM on %s: %s", path, dialer.dial_command if not (opts.user or opts.password)
+                 else "AT^NDISDUP with credentials")
+        result = atport.run(port, dialer, timeout=opts.dial_timeout)
+    finally:
+        port.close()
+    for line in getattr(dialer, "transcript", []):
+        log.debug("%s", line)
+    if result is None or not result.ok:
+        msg = result.message if result is not None else "no result"
+        log.error("NCM dial failed: %s", msg)
+        if result is not None and result.error in (DialError.SIM_PIN_REQUIRED, DialError.SIM_PIN_REJECTED,
+                                                   DialError.SIM_PUK_REQUIRED):
+            return ExitCode.SIM_PIN, None, path
+        if result is not None and result.error is DialError.NO_RESPONSE:
+            return ExitCode.NO_DEVICE, None, path
+        return ExitCode.NCM_DIAL_FAILED, None, path
+    log.info("NCM connected: %s", result.message)
+    return None, result.ipv4, path
+
+
+def _hangup(path: str | None) -> None:
+    if not path:
+        return
+    try:
+        from pppstack.io import atport
+        from pppstack.io.serialport import open_port
+        from pppstack.modem.dial import NcmHangup
+        port = open_port(path)
+        try:
+            res = atport.run(port, NcmHangup(), timeout=5.0)
+            log.info("AT^NDISDUP=1,0: %s", res.message if res is not None else "no answer")
+        finally:
+            port.close()
+    except Exception as exc:  # noqa: BLE001 - teardown must finish
+        log.info("could not hang up on %s: %s", path, exc)
+
+
+def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | None = None) -> ExitCode:
+    """The whole `pppstack up --mode ncm`; returns an ExitCode, never raises to the user.
+    ``backend``: a pyusb backend (tests pass the fake modem's)."""
+    try:
+        opts = options if isinstance(options, NcmUpOptions) else NcmUpOptions.from_namespace(options)
+    except ValueError as exc:
+        log.error("bad NCM option: %s", exc)
+        return ExitCode.OPTION_ERROR
+    try:
+        import usb.core
+
+        from ncm.usb import NcmDevice, NcmUsbError, UsbPump
+    except ImportError as exc:
+        log.error("pyusb is needed for the NCM data path: %s", exc)
+        return ExitCode.FATAL
+    vid, pid = _parse_usb(opts.usb)
+    try:
+        device = NcmDevice.open(vid=vid, pid=pid, backend=backend)
+    except NcmUsbError as exc:
+        log.error("%s", exc.message)
+        return ExitCode.NO_DEVICE
+    except usb.core.NoBackendError:
+        log.error("libusb is not available (install libusb-1.0 or libusb-package)")
+        return ExitCode.FATAL
+    pump: UsbPump | None = None
+    tun = None
+    dialled_on: str | None = None
+    stop = threading.Event()
+    old_handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            old_handlers[sig] = signal.signal(sig, lambda *_: stop.set())
+        except ValueError:       # not the main thread (tests)
+            pass
+    try:
+        try:
+            ndp_end = opts.ndp_at_end if opts.ndp_at_end is not None else device.function.vendor_class
+            params = device.bind(ntb32=opts.ntb32, rx_max=opts.rx_max)
+        except NcmUsbError as exc:
+            log.error("%s", exc.message)
+            return ExitCode.PERMISSION if "Access denied" in exc.message or "errno 13" in exc.message.lower() \
+                else exit_code_for(LinkDown(exc.cause, exc.message))
+        except usb.core.USBError as exc:
+            if exc.errno == errno.EACCES:
+                log.error("no permission to use %s: run as root or add a udev rule", device.name)
+                return ExitCode.PERMISSION
+            log.error("USB error while binding %s: %s", device.name, exc)
+            return ExitCode.USB_ERROR
+        pump = UsbPump(device)
+        pump.start()
+        ipv4 = opts.local_ip
+        gateway = opts.gateway
+        dns = opts.dns
+        if opts.apn is not None:
+            failure, info, dialled_on = _dial(opts, device.dev)
+            if failure is not None:
+                return failure
+            if info is not None:
+                ipv4 = ipv4 or info.interface          # type: ignore[attr-defined]
+                gateway = gateway or info.gateway       # type: ignore[attr-defined]
+                dns = dns or info.dns                   # type: ignore[attr-defined]
+        if ipv4 is None:
+            log.error("no IPv4 address: give --apn (the modem's ^DHCP answer) or --local-ip/--gateway")
+            return ExitCode.OPTION_ERROR
+        mac = device.mac or bytes([0x02]) + os.urandom(5)
+        l2 = L2Config(mac=mac, ipv4=ipv4, gateway=gateway)
+        session = NcmSession(params, l2, ntb32=device.ntb32, ndp_at_end=ndp_end,
+                             max_packet_size=device.function.out_max_packet,
+                             flush_interval=opts.tx_timer_usecs / 1e6, rx_max=device.rx_max)
+        if opts.apn is None and not _wait_carrier(session, pump, opts.carrier_timeout, stop):
+            if stop.is_set():
+                return ExitCode.INTERRUPTED
+            if pump.error is not None:
+                return exit_code_for(LinkDown(pump.error[0], pump.error[1]))
+            log.error("the NCM function never reported a network connection within %g s", opts.carrier_timeout)
+            return ExitCode.NO_CARRIER
+        from pppstack.io.tun import TunDevice, TunError, ip
+        seg = device.function.descriptors.ethernet.wMaxSegmentSize if device.function.descriptors.ethernet else 1514
+        mtu = opts.mtu or max(576, min(1500, seg - 14))
+        try:
+            tun = TunDevice.create(opts.ifname, mtu)
+            peer = gateway or ipv4.ip
+            tun.set_ipv4(ipv4.ip, peer)
+            if not opts.noipv6:
+                ip("-6", "addr", "add", f"{eui64_link_local(mac)}/64", "dev", tun.name, "nodad", check=False)
+            tun.up()
+            if not opts.no_routes:
+                if opts.defaultroute:
+                    tun.add_default_route(opts.defaultroute_metric or 0)
+                tun.add_routes(list(opts.routes))
+        except PermissionError as exc:
+            log.error("%s", exc)
+            return ExitCode.PERMISSION
+        except (TunError, OSError) as exc:
+            log.error("%s", exc)
+            return ExitCode.FATAL
+        log.info("%s up: %s gateway %s%s, MAC %s, %s", tun.name, ipv4, gateway or "-",
+                 f", DNS {' '.join(map(str, dns))}" if dns else "", mac.hex(":"), params.describe())
+        session.start(time.monotonic())
+        result = bridge(session, pump, tun, stop=stop)
+        summary = {"interface": tun.name, "address": str(ipv4), "gateway": str(gateway) if gateway else None,
+                   "dns": [str(d) for d in dns], "cause": result.down.cause.name, "message": result.down.message,
+                   "seconds": round(result.seconds, 1), **result.stats}
+        if opts.json:
+            print(json.dumps(summary))
+        log.info("NCM link ended after %.0f s: %s", result.seconds, result.down.message)
+        return exit_code_for(result.down)
+    except Exception:  # noqa: BLE001 - no traceback reaches a user
+        log.exception("internal error in the NCM data path")
+        return ExitCode.FATAL
+    finally:
+        if pump is not None:
+            pump.stop()
+        if dialled_on is not None:
+            _hangup(dialled_on)
+        try:
+            device.close()
+        except Exception:  # noqa: BLE001
+            pass
+        if tun is not None:
+            tun.close()
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
+
+
+def _wait_carrier(session: NcmSession, pump: object, timeout: float, stop: threading.Event) -> bool:
+    """Plain NCM devices: the link is up when the function says NETWORK_CONNECTION = 1."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set() and pump.error is None:  # type: ignore[attr-defined]
+        now = time.monotonic()
+        for note in pump.take_notifications():  # type: ignore[attr-defined]
+            session.receive_notification(note, now)
+        if session.carrier:
+            return True
+        stop.wait(0.05)
+    return bool(session.carrier)
