@@ -10,6 +10,7 @@ must match. Throughput seen through the gadget is printed (TCG-emulated, so only
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -35,3 +36,66 @@ def test_our_ntb_codec_against_the_linux_gadget(ncm_guest: NcmGadgetGuest) -> No
     print(res)
     for name in ("ntb16", "ntb16_ndp_at_end", "ntb32", "ntb32_ndp_at_end"):
         assert res[name]["echoed_intact"] == res[name]["sent"] == 8, (name, res[name])
+
+
+GUEST_PY = "env PYTHONPATH=/mnt/src PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 python3"
+
+
+def _events(ncm_guest: NcmGadgetGuest) -> list[dict]:
+    rc, out = ncm_guest.run("cat /tmp/ncm.log")
+    events = []
+    for line in out.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            events.append({"event": "Output", "text": line})
+    return events
+
+
+def _wait_event(ncm_guest: NcmGadgetGuest, kind: str, timeout: float = 60) -> dict:
+    ncm_guest.run(f"i=0; while ! grep -q '\"event\": \"{kind}\"' /tmp/ncm.log && [ $i -lt {timeout * 10} ]; do "
+                  "sleep 0.1; i=$((i+1)); done", timeout=timeout + 5)
+    for e in _events(ncm_guest):
+        if e.get("event") == kind:
+            return e
+    raise AssertionError(f"no {kind}: {_events(ncm_guest)}")
+
+
+@pytest.mark.parametrize("ntb32", [False, True], ids=["ntb16", "ntb32"])
+def test_our_ncm_path_pings_and_moves_tcp_through_the_gadget(ncm_guest: NcmGadgetGuest, ntb32: bool) -> None:
+    flag = " --ntb32" if ntb32 else ""
+    ncm_guest.shell(
+        f"cd /tmp && (unshare -n sh -c 'ip link set lo up; exec {GUEST_PY} -m tests.guest.ncmclient "
+        f"--vid {GADGET_VID:#x} --pid {GADGET_PID:#x}{flag}' > /tmp/ncm.log 2>&1 & echo $! > /tmp/ncm.pid)")
+    try:
+        bound = _wait_event(ncm_guest, "Bound")
+        assert bound["ntb32"] is ntb32
+        _wait_event(ncm_guest, "Ready")
+        ns = "nsenter -t $(cat /tmp/ncm.pid) -n"
+        rc, out = ncm_guest.run(f"{ns} ping -c 5 -W 3 {GADGET_IP}", timeout=40)
+        assert rc == 0 and re.search(r"[345] packets received", out), out + json.dumps(_events(ncm_guest))
+        nbytes = 2 * 1024 * 1024
+        xfer = "/mnt/src/tests/guest/snippets/tcp_xfer.py"
+        # our side -> gadget: the gadget's stack receives on usb0 in the guest's root namespace
+        ncm_guest.shell(f"({GUEST_PY} {xfer} serve 5001 > /tmp/rx.json 2>&1 &); sleep 1")
+        rc, out = ncm_guest.run(f"{ns} {GUEST_PY} {xfer} send {GADGET_IP} 5001 {nbytes}", timeout=180)
+        assert rc == 0, out
+        sent = json.loads(out.strip().splitlines()[-1])
+        ncm_guest.run("i=0; while ! grep -q md5 /tmp/rx.json && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done")
+        got = json.loads(ncm_guest.shell("cat /tmp/rx.json").strip().splitlines()[-1])
+        assert (got["md5"], got["bytes"]) == (sent["md5"], nbytes), (sent, got)
+        # gadget -> our side
+        ncm_guest.shell(f"({ns} {GUEST_PY} {xfer} serve 5002 > /tmp/rx2.json 2>&1 &); sleep 1")
+        rc, out = ncm_guest.run(f"{GUEST_PY} {xfer} send 192.168.77.2 5002 {nbytes}", timeout=180)
+        assert rc == 0, out
+        sent2 = json.loads(out.strip().splitlines()[-1])
+        ncm_guest.run("i=0; while ! grep -q md5 /tmp/rx2.json && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done")
+        got2 = json.loads(ncm_guest.shell("cat /tmp/rx2.json").strip().splitlines()[-1])
+        assert (got2["md5"], got2["bytes"]) == (sent2["md5"], nbytes), (sent2, got2)
+        out_mbit, in_mbit = nbytes * 8 / sent["seconds"] / 1e6, nbytes * 8 / got2["seconds"] / 1e6
+        fmt = "NTB32" if ntb32 else "NTB16"
+        print(f"NCM gadget ({fmt}, TCG guest): out {out_mbit:.1f} Mbit/s, in {in_mbit:.1f} Mbit/s")
+    finally:
+        ncm_guest.run("kill $(cat /tmp/ncm.pid) 2>/dev/null; sleep 1; kill -9 $(cat /tmp/ncm.pid) 2>/dev/null; true")
+    stats = _events(ncm_guest)[-1]
+    assert stats.get("event") == "Stats", _events(ncm_guest)[-5:]
