@@ -312,3 +312,53 @@ def test_ipv6cp_opens_with_pppd(pppd_guest: PppdGuest, netns: str) -> None:
     finally:
         client.stop()
         pppd_guest.stop_modem()
+
+
+def _wait_address(ns: str, ifname: str, addr: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        p = subprocess.run(["ip", "-n", ns, "-4", "addr", "show", "dev", ifname], capture_output=True, text=True)
+        if f"inet {addr}" in p.stdout:
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    proc.kill()
+    out, err = proc.communicate()
+    raise AssertionError(f"{ifname} never got {addr}; pppstack up said:\n{out.decode()}\n{err.decode()}")
+
+
+@pytest.mark.parametrize("auth", ["none", "chap"])
+def test_pppstack_up_command_against_pppd(pppd_guest: PppdGuest, netns: str, tmp_path: Path, auth: str) -> None:
+    """The user's command, end to end: `pppstack up --device PTY --apn ...` in a namespace dials the
+    guest modem, negotiates with pppd, configures the TUN; SIGTERM ends it cleanly (exit 0)."""
+    options = ["noauth", "noccp"] if auth == "none" else ["require-chap", "name pppguest", "noccp"]
+    pppd_guest.start_modem(options, chap_secrets="client pppguest s3cret *\n")
+    creds = ["--user", "client", "--password", "s3cret"] if auth == "chap" else []
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--device", pppd_guest.pty_path,
+         "--apn", "internet", "--ifname", "pst0", "--noipv6", "--usepeerdns", "--run-dir", str(tmp_path),
+         "--json", *creds], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_address(netns, "pst0", REMOTE_IP, proc)
+        _ping_from_ns(netns, LOCAL_IP)
+        _move_data_both_ways(pppd_guest, netns)
+        log = pppd_guest.pppd_log()
+        assert f"remote IP address {REMOTE_IP}" in log
+        if auth == "chap":
+            assert "CHAP peer authentication succeeded for client" in log, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        pppd_guest.stop_modem()
+    assert proc.returncode == 0, (proc.returncode, out.decode(), err.decode())
+    assert "Traceback" not in err.decode()
+    assert "rcvd [LCP TermReq" in pppd_guest.pppd_log()
+    assert subprocess.run(["ip", "-n", netns, "link", "show", "pst0"], capture_output=True).returncode != 0, \
+        "the TUN must be gone after the link ends"
