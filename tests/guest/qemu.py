@@ -73,7 +73,8 @@ class Guest:
 
     def argv(self) -> list[str]:
         ctl = self.workdir / "ctl.sock"
-        append = f"console=ttyS0 quiet panic=-1 rdinit=/init {self.spec.append}".strip()
+        extra = f"{self.spec.append} {os.environ.get('PPPSTACK_GUEST_APPEND', '')}"
+        append = f"console=ttyS0 quiet panic=-1 rdinit=/init {extra}".strip()
         args = [
             "qemu-system-x86_64", "-accel", "tcg", "-nodefaults", "-no-user-config", "-no-reboot",
             "-display", "none", "-monitor", "none", "-smp", "1", "-m", str(self.spec.memory_mb),
