@@ -1,0 +1,147 @@
+"""NTB build/parse throughput: datagrams/s and Mbit/s, 1500- and 64-byte datagrams, NTB16 and NTB32.
+
+    python3 bench/bench_ntb.py [--json] [--seconds 0.3] [--repeat 5]
+
+Each case runs `repeat` timed rounds of about `seconds` each on one core and reports the median
+(and min/max).  Mbit/s counts datagram bytes only (what the link carries for the user), not NTB
+overhead.  Cases:
+  encode   encode_ntb() of a full NTB's worth of frames (as many as dwNtbOutMaxSize 16 KiB and the
+           40-datagram default allow)
+  decode   Decoder.decode() of such blocks (the counting decoder the data path uses)
+  tx_path  IP packets through NcmSession.send_ip_many (L2 header + aggregator + encode)
+  rx_path  NcmSession.receive_ntb (decode + L2 demux to IP packets)
+Target (issue 6): ≥ 1 Gbit/s of 1500-byte datagrams each way on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Interface
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ncm import Aggregator, Decoder, NtbParameters, decode_ntb, encode_ntb  # noqa: E402
+from ncm.l2 import L2Config  # noqa: E402
+from ncm.link import NcmSession  # noqa: E402
+
+PARAMS = NtbParameters(bmNtbFormatsSupported=3, dwNtbInMaxSize=16384, dwNtbOutMaxSize=16384)
+ME, GW = bytes.fromhex("0c5b8f279a64"), bytes.fromhex("001e101f0000")
+
+
+def _ip_packet(size: int, i: int) -> bytes:
+    body = bytes((i + k) & 0xFF for k in range(size - 20))
+    return bytes([0x45, 0, size >> 8, size & 0xFF, 0, 0, 0, 0, 64, 17, 0, 0, 10, 10, 1, 1, 8, 8, 8, 8]) + body
+
+
+def _frames(dgram: int, count: int, dst: bytes = GW, src: bytes = ME) -> list[bytes]:
+    return [dst + src + b"\x08\x00" + _ip_packet(dgram - 14, i) for i in range(count)]
+
+
+def _per_ntb(dgram: int, ntb32: bool) -> int:
+    """How many datagrams the aggregator puts in one NTB."""
+    agg = Aggregator(PARAMS, ntb32=ntb32)
+    while True:
+        out = agg.add(bytes(dgram), 0.0)
+        if out:
+            return len(decode_ntb(out[0]))
+
+
+def _timed(fn: Callable[[], int], seconds: float, repeat: int) -> list[tuple[int, float]]:
+    rounds = []
+    fn()   # warm up caches (struct formats, header cache)
+    for _ in range(repeat):
+        n = 0
+        t0 = time.perf_counter()
+        while True:
+            n += fn()
+            dt = time.perf_counter() - t0
+            if dt >= seconds:
+                break
+        rounds.append((n, dt))
+    return rounds
+
+
+def _session(ntb32: bool) -> NcmSession:
+    s = NcmSession(PARAMS, L2Config(mac=ME, ipv4=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
+                                    gateway_mac=GW), ntb32=ntb32, flush_interval=1.0)
+    s.start(0.0)
+    return s
+
+
+def _cases(dgram: int, ntb32: bool) -> tuple[int, int, Decoder, dict[str, Callable[[], int]]]:
+    per = _per_ntb(dgram, ntb32)
+    frames = _frames(dgram, per)
+    block = encode_ntb(frames, PARAMS, ntb32=ntb32)
+    rx_block = encode_ntb(_frames(dgram, per, dst=ME, src=GW), PARAMS, ntb32=ntb32)   # modem -> us
+    dec = Decoder()
+    sess_tx = _session(ntb32)
+    sess_rx = _session(ntb32)
+    packets = [f[14:] for f in frames] * 8
+
+    def enc_case() -> int:
+        encode_ntb(frames, PARAMS, ntb32=ntb32)
+        return per
+
+    def dec_case() -> int:
+        return len(dec.decode(block))
+
+    def tx_case() -> int:
+        sess_tx.send_ip_many(packets, 0.0)
+        sess_tx.blocks_to_send()
+        return len(packets)
+
+    def rx_case() -> int:
+        sess_rx.receive_ntb(rx_block, 0.0)
+        return len(sess_rx.take_packets())
+
+    return per, len(block), dec, {"encode": enc_case, "decode": dec_case, "tx_path": tx_case, "rx_path": rx_case}
+
+
+def run(seconds: float, repeat: int) -> list[dict[str, object]]:
+    results = []
+    for dgram in (1500, 64):
+        for ntb32 in (False, True):
+            per, ntb_bytes, dec, cases = _cases(dgram, ntb32)
+            for name, fn in cases.items():
+                rounds = _timed(fn, seconds, repeat)
+                rates = [n / dt for n, dt in rounds]
+                med = statistics.median(rates)
+                results.append({
+                    "case": name, "datagram_bytes": dgram, "format": "NTB32" if ntb32 else "NTB16",
+                    "datagrams_per_ntb": per, "ntb_bytes": ntb_bytes,
+                    "datagrams_per_s": round(med), "mbit_per_s": round(med * dgram * 8 / 1e6, 1),
+                    "mbit_per_s_min": round(min(rates) * dgram * 8 / 1e6, 1),
+                    "mbit_per_s_max": round(max(rates) * dgram * 8 / 1e6, 1),
+                    "rounds": repeat,
+                })
+            if dec.counters["bad_blocks"]:
+                raise SystemExit("the decoder rejected our own blocks")
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    ap.add_argument("--seconds", type=float, default=0.3, help="length of one timed round")
+    ap.add_argument("--repeat", type=int, default=5, help="timed rounds per case (median reported)")
+    a = ap.parse_args()
+    res = run(a.seconds, a.repeat)
+    doc = {"benchmark": "ntb", "python": sys.version.split()[0], "target_mbit_per_s_1500": 1000, "results": res}
+    if a.json:
+        print(json.dumps(doc, indent=1))
+    else:
+        print(f"{'case':8} {'dgram':>5} {'fmt':5} {'per NTB':>7} {'dgram/s':>11} {'Mbit/s':>9}")
+        for r in res:
+            print(f"{r['case']:8} {r['datagram_bytes']:>5} {r['format']:5} {r['datagrams_per_ntb']:>7} "
+                  f"{r['datagrams_per_s']:>11,} {r['mbit_per_s']:>9,}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
