@@ -1,0 +1,169 @@
+"""IPCP's option codecs (RFC 1332, RFC 1877 for DNS/NBNS).
+
+Client side (pppd with `noipdefault usepeerdns`): we ask `<addr 0.0.0.0> <ms-dns1 0.0.0.0>
+<ms-dns2 0.0.0.0>` and adopt what the peer Naks back.  Server side: a peer asking 0.0.0.0 (or an
+address other than `remote_ip`) is Naked with `remote_ip`; `ms_dns` values are offered by Nak.
+VJ compression (2) and NBNS (130/132) are refused.  IP-Addresses (1, deprecated by RFC 1332 §3.1)
+is accepted from a peer that still sends it, judged by its source address like option 3.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from pppstack.config import LinkConfig
+from pppstack.fsm.options import ACK, REJECT, BaseCodec, OptionSet, Verdict, nak
+
+__all__ = ["IpAddress", "IpAddresses", "Dns", "IpcpOptions"]
+
+ZERO = IPv4Address(0)
+DEFAULT_REMOTE = IPv4Address("10.64.64.64")
+
+
+class _PeerAddress:
+    """How we judge the address the peer asks for (shared by options 1 and 3)."""
+
+    def __init__(self, config: LinkConfig) -> None:
+        self.config = config
+        self.his: IPv4Address | None = None
+
+    def judge(self, addr: IPv4Address) -> tuple[Verdict, bytes]:
+        want = self.config.remote_ip
+        if addr == ZERO:
+            if want is None:
+                return REJECT  # pppd: he wants an address and we have none to give
+            return nak(want.packed)
+        if want is not None and addr != want and not self.config.ipcp_accept_remote:
+            return nak(want.packed)
+        self.his = addr
+        return ACK
+
+
+class IpAddress(BaseCodec):
+    type, name, data_len = 3, "IP-Address", 4
+
+    def __init__(self, config: LinkConfig, peer: _PeerAddress) -> None:
+        self.config = config
+        self.peer = peer
+        self.want = config.local_ip or ZERO
+        self.got = ZERO
+        self.enabled = True
+
+    def reset(self) -> None:
+        self.want, self.got, self.enabled = self.config.local_ip or ZERO, ZERO, True
+
+    def request(self) -> bytes | None:
+        return self.want.packed if self.enabled else None
+
+    def on_ack(self, data: bytes) -> None:
+        self.got = self.want
+
+    def on_nak(self, data: bytes, requested: bool, give_up: bool) -> None:
+        addr = IPv4Address(data)
+        if addr != ZERO and (self.config.local_ip is None or self.config.ipcp_accept_local):
+            self.want = addr  # the network assigns our address
+        self.enabled = True
+
+    def on_reject(self) -> None:
+        self.enabled = False
+
+    def peer_start(self) -> None:
+        self.peer.his = None
+
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+        return self.peer.judge(IPv4Address(data))
+
+    def unsolicited_nak(self) -> bytes | None:
+        # the peer did not ask for an address but we have one for it: tell it (pppd does the same)
+        if self.config.remote_ip is not None and self.peer.his is None:
+            return self.config.remote_ip.packed
+        return None
+
+
+class IpAddresses(BaseCodec):
+    """The deprecated IP-Addresses option (RFC 1172): source then destination address."""
+
+    type, name, data_len = 1, "IP-Addresses", 8
+
+    def __init__(self, config: LinkConfig, peer: _PeerAddress) -> None:
+        self.config = config
+        self.peer = peer
+
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+        verdict, hint = self.peer.judge(IPv4Address(data[:4]))
+        if verdict is Verdict.NAK:
+            return nak(hint + data[4:])
+        return verdict, hint
+
+
+class Dns(BaseCodec):
+    """Primary (129) or Secondary (131) DNS server address (RFC 1877)."""
+
+    data_len = 4
+
+    def __init__(self, type_: int, config: LinkConfig) -> None:
+        self.type = type_
+        self.name = "Primary-DNS" if type_ == 129 else "Secondary-DNS"
+        self.index = 0 if type_ == 129 else 1
+        self.config = config
+        self.want: IPv4Address | None = None
+        self.got: IPv4Address | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.want = ZERO if self.config.usepeerdns else None
+        self.got = None
+
+    def request(self) -> bytes | None:
+        return self.want.packed if self.want is not None else None
+
+    def on_ack(self, data: bytes) -> None:
+        self.got = self.want if self.want != ZERO else None
+
+    def on_nak(self, data: bytes, requested: bool, give_up: bool) -> None:
+        if give_up:
+            self.want = None
+        elif requested:
+            self.want = IPv4Address(data)
+
+    def on_reject(self) -> None:
+        self.want = None
+
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+        ours = self.config.ms_dns
+        if len(ours) <= self.index:
+            return REJECT
+        if data != ours[self.index].packed:
+            return nak(ours[self.index].packed)
+        return ACK
+
+
+class Vj(BaseCodec):
+    """IP-Compression-Protocol: Van Jacobson compression is refused (modems reject it anyway)."""
+
+    type, name = 2, "IP-Compression-Protocol"
+
+
+class IpcpOptions(OptionSet):
+    def __init__(self, config: LinkConfig) -> None:
+        peer = _PeerAddress(config)
+        self.peer = peer
+        self.addr = IpAddress(config, peer)
+        self.dns1 = Dns(129, config)
+        self.dns2 = Dns(131, config)
+        super().__init__([self.addr, self.dns1, self.dns2, IpAddresses(config, peer), Vj()])
+
+    @property
+    def local(self) -> IPv4Address:
+        return self.addr.got
+
+    @property
+    def remote(self) -> IPv4Address:
+        if self.peer.his is not None:
+            return self.peer.his
+        # pppd: "Could not determine remote IP address: defaulting to 10.64.64.64"
+        return self.addr.config.remote_ip or DEFAULT_REMOTE
+
+    @property
+    def dns(self) -> tuple[IPv4Address, ...]:
+        return tuple(d.got for d in (self.dns1, self.dns2) if d.got is not None)

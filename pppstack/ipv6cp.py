@@ -1,0 +1,84 @@
+"""IPv6CP's option codec (RFC 5072 §4.1 Interface-Identifier).
+
+We ask for our identifier (configured, else random, never zero).  A peer asking zero is Naked with
+a suggestion; a peer asking our own identifier is a collision (§4.1): we Nak it with a fresh one.
+Naks of ours are adopted unless they collide with the peer's.  The link-local addresses are
+fe80::/64 + identifier (events.link_local).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pppstack.config import LinkConfig
+from pppstack.fsm.options import ACK, BaseCodec, OptionSet, Verdict, nak
+
+__all__ = ["InterfaceIdentifier", "Ipv6cpOptions"]
+
+ZERO_IFID = bytes(8)
+
+
+class InterfaceIdentifier(BaseCodec):
+    type, name, data_len = 1, "Interface-Identifier", 8
+
+    def __init__(self, config: LinkConfig, rng: Callable[[int], bytes]) -> None:
+        self.config = config
+        self.rng = rng
+        self.want = config.ipv6_local_ifid or self._fresh()
+        self.got = ZERO_IFID
+        self.his = ZERO_IFID
+        self.enabled = True
+
+    def _fresh(self, avoid: bytes = ZERO_IFID) -> bytes:
+        for _ in range(8):
+            value = bytearray(self.rng(8))
+            value[0] &= ~0x02  # RFC 5072 §4.1: a random identifier has the "u" bit clear
+            if bytes(value) not in (ZERO_IFID, avoid):
+                return bytes(value)
+        return b"\x02\x00\x00\xff\xfe\x00\x00\x01" if avoid != b"\x02\x00\x00\xff\xfe\x00\x00\x01" else b"\x02" * 8
+
+    def reset(self) -> None:
+        self.enabled, self.got = True, ZERO_IFID
+
+    def request(self) -> bytes | None:
+        return self.want if self.enabled else None
+
+    def on_ack(self, data: bytes) -> None:
+        self.got = self.want
+
+    def on_nak(self, data: bytes, requested: bool, give_up: bool) -> None:
+        if data != ZERO_IFID and data != self.his and not give_up:
+            self.want = data
+        else:
+            self.want = self._fresh(avoid=self.his)
+
+    def on_reject(self) -> None:
+        self.enabled = False
+
+    def peer_start(self) -> None:
+        self.his = ZERO_IFID
+
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+        want_his = self.config.ipv6_remote_ifid
+        if data == ZERO_IFID:
+            return nak(want_his or self._fresh(avoid=self.want))
+        if data == self.want:  # collision (§4.1)
+            return nak(self._fresh(avoid=self.want))
+        if want_his is not None and data != want_his:
+            return nak(want_his)
+        self.his = data
+        return ACK
+
+
+class Ipv6cpOptions(OptionSet):
+    def __init__(self, config: LinkConfig, rng: Callable[[int], bytes]) -> None:
+        self.ifid = InterfaceIdentifier(config, rng)
+        super().__init__([self.ifid])
+
+    @property
+    def local(self) -> bytes:
+        return self.ifid.got if self.ifid.got != ZERO_IFID else self.ifid.want
+
+    @property
+    def remote(self) -> bytes:
+        return self.ifid.his
