@@ -24,6 +24,22 @@ from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
 
 modem = FakeNcmModem()
 res = {}
+DIAL = len(sys.argv) > 1 and sys.argv[1] == "dial"
+at = None
+if DIAL:
+    from tests.modem_scripted import ScriptedModem
+    ok = b"\r\nOK\r\n"
+    at = ScriptedModem({
+        "AT": ok, "AT+CMEE=2": ok, "AT+CPIN?": b"\r\n+CPIN: READY\r\n" + ok,
+        "AT+CREG?": b"\r\n+CREG: 0,1\r\n" + ok, "AT+CGREG?": b"\r\n+CGREG: 0,1\r\n" + ok,
+        "AT+CEREG?": b"\r\n+CEREG: 0,1\r\n" + ok, "AT^HCSQ?": ok, "AT^SYSINFOEX": ok, "AT+CSQ": ok,
+        'AT^NDISDUP=1,1,"internet"': ok,
+        "AT^NDISSTATQRY?": b'\r\n^NDISSTATQRY: 1,,,"IPV4",0,,,"IPV6"\r\n' + ok,
+        # ModemManager's test vector: 10.10.1.1/30 gateway 10.10.1.2 (least significant byte first)
+        "AT^DHCP?": b"\r\n^DHCP: 1010A0A,FCFFFFFF,2010A0A,2010A0A,8080808,4040808,150000000,50000000\r\n" + ok,
+        "AT^NDISDUP=1,0": ok,
+    })
+    at.__enter__()
 
 def pinger():
     for _ in range(200):
@@ -38,12 +54,19 @@ def pinger():
                        capture_output=True, text=True)
     res["ping_rc"], res["ping"] = p.returncode, p.stdout + p.stderr
     res["route"] = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+    res["addr"] = subprocess.run(["ip", "-4", "addr", "show", "ncmt0"], capture_output=True, text=True).stdout
     os.kill(os.getpid(), signal.SIGTERM)
 
 threading.Thread(target=pinger, daemon=True).start()
-code = run_ncm_up(NcmUpOptions(ifname="ncmt0", local_ip=IPv4Interface("10.10.1.1/30"),
-                               gateway=IPv4Address("10.10.1.2"), defaultroute=True, noipv6=True),
-                  backend=FakeBackend(modem))
+if DIAL:      # everything from the AT dialogue: no addresses given
+    opts = NcmUpOptions(ifname="ncmt0", apn="internet", at_port=at.path, defaultroute=True, noipv6=True)
+else:         # a plain NCM device: static addresses, up on NETWORK_CONNECTION alone
+    opts = NcmUpOptions(ifname="ncmt0", local_ip=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
+                        defaultroute=True, noipv6=True)
+code = run_ncm_up(opts, backend=FakeBackend(modem))
+if at is not None:
+    at.stop()
+    res["at_commands"] = at.commands
 res["code"] = int(code)
 res["echo_replies"] = modem.echo_replies
 res["ping_frames"] = sum(1 for f in modem.rx_frames if f[12:14] == b"\x08\x00")
@@ -63,12 +86,13 @@ def netns():  # noqa: ANN201
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str) -> None:
+@pytest.mark.parametrize("mode", ["plain", "dial"])
+def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str) -> None:
     if shutil.which("ping") is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "iputils-ping"], check=False, capture_output=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                       timeout=60, cwd=str(ROOT), env=env)
+    p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", SCRIPT, mode], capture_output=True,
+                       text=True, timeout=60, cwd=str(ROOT), env=env)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line is not None, p.stdout + p.stderr
     res = json.loads(line[7:])
@@ -76,3 +100,8 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str) -> None:
     assert "3 received" in res["ping"] and "default dev ncmt0" in res["route"]
     assert res["echo_replies"] >= 3 and res["ping_frames"] >= 3
     assert res["code"] == 0, p.stderr          # SIGTERM ends the link cleanly: ExitCode.OK
+    if mode == "dial":
+        cmds = res["at_commands"]
+        assert cmds.index('AT^NDISDUP=1,1,"internet"') < cmds.index("AT^NDISSTATQRY?") < cmds.index("AT^DHCP?")
+        assert cmds[-1] == "AT^NDISDUP=1,0"                           # hung up on the way down
+        assert "inet 10.10.1.1 peer 10.10.1.2/32" in res["addr"]      # configured from ^DHCP alone
