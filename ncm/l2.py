@@ -190,6 +190,10 @@ class L2Shim:
         f, self._frames = self._frames, []
         return f
 
+    @property
+    def has_frames(self) -> bool:
+        return bool(self._frames)
+
     def next_event(self) -> L2Event | None:
         return self._events.popleft() if self._events else None
 

@@ -15,6 +15,7 @@ failures through `connection_lost` so every way down is an event with a sentence
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 from dataclasses import dataclass
 from enum import Enum
@@ -24,6 +25,8 @@ from ncm.l2 import L2Config, L2Event, L2Shim
 from ncm.notify import Garbled, NetworkConnection, SpeedChange, parse_notifications
 from ncm.ntb import Decoder
 from ncm.params import NtbParameters
+
+log = logging.getLogger("pppstack.ncm")
 
 __all__ = ["DownCause", "CarrierChanged", "SpeedChanged", "LinkDown", "NcmEvent", "NcmSession"]
 
@@ -94,7 +97,12 @@ class NcmSession:
         rx = self.l2.receive_frame
         for frame in self.decoder.decode(block):
             rx(frame, now)
-        if self.l2._frames:          # ARP/NA answers
+        if self.decoder.last_faults:
+            bad = self.decoder.counters["bad_blocks"]
+            if bad <= 10 or bad % 1000 == 0:    # the first few, then a reminder now and then
+                log.info("discarded part of a bad NTB from the modem (%d so far): %s", bad,
+                         "; ".join(f.value for f in self.decoder.last_faults[:3]))
+        if self.l2.has_frames:          # ARP/NA answers
             self._pump_l2(now)
 
     def receive_notification(self, data: bytes | bytearray | memoryview, now: float) -> None:

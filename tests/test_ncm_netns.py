@@ -25,6 +25,7 @@ from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
 modem = FakeNcmModem()
 res = {}
 DIAL = len(sys.argv) > 1 and sys.argv[1] == "dial"
+RESOLV = sys.argv[2] + "/resolv.conf"
 at = None
 if DIAL:
     from tests.modem_scripted import ScriptedModem
@@ -54,12 +55,17 @@ def pinger():
                        capture_output=True, text=True)
     res["ping_rc"], res["ping"] = p.returncode, p.stdout + p.stderr
     res["route"] = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+    try:
+        res["resolv"] = open(RESOLV).read()
+    except OSError as exc:
+        res["resolv"] = str(exc)
     res["addr"] = subprocess.run(["ip", "-4", "addr", "show", "ncmt0"], capture_output=True, text=True).stdout
     os.kill(os.getpid(), signal.SIGTERM)
 
 threading.Thread(target=pinger, daemon=True).start()
 if DIAL:      # everything from the AT dialogue: no addresses given
-    opts = NcmUpOptions(ifname="ncmt0", apn="internet", at_port=at.path, defaultroute=True, noipv6=True)
+    opts = NcmUpOptions(ifname="ncmt0", apn="internet", at_port=at.path, defaultroute=True, noipv6=True,
+                        usepeerdns=True, resolv_conf=RESOLV)
 else:         # a plain NCM device: static addresses, up on NETWORK_CONNECTION alone
     opts = NcmUpOptions(ifname="ncmt0", local_ip=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
                         defaultroute=True, noipv6=True)
@@ -87,12 +93,12 @@ def netns():  # noqa: ANN201
 
 
 @pytest.mark.parametrize("mode", ["plain", "dial"])
-def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str) -> None:
+def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Path) -> None:
     if shutil.which("ping") is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "iputils-ping"], check=False, capture_output=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", SCRIPT, mode], capture_output=True,
-                       text=True, timeout=60, cwd=str(ROOT), env=env)
+    argv = ["ip", "netns", "exec", netns, sys.executable, "-c", SCRIPT, mode, str(tmp_path)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=str(ROOT), env=env)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line is not None, p.stdout + p.stderr
     res = json.loads(line[7:])
@@ -105,3 +111,5 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str) -> None:
         assert cmds.index('AT^NDISDUP=1,1,"internet"') < cmds.index("AT^NDISSTATQRY?") < cmds.index("AT^DHCP?")
         assert cmds[-1] == "AT^NDISDUP=1,0"                           # hung up on the way down
         assert "inet 10.10.1.1 peer 10.10.1.2/32" in res["addr"]      # configured from ^DHCP alone
+        assert "nameserver 8.8.8.8\nnameserver 8.8.4.4\n" in res["resolv"]
+        assert not (tmp_path / "resolv.conf").exists()                 # removed when the link ended

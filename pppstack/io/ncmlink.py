@@ -73,6 +73,9 @@ class NcmUpOptions:
     no_routes: bool = False
     routes: tuple[str, ...] = ()
     json: bool = False
+    usepeerdns: bool = False
+    resolv_conf: str | None = None            # default /run/pppstack/IFNAME/resolv.conf (hooks.resolv_path)
+    run_dir: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -90,6 +93,7 @@ class NcmUpOptions:
             ntb32=bool(g("ntb32", False)), ndp_at_end=g("ndp_at_end"), noipv6=bool(g("noipv6", False)),
             defaultroute=bool(g("defaultroute", False)), defaultroute_metric=g("defaultroute_metric"),
             no_routes=bool(g("no_routes", False)), routes=tuple(g("route", ()) or ()), json=bool(g("json", False)),
+            usepeerdns=bool(g("usepeerdns", False)), resolv_conf=g("resolv_conf"), run_dir=g("run_dir"),
         )
 
 
@@ -345,6 +349,10 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             peer = gateway or ipv4.ip
             tun.set_ipv4(ipv4.ip, peer)
             if not opts.noipv6:
+                # Our link-local is the one the L2 shim answers for; "random" lets the kernel
+                # still make SLAAC addresses from the modem's RA on a device without a MAC
+                # (TunDevice.create sets "none", which suits PPP's IPv6CP but not this).
+                ip("link", "set", "dev", tun.name, "addrgenmode", "random", check=False)
                 ip("-6", "addr", "add", f"{eui64_link_local(mac)}/64", "dev", tun.name, "nodad", check=False)
             tun.up()
             if not opts.no_routes:
@@ -357,6 +365,16 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         except (TunError, OSError) as exc:
             log.error("%s", exc)
             return ExitCode.FATAL
+        resolv_file = None
+        if opts.usepeerdns and dns:
+            from pppstack.io import hooks
+            resolv_file = opts.resolv_conf or hooks.resolv_path(tun.name, opts.run_dir or hooks.RUN_DIR)
+            try:
+                os.makedirs(os.path.dirname(resolv_file), exist_ok=True)
+                hooks.write_resolv_conf(resolv_file, dns, tun.name)
+            except OSError as exc:
+                log.warning("could not write the DNS servers to %s: %s", resolv_file, exc)
+                resolv_file = None
         log.info("%s up: %s gateway %s%s, MAC %s, %s", tun.name, ipv4, gateway or "-",
                  f", DNS {' '.join(map(str, dns))}" if dns else "", mac.hex(":"), params.describe())
         session.start(time.monotonic())
@@ -364,6 +382,9 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         summary = {"interface": tun.name, "address": str(ipv4), "gateway": str(gateway) if gateway else None,
                    "dns": [str(d) for d in dns], "cause": result.down.cause.name, "message": result.down.message,
                    "seconds": round(result.seconds, 1), **result.stats}
+        if resolv_file:
+            from pppstack.io import hooks
+            hooks.remove_file(resolv_file)
         if opts.json:
             print(json.dumps(summary))
         log.info("NCM link ended after %.0f s: %s", result.seconds, result.down.message)
