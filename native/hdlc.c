@@ -1,0 +1,612 @@
+/* RFC 1662 async HDLC-like framing: FCS (appendix C), ACCM escaping (§4.2) and the deframer.
+ *
+ * Portable C99 here; the x86 SIMD paths live in hdlc_x86.c and are picked at run time.  The
+ * deframer follows the byte-level rules written down in pppstack/hdlc/_python.py: runs between
+ * flags, flagged control bytes dropped (§7.1), escapes undone, then the run is classified when
+ * the closing flag arrives.  Speed comes from moving whole runs of ordinary bytes at once.
+ */
+#include "hdlc.h"
+#include "hdlc_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FLAG 0x7E
+#define ESC 0x7D
+
+/* ---- FCS: slice-by-8 tables for the reflected polynomials of RFC 1662 §C.2/§C.3 ---------- */
+static uint16_t t16[8][256];
+static uint32_t t32[8][256];
+static int tables_ready;
+
+static void make_tables(void)
+{
+    for (unsigned i = 0; i < 256; i++) {
+        uint32_t a = i, b = i;
+        for (int k = 0; k < 8; k++) {
+            a = (a >> 1) ^ ((a & 1) ? 0x8408u : 0);
+            b = (b >> 1) ^ ((b & 1) ? 0xEDB88320u : 0);
+        }
+        t16[0][i] = (uint16_t)a;
+        t32[0][i] = b;
+    }
+    for (unsigned i = 0; i < 256; i++)
+        for (int s = 1; s < 8; s++) {
+            t16[s][i] = (uint16_t)((t16[s - 1][i] >> 8) ^ t16[0][t16[s - 1][i] & 0xFF]);
+            t32[s][i] = (t32[s - 1][i] >> 8) ^ t32[0][t32[s - 1][i] & 0xFF];
+        }
+    tables_ready = 1;
+}
+
+static uint64_t load64le(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+           (uint64_t)p[7] << 56;
+}
+
+uint32_t hdlc_crc32_tab(uint32_t c, const uint8_t *p, size_t n)
+{
+    while (n >= 8) {
+        uint64_t v = load64le(p) ^ c;
+        c = t32[7][v & 0xFF] ^ t32[6][(v >> 8) & 0xFF] ^ t32[5][(v >> 16) & 0xFF] ^
+            t32[4][(v >> 24) & 0xFF] ^ t32[3][(v >> 32) & 0xFF] ^ t32[2][(v >> 40) & 0xFF] ^
+            t32[1][(v >> 48) & 0xFF] ^ t32[0][v >> 56];
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        c = (c >> 8) ^ t32[0][(c ^ *p++) & 0xFF];
+    return c;
+}
+
+uint16_t hdlc_crc16_tab(uint16_t c16, const uint8_t *p, size_t n)
+{
+    uint32_t c = c16;
+    while (n >= 8) {
+        uint64_t v = load64le(p) ^ c;
+        c = t16[7][v & 0xFF] ^ t16[6][(v >> 8) & 0xFF] ^ t16[5][(v >> 16) & 0xFF] ^
+            t16[4][(v >> 24) & 0xFF] ^ t16[3][(v >> 32) & 0xFF] ^ t16[2][(v >> 40) & 0xFF] ^
+            t16[1][(v >> 48) & 0xFF] ^ t16[0][v >> 56];
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        c = (c >> 8) ^ t16[0][(c ^ *p++) & 0xFF];
+    return (uint16_t)c;
+}
+
+/* ---- run-time choice of implementation ------------------------------------------------- */
+static unsigned features_avail, features_on;
+static int initialised;
+
+static void init(void)
+{
+    if (initialised)
+        return;
+    make_tables();
+    features_avail = hdlc_x86_detect();
+    features_on = features_avail;
+    const char *e = getenv("PPPSTACK_HDLC_SIMD");
+    if (e && (strcmp(e, "0") == 0 || strcmp(e, "none") == 0))
+        features_on = 0;
+    initialised = 1;
+}
+
+unsigned hdlc_features(void)
+{
+    init();
+    return features_on;
+}
+
+unsigned hdlc_set_features(unsigned mask)
+{
+    init();
+    features_on = features_avail & mask;
+    return features_on;
+}
+
+static uint16_t crc16(uint16_t c, const uint8_t *p, size_t n)
+{
+    if ((features_on & HDLC_SIMD_PCLMUL) && n >= 64)
+        return hdlc_x86_crc16(c, p, n);
+    return hdlc_crc16_tab(c, p, n);
+}
+
+static uint32_t crc32(uint32_t c, const uint8_t *p, size_t n)
+{
+    if ((features_on & HDLC_SIMD_PCLMUL) && n >= 64)
+        return hdlc_x86_crc32(c, p, n);
+    return hdlc_crc32_tab(c, p, n);
+}
+
+uint16_t hdlc_fcs16(uint16_t fcs, const char *data, size_t len)
+{
+    init();
+    return crc16(fcs, (const uint8_t *)data, len);
+}
+
+uint32_t hdlc_fcs32(uint32_t fcs, const char *data, size_t len)
+{
+    init();
+    return crc32(fcs, (const uint8_t *)data, len);
+}
+
+/* ---- SWAR helpers: does a 64-bit word hold a byte equal to / below a value? ------------- */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+static inline uint64_t has_zero(uint64_t v) { return (v - ONES) & ~v & HIGHS; }
+static inline uint64_t has_flag_esc(uint64_t v)
+{
+    /* 0x7E and 0x7D differ only in bit 1 of 0x03: v ^ 0x7E.. has a byte in {0,3}...; test both */
+    return has_zero(v ^ (ONES * FLAG)) | has_zero(v ^ (ONES * ESC));
+}
+static inline uint64_t has_below_0x20(uint64_t v) { return (v - ONES * 0x20) & ~v & HIGHS; }
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* First index in p[0..n) holding 0x7E or 0x7D (n if none). */
+size_t hdlc_scan_fe_portable(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i + 8 <= n && !has_flag_esc(load64(p + i)))
+        i += 8;
+    while (i < n && p[i] != FLAG && p[i] != ESC)
+        i++;
+    return i;
+}
+
+/* First index holding 0x7E, 0x7D or a byte < 0x20 whose bit is set in accm. */
+size_t hdlc_scan_fec_portable(const uint8_t *p, size_t n, uint32_t accm)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i + 8 <= n) {
+            uint64_t v = load64(p + i);
+            if (has_flag_esc(v) | has_below_0x20(v))
+                break;
+            i += 8;
+        }
+        size_t end = i + 8 < n ? i + 8 : n;
+        for (; i < end; i++) {
+            uint8_t b = p[i];
+            if (b == FLAG || b == ESC || (b < 32 && (accm >> b & 1)))
+                return i;
+        }
+        if (i >= n)
+            return n;
+    }
+}
+
+/* ---- encoder ----------------------------------------------------------------------------- */
+static inline unsigned needs_escape(uint8_t b, uint32_t accm)
+{
+    return (b == FLAG) | (b == ESC) | ((b < 32) & (unsigned)(accm >> (b & 31)));
+}
+
+/* Branch-free: always write two bytes, advance by one or two. */
+size_t hdlc_escape_lut(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
+{
+    uint8_t *o = out;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = in[i];
+        unsigned e = needs_escape(b, accm) & 1;
+        o[0] = e ? ESC : b;
+        o[1] = b ^ 0x20;
+        o += 1 + e;
+    }
+    return (size_t)(o - out);
+}
+
+/* Copy runs between special bytes; when escapes turn out dense, the LUT loop is faster. */
+static size_t escape_portable(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
+{
+    uint8_t *o = out;
+    size_t i = 0, budget = n / 64 + 8;
+    while (i < n) {
+        size_t j = i + (accm ? hdlc_scan_fec_portable(in + i, n - i, accm)
+                             : hdlc_scan_fe_portable(in + i, n - i));
+        memcpy(o, in + i, j - i);
+        o += j - i;
+        if (j == n)
+            break;
+        o[0] = ESC;
+        o[1] = in[j] ^ 0x20;
+        o += 2;
+        i = j + 1;
+        if (--budget == 0)
+            return (size_t)(o - out) + hdlc_escape_lut(o, in + i, n - i, accm);
+    }
+    return (size_t)(o - out);
+}
+
+static size_t escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
+{
+    if (features_on & HDLC_SIMD_SSSE3)
+        return hdlc_x86_escape(out, in, n, accm, features_on);
+    return escape_portable(out, in, n, accm);
+}
+
+size_t hdlc_encode_bound(size_t len) { return 2 * (len + 4) + 2; }
+
+static size_t encode1(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm, int fcs_bits)
+{
+    uint8_t *o = out;
+    uint8_t fcs[4];
+    int nf;
+    o += escape(o, in, n, accm);
+    if (fcs_bits == 32) {
+        uint32_t c = ~crc32(0xFFFFFFFFu, in, n);
+        fcs[0] = (uint8_t)c, fcs[1] = (uint8_t)(c >> 8), fcs[2] = (uint8_t)(c >> 16);
+        fcs[3] = (uint8_t)(c >> 24);
+        nf = 4;
+    } else {
+        uint16_t c = (uint16_t)~crc16(0xFFFF, in, n);
+        fcs[0] = (uint8_t)c, fcs[1] = (uint8_t)(c >> 8);
+        nf = 2;
+    }
+    o += hdlc_escape_lut(o, fcs, (size_t)nf, accm);
+    *o++ = FLAG;
+    return (size_t)(o - out);
+}
+
+size_t hdlc_encode(char *out, const char *frame, size_t len, uint32_t accm, int fcs_bits,
+                   int leading_flag)
+{
+    init();
+    uint8_t *o = (uint8_t *)out;
+    if (leading_flag)
+        *o++ = FLAG;
+    o += encode1(o, (const uint8_t *)frame, len, accm, fcs_bits);
+    return (size_t)(o - (uint8_t *)out);
+}
+
+size_t hdlc_encode_many(char *out, const char *frames, const size_t *lens, size_t count,
+                        uint32_t accm, int fcs_bits, int leading_flag)
+{
+    init();
+    uint8_t *o = (uint8_t *)out;
+    const uint8_t *in = (const uint8_t *)frames;
+    if (leading_flag && count)
+        *o++ = FLAG;
+    for (size_t k = 0; k < count; k++) {
+        o += encode1(o, in, lens[k], accm, fcs_bits);
+        in += lens[k];
+    }
+    return (size_t)(o - (uint8_t *)out);
+}
+
+/* ---- decoder ----------------------------------------------------------------------------- */
+struct hdlc_decoder {
+    uint32_t accm;
+    size_t max_len; /* longest run kept: MRU + header + FCS */
+    size_t fcs_len;
+    int hunting;    /* no flag seen yet: everything is garbage */
+    int has_raw;    /* any byte since the last flag */
+    int text;       /* every byte since the flag is a text byte (kept in raw) */
+    int esc, over;
+    uint64_t dropped;
+    uint8_t *run;   /* the unescaped run carried between calls */
+    size_t run_len, run_cap;
+    uint8_t *raw;   /* the text bytes of the run, while text */
+    size_t raw_len, raw_cap;
+    hdlc_counters c;
+};
+
+static const uint8_t *text_table(void)
+{
+    static uint8_t t[256];
+    static int ready;
+    if (!ready) {
+        for (int b = 0x20; b < 0x7D; b++)
+            t[b] = 1;
+        t['\t'] = t['\r'] = t['\n'] = 1;
+        ready = 1;
+    }
+    return t;
+}
+
+static int grow(uint8_t **p, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return 0;
+    uint8_t *q = realloc(*p, need);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = need;
+    return 0;
+}
+
+int hdlc_decoder_configure(hdlc_decoder *d, uint32_t accm, size_t max_len)
+{
+    if (grow(&d->run, &d->run_cap, max_len + 64) || grow(&d->raw, &d->raw_cap, max_len + 64))
+        return -1;
+    d->accm = accm;
+    d->max_len = max_len;
+    return 0;
+}
+
+hdlc_decoder *hdlc_decoder_new(int fcs_bits, uint32_t accm, size_t max_len)
+{
+    init();
+    text_table();
+    hdlc_decoder *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->fcs_len = fcs_bits == 32 ? 4 : 2;
+    d->hunting = 1;
+    d->text = 1;
+    if (hdlc_decoder_configure(d, accm, max_len)) {
+        hdlc_decoder_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void hdlc_decoder_free(hdlc_decoder *d)
+{
+    if (!d)
+        return;
+    free(d->run);
+    free(d->raw);
+    free(d);
+}
+
+const hdlc_counters *hdlc_decoder_counters(const hdlc_decoder *d) { return &d->c; }
+
+size_t hdlc_decode_bound(const hdlc_decoder *d, size_t len)
+{
+    return len + d->run_len + d->raw_len + 64;
+}
+
+/* Per-call working state. */
+typedef struct {
+    hdlc_decoder *d;
+    uint8_t *out;
+    size_t o;   /* write position */
+    size_t rs;  /* where the current run starts in out */
+    size_t *items;
+    size_t ni;
+} ctx;
+
+static void item(ctx *x, size_t kind, size_t off, size_t len)
+{
+    x->items[3 * x->ni] = kind;
+    x->items[3 * x->ni + 1] = off;
+    x->items[3 * x->ni + 2] = len;
+    x->ni++;
+}
+
+/* Copy garbage to out at o and record it, merging with a garbage item just before it. */
+static void garbage(ctx *x, const uint8_t *p, size_t n)
+{
+    if (!n)
+        return;
+    memcpy(x->out + x->o, p, n);
+    x->d->c.garbage_bytes += n;
+    if (x->ni && x->items[3 * (x->ni - 1)] == HDLC_ITEM_GARBAGE &&
+        x->items[3 * (x->ni - 1) + 1] + x->items[3 * (x->ni - 1) + 2] == x->o)
+        x->items[3 * (x->ni - 1) + 2] += n;
+    else
+        item(x, HDLC_ITEM_GARBAGE, x->o, n);
+    x->o += n;
+}
+
+static void new_run(ctx *x)
+{
+    hdlc_decoder *d = x->d;
+    x->rs = x->o;
+    d->has_raw = 0;
+    d->text = 1;
+    d->raw_len = 0;
+    d->esc = 0;
+    d->over = 0;
+    d->dropped = 0;
+}
+
+/* Text mode ends: the run so far is the raw text minus flagged control bytes. */
+static void leave_text(ctx *x)
+{
+    hdlc_decoder *d = x->d;
+    for (size_t k = 0; k < d->raw_len; k++) {
+        uint8_t b = d->raw[k];
+        if (b < 32 && (d->accm >> b & 1))
+            d->dropped++;
+        else
+            x->out[x->o++] = b;
+    }
+    d->text = 0;
+}
+
+static int good_fcs(const hdlc_decoder *d, const uint8_t *p, size_t n)
+{
+    if (d->fcs_len == 2)
+        return crc16(0xFFFF, p, n) == 0xF0B8;
+    return crc32(0xFFFFFFFFu, p, n) == 0xDEBB20E3u;
+}
+
+static void close_run(ctx *x)
+{
+    hdlc_decoder *d = x->d;
+    if (!d->has_raw) {
+        new_run(x);
+        return;
+    }
+    int text = d->text;
+    if (text)
+        leave_text(x);
+    size_t len = x->o - x->rs;
+    if (d->over) {
+        d->c.oversize++;
+        item(x, HDLC_ITEM_OVERSIZE, x->rs, len);
+    } else if (d->esc) {
+        d->c.aborts++;
+        item(x, HDLC_ITEM_ABORT, x->rs, len);
+    } else if (len >= d->fcs_len + 2 && good_fcs(d, x->out + x->rs, len)) {
+        d->c.frames++;
+        item(x, HDLC_ITEM_FRAME, x->rs, len - d->fcs_len);
+        x->o -= d->fcs_len;
+    } else if (text) {
+        x->o = x->rs;
+        garbage(x, d->raw, d->raw_len);
+        new_run(x);
+        return;
+    } else if (len == 0) {
+        /* only link-inserted control bytes: nothing to report but the count */
+    } else if (len < d->fcs_len + 2) {
+        d->c.runts++;
+        item(x, HDLC_ITEM_RUNT, x->rs, len);
+    } else {
+        d->c.bad_fcs++;
+        item(x, HDLC_ITEM_BAD_FCS, x->rs, len);
+    }
+    d->c.unescaped_ctrl += d->dropped;
+    new_run(x);
+}
+
+/* Append n ordinary bytes to the run, or as many as fit before it becomes oversize. */
+static void append(ctx *x, const uint8_t *p, size_t n)
+{
+    hdlc_decoder *d = x->d;
+    size_t have = x->o - x->rs;
+    size_t room = have < d->max_len ? d->max_len - have : 0;
+    if (n > room) {
+        n = room;
+        d->over = 1;
+    }
+    memcpy(x->out + x->o, p, n);
+    x->o += n;
+}
+
+static inline int flagged(const hdlc_decoder *d, uint8_t b)
+{
+    return b < 32 && (d->accm >> b & 1);
+}
+
+/* Process in[i..n) while the run is in text mode; returns the new i. */
+static size_t text_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
+{
+    hdlc_decoder *d = x->d;
+    const uint8_t *tt = text_table();
+    while (i < n && d->text) {
+        uint8_t b = in[i];
+        if (b == FLAG)
+            return i;
+        d->has_raw = 1;
+        if (tt[b] && d->raw_len + 1 <= d->max_len) {
+            d->raw[d->raw_len++] = b;
+            i++;
+            if (b == '\r' || b == '\n') {
+                garbage(x, d->raw, d->raw_len);
+                new_run(x);
+                d->has_raw = 0;
+            }
+            continue;
+        }
+        leave_text(x); /* b is processed by the ordinary path */
+    }
+    return i;
+}
+
+/* Process in[i..n) in ordinary mode up to (not including) the next flag; returns the new i. */
+static size_t run_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
+{
+    hdlc_decoder *d = x->d;
+    unsigned f = features_on;
+    while (i < n) {
+        if (d->over) {
+            /* skip to the flag, still counting dropped control bytes */
+            const uint8_t *fp = memchr(in + i, FLAG, n - i);
+            size_t j = fp ? (size_t)(fp - in) : n;
+            if (d->accm)
+                for (size_t k = i; k < j; k++)
+                    d->dropped += flagged(d, in[k]);
+            return j;
+        }
+        if (d->esc) {
+            uint8_t b = in[i];
+            if (b == FLAG)
+                return i;
+            i++;
+            if (flagged(d, b))
+                d->dropped++;
+            else if (b != ESC) {
+                uint8_t v = b ^ 0x20;
+                append(x, &v, 1);
+                d->esc = 0;
+            }
+            continue;
+        }
+        if (f & HDLC_SIMD_SSSE3) {
+            /* unescape whole blocks without a flag at once */
+            size_t have = x->o - x->rs;
+            size_t room = have < d->max_len ? d->max_len - have : 0;
+            size_t used = 0, made = 0;
+            hdlc_x86_unescape(x->out + x->o, in + i, n - i, room, d->accm, f, &used, &made,
+                              &d->dropped);
+            x->o += made;
+            i += used;
+            if (i >= n)
+                return i;
+        }
+        size_t j = i + (d->accm ? hdlc_scan_fec_portable(in + i, n - i, d->accm)
+                                : hdlc_scan_fe_portable(in + i, n - i));
+        append(x, in + i, j - i);
+        i = j;
+        if (i == n || d->over)
+            continue;
+        uint8_t b = in[i];
+        if (b == FLAG)
+            return i;
+        i++;
+        if (b == ESC)
+            d->esc = 1;
+        else
+            d->dropped++;
+    }
+    return i;
+}
+
+size_t hdlc_decode(hdlc_decoder *d, const char *in_, size_t n, char *out_, size_t *items,
+                   size_t max_items, size_t *n_items)
+{
+    const uint8_t *in = (const uint8_t *)in_;
+    ctx x = {d, (uint8_t *)out_, 0, 0, items, 0};
+    size_t i = 0;
+    memcpy(x.out, d->run, d->run_len);
+    x.o = d->run_len;
+    while (i < n && x.ni + 3 <= max_items) {
+        if (d->hunting) {
+            const uint8_t *fp = memchr(in + i, FLAG, n - i);
+            size_t j = fp ? (size_t)(fp - in) : n;
+            garbage(&x, in + i, j - i);
+            x.rs = x.o;
+            if (!fp)
+                return *n_items = x.ni, n;
+            d->hunting = 0;
+            i = j + 1;
+            continue;
+        }
+        if (in[i] == FLAG) {
+            close_run(&x);
+            i++;
+            continue;
+        }
+        if (d->text) {
+            i = text_bytes(&x, in, i, n);
+            continue;
+        }
+        d->has_raw = 1;
+        i = run_bytes(&x, in, i, n);
+    }
+    d->run_len = x.o - x.rs;
+    memcpy(d->run, x.out + x.rs, d->run_len);
+    *n_items = x.ni;
+    return i;
+}

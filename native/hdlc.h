@@ -1,0 +1,76 @@
+/* RFC 1662 async HDLC-like framing core: FCS-16/32, ACCM escaping and a streaming deframer.
+ *
+ * C99, no Python.h.  native/build_hdlc.py feeds this header (minus the preprocessor lines) to
+ * cffi's cdef, so it must stay within what cffi parses: plain prototypes and typedefs.
+ * The decoding rules are spelled out in pppstack/hdlc/_python.py, the executable spec; this
+ * implementation and that one are held bit-identical by the tests.
+ */
+#ifndef PPPSTACK_HDLC_H
+#define PPPSTACK_HDLC_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* FCS register update (no initial value, no final complement: callers pass 0xFFFF/0xFFFFFFFF
+ * and complement, as RFC 1662 appendix C does). */
+uint16_t hdlc_fcs16(uint16_t fcs, const char *data, size_t len);
+uint32_t hdlc_fcs32(uint32_t fcs, const char *data, size_t len);
+
+/* Worst-case encoded size of one frame of len bytes (everything escaped, 32-bit FCS, 2 flags). */
+size_t hdlc_encode_bound(size_t len);
+
+/* flag? escaped(frame || FCS) flag.  out must hold hdlc_encode_bound(len).  Returns bytes written. */
+size_t hdlc_encode(char *out, const char *frame, size_t len, uint32_t accm, int fcs_bits,
+                   int leading_flag);
+
+/* Several frames concatenated in `frames`, lengths in lens[]: flag? f1 flag f2 flag ...
+ * out must hold sum(hdlc_encode_bound(lens[i])).  Returns bytes written. */
+size_t hdlc_encode_many(char *out, const char *frames, const size_t *lens, size_t count,
+                        uint32_t accm, int fcs_bits, int leading_flag);
+
+/* Decoder: each call turns a chunk into item records, three size_t each:
+ *   kind, offset into out, length.  Kinds are the HDLC_ITEM_* values below. */
+typedef struct {
+    uint64_t frames;
+    uint64_t bad_fcs;
+    uint64_t aborts;
+    uint64_t runts;
+    uint64_t oversize;
+    uint64_t unescaped_ctrl;
+    uint64_t garbage_bytes;
+} hdlc_counters;
+
+enum {
+    HDLC_ITEM_FRAME = 0,    /* a good frame, FCS stripped */
+    HDLC_ITEM_GARBAGE = 1,  /* bytes outside frames (modem text) */
+    HDLC_ITEM_ABORT = 2,    /* discarded runs, by reason */
+    HDLC_ITEM_RUNT = 3,
+    HDLC_ITEM_BAD_FCS = 4,
+    HDLC_ITEM_OVERSIZE = 5
+};
+
+enum {
+    HDLC_SIMD_SSSE3 = 1,    /* 16-byte scan, pshufb escape/unescape */
+    HDLC_SIMD_AVX2 = 2,     /* 32-byte scan */
+    HDLC_SIMD_PCLMUL = 4    /* carry-less multiply FCS */
+};
+
+typedef struct hdlc_decoder hdlc_decoder;
+
+hdlc_decoder *hdlc_decoder_new(int fcs_bits, uint32_t accm, size_t max_len);
+void hdlc_decoder_free(hdlc_decoder *d);
+/* accm and the longest run kept (MRU + header + FCS); apply from the next byte.  0 or -1 (ENOMEM). */
+int hdlc_decoder_configure(hdlc_decoder *d, uint32_t accm, size_t max_len);
+const hdlc_counters *hdlc_decoder_counters(const hdlc_decoder *d);
+/* Size of `out` that hdlc_decode needs for a chunk of len bytes. */
+size_t hdlc_decode_bound(const hdlc_decoder *d, size_t len);
+/* Consume up to len bytes (fewer only when max_items records are nearly used up); returns the
+ * bytes consumed and sets *n_items.  max_items must be at least 4. */
+size_t hdlc_decode(hdlc_decoder *d, const char *in, size_t len, char *out, size_t *items,
+                   size_t max_items, size_t *n_items);
+
+/* SIMD paths: bit set = in use.  hdlc_set_features masks them (0 = portable C only) and
+ * returns the resulting set; the environment variable PPPSTACK_HDLC_SIMD=0 does the same at
+ * start-up. */
+unsigned hdlc_features(void);
+unsigned hdlc_set_features(unsigned mask);
+#endif

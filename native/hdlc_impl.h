@@ -1,0 +1,23 @@
+/* Internal interface between the portable core (hdlc.c) and the x86 SIMD paths (hdlc_x86.c). */
+#ifndef PPPSTACK_HDLC_IMPL_H
+#define PPPSTACK_HDLC_IMPL_H
+#include <stddef.h>
+#include <stdint.h>
+
+uint16_t hdlc_crc16_tab(uint16_t c, const uint8_t *p, size_t n);
+uint32_t hdlc_crc32_tab(uint32_t c, const uint8_t *p, size_t n);
+size_t hdlc_escape_lut(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm);
+size_t hdlc_scan_fe_portable(const uint8_t *p, size_t n);
+size_t hdlc_scan_fec_portable(const uint8_t *p, size_t n, uint32_t accm);
+
+/* HDLC_SIMD_* bits this CPU supports (0 off x86). */
+unsigned hdlc_x86_detect(void);
+uint16_t hdlc_x86_crc16(uint16_t c, const uint8_t *p, size_t n);
+uint32_t hdlc_x86_crc32(uint32_t c, const uint8_t *p, size_t n);
+/* Escape in[0..n) into out (at most 2n bytes); returns bytes written. */
+size_t hdlc_x86_escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm, unsigned features);
+/* Unescape leading 16-byte blocks of in[0..n) that hold no flag and no escape or dropped byte
+ * that a block boundary would split; writes at most `room` bytes.  Stops early otherwise. */
+void hdlc_x86_unescape(uint8_t *out, const uint8_t *in, size_t n, size_t room, uint32_t accm,
+                       unsigned features, size_t *used, size_t *made, uint64_t *dropped);
+#endif

@@ -1,0 +1,91 @@
+"""Types and constants shared by both framing backends (RFC 1662 §4 async HDLC-like framing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FLAG = 0x7E  # RFC 1662 §4.2 Flag Sequence
+ESCAPE = 0x7D  # Control Escape
+DEFAULT_ACCM = 0xFFFFFFFF
+
+# Address/Control (2) + Protocol (2): what RFC 1661's MRU does not count.
+HEADER_OVERHEAD = 4
+
+# Residues over data || FCS of a good frame, as returned by fcs16()/fcs32() (RFC 1662 §C.2, §C.3:
+# the register holds 0xF0B8 / 0xDEBB20E3; fcs*() complement it like the transmitter does).
+GOOD_FCS16 = 0xF0B8 ^ 0xFFFF
+GOOD_FCS32 = 0xDEBB20E3 ^ 0xFFFFFFFF
+
+# Modem text (result codes such as "NO CARRIER") consists of these bytes; 0x7D is left out so
+# that a text run can never hold an escape.
+TEXT_BYTES = bytes([0x09, 0x0A, 0x0D]) + bytes(range(0x20, 0x7D))
+LINE_END = (0x0A, 0x0D)
+
+REASONS = ("abort", "runt", "bad_fcs", "oversize")
+
+
+def fcs_len(fcs_bits: int) -> int:
+    if fcs_bits == 16:
+        return 2
+    if fcs_bits == 32:
+        return 4
+    raise ValueError(f"fcs_bits must be 16 or 32, not {fcs_bits!r}")
+
+
+def check_accm(accm: int) -> int:
+    if not 0 <= accm <= 0xFFFFFFFF:
+        raise ValueError(f"ACCM must be a 32-bit value, not {accm!r}")
+    return accm
+
+
+def max_run(mru: int, fcs_bits: int) -> int:
+    """Longest unescaped run between flags that is not oversize: MRU + header + FCS."""
+    if mru < 0:
+        raise ValueError(f"MRU must not be negative, not {mru!r}")
+    return mru + HEADER_OVERHEAD + fcs_len(fcs_bits)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A good frame: address/control + protocol + information as received, FCS stripped."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Garbage:
+    """Bytes outside frames: before the first flag, or modem text between flags."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Discard:
+    """A run between flags thrown away; reason is one of abort, runt, bad_fcs, oversize.
+
+    data holds the unescaped bytes of the run (for oversize: only the first MRU+overhead bytes).
+    """
+
+    reason: str
+    data: bytes
+
+
+Item = Frame | Garbage | Discard
+
+
+@dataclass(slots=True)
+class Counters:
+    """What a Decoder saw; every discarded run is counted once, under one reason."""
+
+    frames: int = 0
+    bad_fcs: int = 0
+    aborts: int = 0
+    runts: int = 0
+    oversize: int = 0
+    unescaped_ctrl: int = 0
+    garbage_bytes: int = 0
+
+
+# How much garbage take_garbage() keeps between calls (the newest bytes win: the last words a
+# modem said, such as NO CARRIER, are the ones worth reporting).
+GARBAGE_KEEP = 65536

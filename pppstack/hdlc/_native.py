@@ -1,0 +1,187 @@
+"""The C framing core behind the same API as _python: the one module holding cffi objects.
+
+Hot-path habits from bench/research: bytes go to C as `const char *` without a copy, output is
+written into buffers owned here and sliced out with ffi.buffer, and a decoder call turns a whole
+read chunk into (kind, offset, length) records, so Python pays one crossing per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._common import (
+    DEFAULT_ACCM,
+    GARBAGE_KEEP,
+    REASONS,
+    Counters,
+    Discard,
+    Frame,
+    Garbage,
+    Item,
+    check_accm,
+    fcs_len,
+    max_run,
+)
+
+from pppstack._hdlc_c import ffi, lib  # noqa: E402,I001  (ImportError here selects _python)
+
+_ITEMS = 4096  # records per C call; a 64 KiB chunk of minimal runs needs a few calls
+_KIND_FRAME = lib.HDLC_ITEM_FRAME
+_KIND_GARBAGE = lib.HDLC_ITEM_GARBAGE
+
+
+def fcs16(data: bytes | bytearray | memoryview) -> int:
+    """FCS-16 of data as transmitted (complemented; b"123456789" -> 0x906E)."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    return lib.hdlc_fcs16(0xFFFF, data, len(data)) ^ 0xFFFF
+
+
+def fcs32(data: bytes | bytearray | memoryview) -> int:
+    """FCS-32 of data as transmitted (complemented; b"123456789" -> 0xCBF43926)."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    return lib.hdlc_fcs32(0xFFFFFFFF, data, len(data)) ^ 0xFFFFFFFF
+
+
+class _OutBuf:
+    """A growable C buffer reused across calls (one per thread would be needed to share it)."""
+
+    __slots__ = ("cap", "ptr")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.ptr = ffi.new("char[]", cap)
+
+    def get(self, need: int):  # noqa: ANN201 - cffi pointer
+        if need > self.cap:
+            self.cap = max(need, 2 * self.cap)
+            self.ptr = ffi.new("char[]", self.cap)
+        return self.ptr
+
+
+_enc_buf = _OutBuf(1 << 16)
+
+
+def encode(frame: bytes, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, leading_flag: bool = True) -> bytes:
+    """Frame address/control + protocol + information: [flag] escaped(frame + FCS) flag."""
+    if type(frame) is not bytes:
+        frame = bytes(frame)
+    if fcs_bits != 16 and fcs_bits != 32:
+        fcs_len(fcs_bits)
+    n = len(frame)
+    buf = _enc_buf.get(2 * n + 16)
+    m = lib.hdlc_encode(buf, frame, n, check_accm(accm), fcs_bits, leading_flag)
+    return ffi.buffer(buf, m)[:]
+
+
+def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int = 16,
+                leading_flag: bool = True) -> bytes:
+    """Frames back to back, sharing flags: flag f1 flag f2 flag ... in one C call."""
+    frames = [f if type(f) is bytes else bytes(f) for f in frames]
+    if not frames:
+        return b""
+    fcs_len(fcs_bits)
+    joined = b"".join(frames)
+    lens = ffi.new("size_t[]", [len(f) for f in frames])
+    buf = _enc_buf.get(2 * len(joined) + 16 * len(frames) + 16)
+    m = lib.hdlc_encode_many(buf, joined, lens, len(frames), check_accm(accm), fcs_bits, leading_flag)
+    return ffi.buffer(buf, m)[:]
+
+
+class Decoder:
+    """Streaming RFC 1662 deframer; rules in pppstack.hdlc._python's docstring."""
+
+    def __init__(self, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, mru: int = 1500) -> None:
+        fcs_len(fcs_bits)
+        self.fcs_bits = fcs_bits
+        self._accm = check_accm(accm)
+        self._mru = mru
+        d = lib.hdlc_decoder_new(fcs_bits, accm, max_run(mru, fcs_bits))
+        if d == ffi.NULL:
+            raise MemoryError("cannot allocate an HDLC decoder")
+        self._d = ffi.gc(d, lib.hdlc_decoder_free)
+        self._items = ffi.new("size_t[]", 3 * _ITEMS)
+        self._nitems = ffi.new("size_t *")
+        self._out = _OutBuf(1 << 16)
+        self._garbage = bytearray()
+
+    def _configure(self, accm: int, mru: int) -> None:
+        if lib.hdlc_decoder_configure(self._d, accm, max_run(mru, self.fcs_bits)) != 0:
+            raise MemoryError("cannot grow the HDLC decoder for this MRU")
+        self._accm, self._mru = accm, mru
+
+    @property
+    def accm(self) -> int:
+        return self._accm
+
+    @accm.setter
+    def accm(self, value: int) -> None:
+        self._configure(check_accm(value), self._mru)
+
+    @property
+    def mru(self) -> int:
+        return self._mru
+
+    @mru.setter
+    def mru(self, value: int) -> None:
+        self._configure(self._accm, value)
+
+    @property
+    def counters(self) -> Counters:
+        c = lib.hdlc_decoder_counters(self._d)
+        return Counters(c.frames, c.bad_fcs, c.aborts, c.runts, c.oversize, c.unescaped_ctrl, c.garbage_bytes)
+
+    def _records(self, data: bytes):  # noqa: ANN202 - generator of (kind, chunk) pairs
+        """Yield (kind, bytes) for every record data completes."""
+        d, items, nitems = self._d, self._items, self._nitems
+        pos, n = 0, len(data)
+        while pos < n:
+            chunk = data if pos == 0 else data[pos:]
+            out = self._out.get(lib.hdlc_decode_bound(d, n - pos))
+            used = lib.hdlc_decode(d, chunk, n - pos, out, items, _ITEMS, nitems)
+            k = nitems[0]
+            if k:
+                buf = ffi.buffer(out, self._out.cap)
+                rec = ffi.unpack(items, 3 * k)
+                for j in range(0, 3 * k, 3):
+                    off = rec[j + 1]
+                    yield rec[j], buf[off:off + rec[j + 2]]
+            pos += used
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Good frames completed by data (FCS stripped); garbage goes to take_garbage()."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        frames = []
+        for kind, chunk in self._records(data):
+            if kind == _KIND_FRAME:
+                frames.append(chunk)
+            elif kind == _KIND_GARBAGE:
+                self._garbage += chunk
+        if len(self._garbage) > GARBAGE_KEEP:
+            del self._garbage[:-GARBAGE_KEEP]
+        return frames
+
+    def feed_items(self, data: bytes | bytearray | memoryview) -> list[Item]:
+        """Everything data completed, in stream order (garbage is returned here, not kept)."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        items: list[Item] = []
+        for kind, chunk in self._records(data):
+            if kind == _KIND_FRAME:
+                items.append(Frame(chunk))
+            elif kind == _KIND_GARBAGE:
+                if items and type(items[-1]) is Garbage:
+                    items[-1] = Garbage(items[-1].data + chunk)
+                else:
+                    items.append(Garbage(chunk))
+            else:
+                items.append(Discard(REASONS[kind - 2], chunk))
+        return items
+
+    def take_garbage(self) -> bytes:
+        """Bytes seen outside frames since the last call (at most the newest 64 KiB)."""
+        g = bytes(self._garbage)
+        self._garbage.clear()
+        return g
