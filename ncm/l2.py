@@ -191,8 +191,9 @@ class L2Shim:
         return f
 
     @property
-    def has_frames(self) -> bool:
-        return bool(self._frames)
+    def has_output(self) -> bool:
+        """Frames to send or events to report (cheap check for the receive hot path)."""
+        return bool(self._frames or self._events)
 
     def next_event(self) -> L2Event | None:
         return self._events.popleft() if self._events else None

@@ -102,7 +102,7 @@ class NcmSession:
             if bad <= 10 or bad % 1000 == 0:    # the first few, then a reminder now and then
                 log.info("discarded part of a bad NTB from the modem (%d so far): %s", bad,
                          "; ".join(f.value for f in self.decoder.last_faults[:3]))
-        if self.l2.has_frames:          # ARP/NA answers
+        if self.l2.has_output:          # ARP/NA answers, neighbour events
             self._pump_l2(now)
 
     def receive_notification(self, data: bytes | bytearray | memoryview, now: float) -> None:
