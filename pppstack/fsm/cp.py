@@ -68,6 +68,7 @@ class CpCounters:
     conf_reqs_sent: int = 0
     naks_sent: int = 0
     naks_received: int = 0
+    acks_received: int = 0   # valid Configure-Acks of our request (the framing layer watches this)
     term_reqs_sent: int = 0
     code_rejects_sent: int = 0
 
@@ -100,6 +101,7 @@ class ControlProtocol:
         self.term_reason = b""
         self.failure: str | None = None       # "timeout" | "rejected" | "terminated" | "tlf" reason
         self.peer_term_reason = b""
+        self.peer_terminated = False          # the peer sent Terminate-Request
         self._id = 0
         self._reqid = -1
         self._seen_ack = False
@@ -212,9 +214,11 @@ class ControlProtocol:
                          {2: "Ack", 3: "Nak", 4: "Reject"}[code])
                 return None
             self._seen_ack = True
+            self.counters.acks_received += code == Code.CONF_ACK
             return Event.RCA if code == Code.CONF_ACK else Event.RCN
         if code == Code.TERM_REQ:
             self.peer_term_reason = data
+            self.peer_terminated = True
             return Event.RTR
         if code == Code.TERM_ACK:
             return Event.RTA

@@ -1,0 +1,260 @@
+"""PPP over serial: RFC 1662 HDLC-like framing around the Link.  The engine's public face.
+
+    link = PPPoS(LinkConfig(...), rng=os.urandom)
+    link.open(now); link.receive_data(tty_bytes, now); tty.write(link.data_to_send())
+    link.send_ip(packet, now); link.take_packets(); link.next_event(); link.get_timer()
+
+Theory of operation.  Receive: one `Decoder.feed` per read; each good frame's header is parsed
+inline (FF 03 present or not, one- or two-octet protocol), IPv4/IPv6 packets of an open network
+protocol go straight to `take_packets()` (no event objects, no logging: this is the data path),
+everything else goes to the Link.  Send: control packets queued by the Link are framed in order;
+IP packets are framed at once with a header prepared when LCP came up.
+
+Negotiated options take effect where Linux's ppp_async applies them (anchors §4.3):
+  - LCP codes 1–7 always go out with FF 03 and the full ACCM (RFC 1661 §6.2, §6.6);
+  - the moment we *send* a Configure-Ack, frames after it use the peer's ACCM (and we note its MRU);
+  - the moment we *receive* a valid Configure-Ack, the receive ACCM becomes ours;
+  - PFC/ACFC apply from LCP Opened and are dropped again when LCP goes down.
+Before that receive edge the deframer drops no control characters (as lwIP does): the edge can
+fall inside one read, and a frame the peer already sent with its new ACCM must not be lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pppstack import events as ev
+from pppstack import hdlc
+from pppstack.config import DEFAULT_MRU, LinkConfig
+from pppstack.errors import MalformedPacket
+from pppstack.link import FRAMING_RESET, FRAMING_UP, Link, LinkStats, Phase
+from pppstack.wire import Code, Protocol, parse_options
+
+__all__ = ["PPPoS", "Phase", "PPPoSStats"]
+
+_FULL_ACCM = 0xFFFFFFFF
+_LCP_HEAD = b"\xff\x03\xc0\x21"
+_LCP = int(Protocol.LCP)
+
+
+@dataclass
+class PPPoSStats:
+    """A snapshot of the link's and the deframer's counters."""
+
+    link: LinkStats
+    hdlc: dict[str, int] = field(default_factory=dict)
+    protocols: dict[str, dict[str, int]] = field(default_factory=dict)
+    tx_accm: int = _FULL_ACCM
+    rx_accm: int = 0
+
+
+class PPPoS:
+    """A PPP link over an async serial line (see the module docstring)."""
+
+    def __init__(self, config: LinkConfig, rng: Callable[[int], bytes]) -> None:
+        self.config = config
+        self.link = Link(config, rng)
+        self._decoder = hdlc.Decoder(accm=0, mru=max(config.mru, DEFAULT_MRU))
+        self._out: list[bytes] = []
+        self._packets: list[bytes] = []
+        self._tx_accm = _FULL_ACCM
+        self._peer_mru = DEFAULT_MRU
+        self._ip4_head = b"\xff\x03\x00\x21"
+        self._ip6_head = b"\xff\x03\x00\x57"
+        self._acfc = False
+        self._pfc = False
+
+    # -- the driver's API --------------------------------------------------------------------------
+    @property
+    def phase(self) -> Phase:
+        return self.link.phase
+
+    @property
+    def stats(self) -> PPPoSStats:
+        c = self._decoder.counters
+        names = ("frames", "bad_fcs", "aborts", "runts", "oversize", "unescaped_ctrl", "garbage_bytes")
+        protos = {cp.name: vars(cp.counters).copy() for cp in (self.link.lcp, *self.link.ncps)}
+        return PPPoSStats(self.link.stats, {n: getattr(c, n, 0) for n in names}, protos,
+                          self._tx_accm, self._decoder.accm)
+
+    def open(self, now: float) -> None:
+        """Start LCP (actively, unless `passive`/`silent` say to wait for the peer)."""
+        self.link.open(now)
+        self._flush()
+
+    def close(self, reason: str, now: float) -> None:
+        """Terminate the link; a LinkDown event follows once the peer acked (or after 2 x 3 s)."""
+        self.link.close(reason, now)
+        self._flush()
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Raw bytes from the serial line (any chunking)."""
+        frames = self._decoder.feed(data)
+        garbage = self._decoder.take_garbage()
+        if garbage:
+            self._modem_text(garbage)
+        if not frames:
+            return
+        link = self.link
+        link.rx_frames += len(frames)
+        packets = self._packets
+        control = False
+        for f in frames:
+            n = len(f)
+            i = 0
+            if f[0] == 0xFF:
+                if n < 3 or f[1] != 0x03:
+                    link.stats.bad_frames += 1
+                    continue
+                i = 2
+            p = f[i]
+            if p & 1:
+                proto = p
+                i += 1
+            else:
+                if n < i + 2 or not f[i + 1] & 1:
+                    link.stats.bad_frames += 1
+                    continue
+                proto = (p << 8) | f[i + 1]
+                i += 2
+            if proto == 0x21 and link.ip4_open or proto == 0x57 and link.ip6_open:
+                packets.append(f[i:])
+                continue
+            control = True
+            if proto == _LCP:
+                acks = link.lcp.counters.acks_received
+                link.receive(proto, f[i:], now)
+                if link.lcp.counters.acks_received != acks:
+                    self._rx_edge()
+            else:
+                link.receive(proto, f[i:], now)
+        if control:
+            self._flush()
+
+    def take_packets(self) -> list[bytes]:
+        """IP packets received since the last call (IPv4 and IPv6, in order)."""
+        packets = self._packets
+        if packets:
+            self._packets = []
+            self.link.stats.ip_packets_in += len(packets)
+        return packets
+
+    def send_ip(self, packet: bytes, now: float) -> None:
+        """Frame one IPv4/IPv6 packet; dropped (and counted) if its network protocol is not open."""
+        version = packet[0] >> 4 if packet else 0
+        link = self.link
+        if version == 4 and link.ip4_open:
+            self._out.append(hdlc.encode(self._ip4_head + packet, self._tx_accm))
+        elif version == 6 and link.ip6_open:
+            self._out.append(hdlc.encode(self._ip6_head + packet, self._tx_accm))
+        else:
+            link.stats.ip_dropped_out += 1
+            return
+        link.stats.ip_packets_out += 1
+
+    def send_ip_many(self, packets: Iterable[bytes], now: float) -> None:
+        """Frame many IP packets in one call (one encode_many for the whole batch)."""
+        link = self.link
+        frames = []
+        for packet in packets:
+            version = packet[0] >> 4 if packet else 0
+            if version == 4 and link.ip4_open:
+                frames.append(self._ip4_head + packet)
+            elif version == 6 and link.ip6_open:
+                frames.append(self._ip6_head + packet)
+            else:
+                link.stats.ip_dropped_out += 1
+        if frames:
+            self._out.append(hdlc.encode_many(frames, accm=self._tx_accm))
+            link.stats.ip_packets_out += len(frames)
+
+    def data_to_send(self) -> bytes:
+        """HDLC bytes for the serial line (b"" if none)."""
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out = []
+        return data
+
+    def next_event(self) -> ev.Event | None:
+        events = self.link.events
+        return events.popleft() if events else None
+
+    def get_timer(self) -> float | None:
+        return self.link.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        self.link.handle_timer(now)
+        self._flush()
+
+    # -- framing -----------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        link = self.link
+        if not link.outq:
+            return
+        queue, link.outq = link.outq, []
+        out = self._out
+        for proto, info in queue:
+            if proto < 0:
+                self._framing(proto)
+                continue
+            link.stats.frames_out += 1
+            if proto == _LCP and info and 1 <= info[0] <= 7:
+                out.append(hdlc.encode(_LCP_HEAD + info, _FULL_ACCM))
+                if info[0] == Code.CONF_ACK:
+                    self._tx_edge(info)
+                continue
+            head = b"" if self._acfc else b"\xff\x03"
+            if self._pfc and proto < 0x100:
+                head += bytes((proto,))
+            else:
+                head += proto.to_bytes(2, "big")
+            out.append(hdlc.encode(head + info, self._tx_accm))
+
+    def _framing(self, marker: int) -> None:
+        if marker == FRAMING_UP:
+            self._acfc, self._pfc = self.link.tx_acfc, self.link.tx_pfc
+        elif marker == FRAMING_RESET:
+            self._acfc = self._pfc = False
+            self._tx_accm = _FULL_ACCM  # pppd lcp_down: back to the defaults until the next Ack
+        a = b"" if self._acfc else b"\xff\x03"
+        self._ip4_head = a + (b"\x21" if self._pfc else b"\x00\x21")
+        self._ip6_head = a + (b"\x57" if self._pfc else b"\x00\x57")
+
+    def _tx_edge(self, ack: bytes) -> None:
+        """We sent a Configure-Ack: from the next frame on, escape only what the peer asked."""
+        accm, mru = _FULL_ACCM, DEFAULT_MRU
+        try:
+            for o in parse_options(ack[4:]):
+                if o.type == 2 and len(o.data) == 4:
+                    accm = int.from_bytes(o.data, "big")
+                elif o.type == 1 and len(o.data) == 2:
+                    mru = int.from_bytes(o.data, "big")
+        except MalformedPacket:
+            return
+        self._tx_accm, self._peer_mru = accm, mru
+
+    def _rx_edge(self) -> None:
+        """The peer acked our request: our ACCM and MRU now hold for what we receive."""
+        o = self.link.lcp_options
+        self._decoder.accm = o.accm.got
+        self._decoder.mru = max(o.mru.got, DEFAULT_MRU)
+
+    def _modem_text(self, garbage: bytes) -> None:
+        text = garbage.decode("latin-1")
+        for line in text.replace("\r", "\n").split("\n"):
+            line = line.strip()
+            if line and line.isprintable():
+                self.link.stats.modem_text_lines += 1
+                self.link.events.append(ev.ModemText(line))
+
+    def __repr__(self) -> str:
+        return f"<PPPoS phase={self.phase.value} lcp={self.link.lcp.state.name}>"
+
+    def debug_state(self) -> dict[str, Any]:
+        """States of every automaton (for status output and tests)."""
+        link = self.link
+        return {"phase": link.phase.value, "lcp": link.lcp.state.name,
+                **{cp.name.lower(): cp.state.name for cp in link.ncps}}
