@@ -10,6 +10,8 @@ overhead.  Cases:
   decode   Decoder.decode() of such blocks (the counting decoder the data path uses)
   tx_path  IP packets through NcmSession.send_ip_many (L2 header + aggregator + encode)
   rx_path  NcmSession.receive_ntb (decode + L2 demux to IP packets)
+  encode_naive / decode_naive  the obvious NTB16 code (field-by-field bytearray growth, one unpack
+           per entry), for the side-by-side ratio_vs_naive
 Target (issue 6): ≥ 1 Gbit/s of 1500-byte datagrams each way on one core.
 """
 
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import statistics
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -74,6 +77,37 @@ def _session(ntb32: bool) -> NcmSession:
     return s
 
 
+def naive_encode16(frames: list[bytes]) -> bytes:
+    """The obvious way, for the side-by-side ratio: grow a bytearray field by field."""
+    out = bytearray(struct.pack("<IHHHH", 0x484D434E, 12, 0, 0, 12))
+    ndp_len = 8 + 4 * (len(frames) + 1)
+    out += struct.pack("<IHH", 0x304D434E, ndp_len, 0)
+    off = 12 + ndp_len
+    for f in frames:
+        off += (-off) % 4
+        out += struct.pack("<HH", off, len(f))
+        off += len(f)
+    out += b"\0\0\0\0"
+    for f in frames:
+        out += bytes((-len(out)) % 4)
+        out += f
+    struct.pack_into("<H", out, 8, len(out))
+    return bytes(out)
+
+
+def naive_decode16(block: bytes) -> list[bytes]:
+    """The obvious way: one unpack per field and entry, bytes slicing."""
+    ndp = struct.unpack("<H", block[10:12])[0]
+    wlen = struct.unpack("<H", block[ndp + 4:ndp + 6])[0]
+    out = []
+    for k in range(ndp + 8, ndp + wlen, 4):
+        idx, ln = struct.unpack("<HH", block[k:k + 4])
+        if idx == 0:
+            break
+        out.append(block[idx:idx + ln])
+    return out
+
+
 def _cases(dgram: int, ntb32: bool) -> tuple[int, int, Decoder, dict[str, Callable[[], int]]]:
     per = _per_ntb(dgram, ntb32)
     frames = _frames(dgram, per)
@@ -100,7 +134,20 @@ def _cases(dgram: int, ntb32: bool) -> tuple[int, int, Decoder, dict[str, Callab
         sess_rx.receive_ntb(rx_block, 0.0)
         return len(sess_rx.take_packets())
 
-    return per, len(block), dec, {"encode": enc_case, "decode": dec_case, "tx_path": tx_case, "rx_path": rx_case}
+    cases = {"encode": enc_case, "decode": dec_case, "tx_path": tx_case, "rx_path": rx_case}
+    if not ntb32:
+        if naive_decode16(naive_encode16(frames)) != frames:
+            raise SystemExit("naive baseline is broken")
+
+        def naive_enc() -> int:
+            naive_encode16(frames)
+            return per
+
+        def naive_dec() -> int:
+            return len(naive_decode16(block))
+
+        cases.update({"encode_naive": naive_enc, "decode_naive": naive_dec})
+    return per, len(block), dec, cases
 
 
 def run(seconds: float, repeat: int) -> list[dict[str, object]]:
@@ -122,6 +169,11 @@ def run(seconds: float, repeat: int) -> list[dict[str, object]]:
                 })
             if dec.counters["bad_blocks"]:
                 raise SystemExit("the decoder rejected our own blocks")
+    by_key = {(r["case"], r["datagram_bytes"], r["format"]): r for r in results}
+    for r in results:
+        base = by_key.get((f"{r['case']}_naive", r["datagram_bytes"], r["format"]))
+        if base:
+            r["ratio_vs_naive"] = round(r["datagrams_per_s"] / base["datagrams_per_s"], 2)  # type: ignore[operator]
     return results
 
 
@@ -136,10 +188,10 @@ def main() -> int:
     if a.json:
         print(json.dumps(doc, indent=1))
     else:
-        print(f"{'case':8} {'dgram':>5} {'fmt':5} {'per NTB':>7} {'dgram/s':>11} {'Mbit/s':>9}")
+        print(f"{'case':13} {'dgram':>5} {'fmt':5} {'per NTB':>7} {'dgram/s':>11} {'Mbit/s':>9} {'vs naive':>8}")
         for r in res:
-            print(f"{r['case']:8} {r['datagram_bytes']:>5} {r['format']:5} {r['datagrams_per_ntb']:>7} "
-                  f"{r['datagrams_per_s']:>11,} {r['mbit_per_s']:>9,}")
+            print(f"{r['case']:13} {r['datagram_bytes']:>5} {r['format']:5} {r['datagrams_per_ntb']:>7} "
+                  f"{r['datagrams_per_s']:>11,} {r['mbit_per_s']:>9,} {r.get('ratio_vs_naive', ''):>8}")
     return 0
 
 

@@ -97,7 +97,9 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
     mode the first fault raises; otherwise it is appended to `faults` and parsing goes on where
     it safely can.
     """
-    mv = block if isinstance(block, memoryview) else memoryview(block)
+    # Slicing bytes is one copy and the cheapest way to hand out each datagram; a bytearray or
+    # memoryview block is copied once up front instead.
+    mv = block if isinstance(block, bytes) else bytes(block)
     total = len(mv)
     start = 0
     first: NtbInfo | None = None
@@ -187,9 +189,9 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
                     if zlib.crc32(body) != _U32.unpack_from(mv, a + dlen - 4)[0]:
                         fault(NtbFault.BAD_CRC)
                         continue
-                    frames.append(body.tobytes())
+                    frames.append(body)
                 else:
-                    frames.append(mv[a:a + dlen].tobytes())
+                    frames.append(mv[a:a + dlen])
                 found += 1
             if not terminated:
                 fault(NtbFault.NO_TERMINATOR)
@@ -203,7 +205,7 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
         start = end
         # Another NTB may follow in the same transfer; anything else (the one zero byte that
         # avoids a ZLP, zero padding up to the transfer size) is ignored, as Linux does.
-        if total - start < NTH16_LEN or bytes(mv[start:start + 4]) not in (b"NCMH", b"ncmh"):
+        if total - start < NTH16_LEN or mv[start:start + 4] not in (b"NCMH", b"ncmh"):
             return first
 
 
