@@ -281,9 +281,11 @@ class NcmDevice:
         if caps & NCAP_CRC_MODE:
             self._ctrl(REQ_OUT, SET_CRC_MODE, 0)
         self.ntb32 = bool(ntb32 and params.ntb32_supported)
-        if params.ntb32_supported:
+        # NTB16 is every function's default after alt 0 (NCM 1.0 §6.2.5), so the request is sent
+        # only to choose NTB32 (cdc_ncm also sends an explicit 16-bit choice; we skip it).
+        if self.ntb32:
             try:
-                self._ctrl(REQ_OUT, SET_NTB_FORMAT, 1 if self.ntb32 else 0)
+                self._ctrl(REQ_OUT, SET_NTB_FORMAT, 1)
             except NcmUsbError as exc:
                 if exc.cause is DownCause.USB_DISCONNECTED:
                     raise

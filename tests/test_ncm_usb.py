@@ -92,7 +92,8 @@ def test_bind_sequence_matches_cdc_ncm(ntb32: bool) -> None:
     dev = bound(modem, ntb32)
     assert modem.detached == {0, 1}
     reqs = [(rt, req, value) for rt, req, value, _i, _d in modem.requests if rt != 0x80]
-    assert reqs == [(0xA1, 0x80, 0), (0x21, 0x8A, 0), (0x21, 0x84, int(ntb32)), (0x21, 0x86, 0), (0x21, 0x43, 0x0E)]
+    fmt = [(0x21, 0x84, 1)] if ntb32 else []           # SET_NTB_FORMAT only to choose NTB32
+    assert reqs == [(0xA1, 0x80, 0), (0x21, 0x8A, 0), *fmt, (0x21, 0x86, 0), (0x21, 0x43, 0x0E)]
     assert modem.input_size == 16384 and modem.ntb32 is ntb32 and dev.ntb32 is ntb32
     assert modem.alt[1] == 1 and dev.mac == HOST_MAC
     assert dev.params is not None and dev.params.ntb32_supported
