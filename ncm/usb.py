@@ -10,7 +10,7 @@ vendor triple pairs with the next interface (cdc_ncm's IAD fallback).
 Binding follows cdc_ncm_bind_common (anchors §4.1): detach kernel drivers, claim both
 interfaces, toggle the data interface to its data setting and back to 0 (some devices reset
 only so), GET_NTB_PARAMETERS (required), SET_CRC_MODE off when supported, SET_NTB_FORMAT only
-when the device supports NTB32, SET_NTB_INPUT_SIZE, a 10–20 ms pause ("some firmwares need a
+to choose NTB32 (supported and wanted), SET_NTB_INPUT_SIZE, a 10–20 ms pause ("some firmwares need a
 pause"), then alternate setting 1.  The MAC is the iMACAddress string.
 
 Moving: `UsbPump` keeps a reader thread on bulk IN (one transfer of dwNtbInMaxSize always
