@@ -102,3 +102,29 @@ def both_up(w: Wire, v4: bool = True, v6: bool = True) -> Callable[[], bool]:
         la, lb = w.a.link, w.b.link
         return (not v4 or (la.ip4_open and lb.ip4_open)) and (not v6 or (la.ip6_open and lb.ip6_open))
     return check
+
+
+# -- a scripted peer: hand-built frames in, our frames parsed out -----------------------------------
+
+def out_packets(x: PPPoS) -> list[tuple[int, object]]:
+    """Everything x wants to send, as (protocol, ControlPacket | bytes for data)."""
+    from pppstack import hdlc
+    from pppstack.wire import ControlPacket, split_frame
+
+    dec = hdlc.Decoder(accm=0)
+    result: list[tuple[int, object]] = []
+    for frame in dec.feed(x.data_to_send()):
+        proto, info = split_frame(frame)
+        result.append((proto, ControlPacket.parse(info) if proto >= 0x8000 else info))
+    return result
+
+
+def feed(x: PPPoS, proto: int, code: int, ident: int, data: bytes, now: float) -> None:
+    from pppstack import hdlc
+    from pppstack.wire import ControlPacket, build_frame
+
+    x.receive_data(hdlc.encode(build_frame(proto, ControlPacket(code, ident, data).build())), now)
+
+
+def opts(*pairs: tuple[int, bytes]) -> bytes:
+    return b"".join(bytes((t, len(d) + 2)) + d for t, d in pairs)
