@@ -19,7 +19,6 @@ GOOD_FCS32 = 0xDEBB20E3 ^ 0xFFFFFFFF
 # Modem text (result codes such as "NO CARRIER") consists of these bytes; 0x7D is left out so
 # that a text run can never hold an escape.
 TEXT_BYTES = bytes([0x09, 0x0A, 0x0D]) + bytes(range(0x20, 0x7D))
-LINE_END = (0x0A, 0x0D)
 
 REASONS = ("abort", "runt", "bad_fcs", "oversize")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pppstack._hdlc_c import ffi, lib  # noqa: E402,I001  (ImportError here selects _python)
+
 from ._common import (
     DEFAULT_ACCM,
     GARBAGE_KEEP,
@@ -22,8 +24,6 @@ from ._common import (
     fcs_len,
     max_run,
 )
-
-from pppstack._hdlc_c import ffi, lib  # noqa: E402,I001  (ImportError here selects _python)
 
 _ITEMS = 4096  # records per C call; a 64 KiB chunk of minimal runs needs a few calls
 _KIND_FRAME = lib.HDLC_ITEM_FRAME

@@ -40,7 +40,6 @@ from ._common import (
     GARBAGE_KEEP,
     GOOD_FCS16,
     GOOD_FCS32,
-    LINE_END,
     TEXT_BYTES,
     Counters,
     Discard,
@@ -331,7 +330,7 @@ class Decoder:
         out += _unescape(s)
         if len(out) > self._max and len(out) > before:
             self._over = True
-            del out[self._max:]
+            del out[max(before, self._max):]
 
     def _close(self, items: list[Item]) -> None:
         if not self._has_raw:

@@ -1,0 +1,139 @@
+"""Differential framing tests: C, Python and the byte-at-a-time spec agree bit for bit.
+
+Hypothesis builds payloads, ACCMs and whole streams (frames, modem text, noise, aborts, stray
+control bytes), cuts them into arbitrary chunks and compares items and counters.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.hdlc_spec import BACKENDS, SpecDecoder, as_tuples, counters_dict, encode_naive, load_backend
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+accms = st.one_of(st.sampled_from([0, 0xFFFFFFFF, 0x000A0000, 0x80000001]), st.integers(0, 0xFFFFFFFF))
+fcs_bits = st.sampled_from([16, 32])
+# payloads rich in the bytes that matter, and long enough to reach the 16/32-byte SIMD blocks
+special = st.sampled_from([0x7E, 0x7D, 0x00, 0x03, 0x11, 0x13, 0x1F, 0x20, 0x5D, 0x5E, 0xFF, 0x0D, 0x0A])
+payload_byte = st.one_of(st.integers(0, 255), special)
+payloads = st.one_of(
+    st.binary(max_size=300),
+    st.lists(payload_byte, max_size=200).map(bytes),
+    st.tuples(st.binary(min_size=0, max_size=3000), st.integers(0, 255), st.integers(1, 40)).map(
+        lambda t: t[0] + bytes([t[1]]) * t[2]),
+)
+
+
+@pytest.fixture(scope="module")
+def both():  # noqa: ANN201
+    return [load_backend(name) for name in BACKENDS]
+
+
+@SETTINGS
+@given(payloads, accms, fcs_bits)
+def test_encode_identical(both, frame: bytes, accm: int, bits: int) -> None:  # noqa: ANN001
+    want = encode_naive(frame, accm, bits)
+    for hx in both:
+        assert hx.encode(frame, accm, bits) == want
+        assert hx.encode(frame, accm, bits, leading_flag=False) == want[1:]
+
+
+@SETTINGS
+@given(st.lists(payloads, max_size=6), accms, fcs_bits)
+def test_encode_many_identical(both, frames: list[bytes], accm: int, bits: int) -> None:  # noqa: ANN001
+    want = b"\x7e" + b"".join(encode_naive(f, accm, bits, False) for f in frames) if frames else b""
+    for hx in both:
+        assert hx.encode_many(frames, accm, bits) == want
+
+
+@SETTINGS
+@given(st.binary(max_size=5000))
+def test_fcs_identical(both, data: bytes) -> None:  # noqa: ANN001
+    py, c = both
+    assert py.fcs16(data) == c.fcs16(data)
+    assert py.fcs32(data) == c.fcs32(data)
+
+
+# Real frames start with FF 03 or a protocol field (C0 21, 80 21, 00 21, ...), never with modem
+# text; with at least 2 bytes they are not runts (RFC 1662 §3).
+headers = st.sampled_from([b"\xff\x03", b"\xc0\x21", b"\x80\x21", b"\x00\x21", b"\x00\x57", b"\xff\x03\x00\x21"])
+frames_st = st.tuples(headers, payloads).map(lambda t: t[0] + t[1])
+
+
+@SETTINGS
+@given(st.lists(frames_st, min_size=1, max_size=5), accms, fcs_bits, st.data())
+def test_round_trip_every_accm(both, frames: list[bytes], accm: int, bits: int, data) -> None:  # noqa: ANN001
+    # A receiver whose ACCM is a subset of the sender's gets every frame back (RFC 1662 §7.1).
+    rx_accm = accm & data.draw(st.integers(0, 0xFFFFFFFF))
+    for hx in both:
+        wire = hx.encode_many(frames, accm, bits)
+        d = hx.Decoder(rx_accm, bits, mru=4000)
+        assert [f for piece in _chunks(wire, data) for f in d.feed(piece)] == frames
+        assert counters_dict(d.counters) == dict(frames=len(frames), bad_fcs=0, aborts=0, runts=0,
+                                                 oversize=0, unescaped_ctrl=0, garbage_bytes=0)
+
+
+def _chunks(wire: bytes, data) -> list[bytes]:  # noqa: ANN001
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=8)))
+    out, last = [], 0
+    for c in cuts + [len(wire)]:
+        out.append(wire[last:c])
+        last = c
+    return out
+
+
+# --- whole streams -----------------------------------------------------------------------------
+def _token(bits: int):  # noqa: ANN202
+    return st.one_of(
+        st.tuples(payloads, accms).map(lambda t: encode_naive(t[0], t[1], bits, leading_flag=False)),
+        st.sampled_from([b"\r\nNO CARRIER\r\n", b"\r\nOK\r\n", b"CONNECT 150000000\r\n", b"ATH\r", b"OK"]),
+        st.binary(max_size=40),
+        st.lists(special, max_size=20).map(bytes),
+        st.just(b"\x7d\x7e"),       # abort
+        st.just(b"~"),
+        st.just(b"~~~"),
+        st.binary(min_size=1500, max_size=1700),  # around the MRU
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), fcs_bits, accms, st.sampled_from([0, 5, 40, 1500]))
+def test_decoders_agree_with_spec(both, data, bits: int, accm: int, mru: int) -> None:  # noqa: ANN001
+    stream = b"".join(data.draw(st.lists(_token(bits), max_size=12)))
+    # change ACCM/MRU between two chunks at a random point: both apply from the next byte
+    cut = data.draw(st.integers(0, len(stream)))
+    accm2 = data.draw(accms)
+    mru2 = data.draw(st.sampled_from([mru, 3, 1500, 2000]))
+    spec = SpecDecoder(accm, bits, mru)
+    spec.feed(stream[:cut])
+    spec.accm, spec.mru = accm2, mru2
+    spec.feed(stream[cut:])
+    for hx in both:
+        d = hx.Decoder(accm, bits, mru)
+        items = []
+        for piece in _chunks(stream[:cut], data):
+            items += d.feed_items(piece)
+        d.accm, d.mru = accm2, mru2
+        for piece in _chunks(stream[cut:], data):
+            items += d.feed_items(piece)
+        assert as_tuples(items) == spec.items, hx.__name__
+        assert counters_dict(d.counters) == spec.counts, hx.__name__
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data(), fcs_bits)
+def test_feed_and_take_garbage_match_feed_items(both, data, bits: int) -> None:  # noqa: ANN001
+    stream = b"".join(data.draw(st.lists(_token(bits), max_size=10)))
+    for hx in both:
+        a, b = hx.Decoder(fcs_bits=bits), hx.Decoder(fcs_bits=bits)
+        frames, garbage = [], b""
+        for piece in _chunks(stream, data):
+            frames += a.feed(piece)
+            garbage += a.take_garbage()
+        items = as_tuples(b.feed_items(stream))
+        assert frames == [x for k, x in items if k == "frame"]
+        assert garbage == b"".join(x for k, x in items if k == "garbage")
+        assert counters_dict(a.counters) == counters_dict(b.counters)
