@@ -236,3 +236,20 @@ def test_unplugged_before_bind() -> None:
     with pytest.raises(NcmUsbError) as exc:
         NcmDevice.open(backend=FakeBackend(modem)).bind()
     assert exc.value.cause is DownCause.USB_DISCONNECTED and "No such device" in exc.value.message
+
+
+def test_run_ncm_up_dial_failures_have_their_codes() -> None:
+    from tests.modem_scripted import ScriptedModem
+    ok = b"\r\nOK\r\n"
+    table = {"AT": ok, "AT+CMEE=2": ok, "AT+CPIN?": b"\r\n+CPIN: READY\r\n" + ok,
+             "AT+CREG?": b"\r\n+CREG: 0,1\r\n" + ok, "AT+CGREG?": ok, "AT+CEREG?": ok, "AT^HCSQ?": ok,
+             "AT^SYSINFOEX": ok, "AT+CSQ": ok, 'AT^NDISDUP=1,1,"internet"': b"\r\n+CME ERROR: 30\r\n"}
+    modem = FakeNcmModem()
+    with ScriptedModem(table) as at:
+        code = run_ncm_up(NcmUpOptions(apn="internet", at_port=at.path), backend=FakeBackend(modem))
+    assert code is ExitCode.NCM_DIAL_FAILED
+    assert 'AT^NDISDUP=1,1,"internet"' in at.commands and "AT^NDISDUP=1,0" not in at.commands
+    assert modem.alt[1] == 0                                          # data path stopped again
+    # no AT port given and none found in sysfs for this (fake) device
+    code = run_ncm_up(NcmUpOptions(apn="internet"), backend=FakeBackend(FakeNcmModem()))
+    assert code is ExitCode.NO_DEVICE

@@ -207,8 +207,13 @@ def _sysfs_at_port(dev: object) -> str | None:
     return None
 
 
-def _dial(opts: NcmUpOptions, dev: object) -> tuple[ExitCode | None, object | None, str | None]:
-    """Run NcmDialer on the AT port: (failure exit code or None, DhcpInfo or None, port path)."""
+class _Interrupted(Exception):
+    pass
+
+
+def _dial(opts: NcmUpOptions, dev: object, stop: threading.Event) -> tuple[ExitCode | None, object | None, str | None]:
+    """Run NcmDialer on the AT port: (failure exit code or None, DhcpInfo or None, port path).
+    A signal (``stop``) aborts the dialogue between two steps."""
     from pppstack.io import atport
     from pppstack.io.serialport import SerialPortError, open_port
     from pppstack.modem.dial import DialError, NcmDialer
@@ -230,7 +235,14 @@ def _dial(opts: NcmUpOptions, dev: object) -> tuple[ExitCode | None, object | No
     try:
         log.info("dialling NCM on %s: %s", path, dialer.dial_command if not (opts.user or opts.password)
                  else "AT^NDISDUP with credentials")
-        result = atport.run(port, dialer, timeout=opts.dial_timeout)
+        def check() -> None:
+            if stop.is_set():
+                raise _Interrupted
+
+        result = atport.run(port, dialer, timeout=opts.dial_timeout, on_progress=check)
+    except _Interrupted:
+        log.warning("interrupted while dialling")
+        return ExitCode.INTERRUPTED, None, path
     finally:
         port.close()
     for line in getattr(dialer, "transcript", []):
@@ -319,7 +331,9 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         gateway = opts.gateway
         dns = opts.dns
         if opts.apn is not None:
-            failure, info, dialled_on = _dial(opts, device.dev)
+            failure, info, at_path = _dial(opts, device.dev, stop)
+            if failure is None or failure is ExitCode.INTERRUPTED:
+                dialled_on = at_path        # hang up on the way out (a failed dial hung up itself)
             if failure is not None:
                 return failure
             if info is not None:
