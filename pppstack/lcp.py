@@ -167,6 +167,7 @@ class AuthProtocol(BaseCodec):
 
 class MagicNumber(BaseCodec):
     type, name, data_len = 5, "Magic-Number", 4
+    nak_forever = True
 
     def __init__(self, enabled: bool, rng: Callable[[int], bytes]) -> None:
         self.configured = enabled
@@ -175,7 +176,8 @@ class MagicNumber(BaseCodec):
         self.want = self._fresh()
         self.got = 0
         self.his = 0
-        self.loops = 0  # peer Naks/requests carrying our own number (RFC 1661 §6.4)
+        self.loops = 0       # Naks of our number (pppd counts these as loopback evidence, §6.4)
+        self.collisions = 0  # peer requests carrying our own number
 
     def _fresh(self) -> int:
         for _ in range(8):
@@ -186,7 +188,7 @@ class MagicNumber(BaseCodec):
 
     def reset(self) -> None:
         self.enabled, self.got = self.configured, 0
-        self.loops = 0
+        self.loops = self.collisions = 0
 
     def request(self) -> bytes | None:
         return self.want.to_bytes(4, "big") if self.enabled else None
@@ -195,11 +197,9 @@ class MagicNumber(BaseCodec):
         self.got = self.want
 
     def on_nak(self, data: bytes, requested: bool, give_up: bool) -> None:
-        if give_up:
-            self.enabled = False
-            return
-        if int.from_bytes(data, "big") == self.want:
-            self.loops += 1
+        # no give-up here (as pppd): Naks of the magic number are how a looped line shows itself,
+        # and LOOPBACK_FAIL of them end the link with a clear reason instead
+        self.loops += 1  # looped back, our Nak of our own number comes back as a Nak (pppd lcp_nakci)
         self.want = self._fresh()
 
     def on_reject(self) -> None:
@@ -211,7 +211,7 @@ class MagicNumber(BaseCodec):
     def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
         value = int.from_bytes(data, "big")
         if self.enabled and value == self.want:
-            self.loops += 1  # our own number came back: looped back, or the same random draw
+            self.collisions += 1  # our own number came back: looped back, or the same random draw
             return nak(self._fresh().to_bytes(4, "big"))
         self.his = value
         return ACK

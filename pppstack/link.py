@@ -161,7 +161,11 @@ class Link:
             _log_packet("rcvd", protocol, info)
         cp = self._by_protocol.get(protocol)
         if cp is not None:
-            if cp is self.lcp or self.phase is Phase.NETWORK:
+            if cp is self.lcp:
+                cp.receive(info, now)
+                if self.lcp_options.magic.loops >= LOOPBACK_FAIL and self._down_cause is None:
+                    self._close(ev.DownCause.LOOPBACK, _LOOPBACK, "Loopback detected")
+            elif self.phase is Phase.NETWORK:
                 cp.receive(info, now)
             else:
                 self.stats.discarded += 1
@@ -289,9 +293,6 @@ class Link:
         self.events.append(ev.LinkUp(o.mru.got, o.mru.his, o.accm.his, o.pfc.his, o.acfc.his,
                                      AuthProtocol.label(o.auth.his), AuthProtocol.label(o.auth.got)))
         self.keepalive.start(self._now, self.rx_frames)
-        if o.magic.loops >= LOOPBACK_FAIL:
-            self._defer(lambda: self._close(ev.DownCause.LOOPBACK, _LOOPBACK, "Loopback detected"))
-            return
         if o.auth.refused:
             self._defer(lambda: self._close(ev.DownCause.PEER_AUTH_FAILED,
                                             "The peer refused to authenticate itself, and we require it",

@@ -131,7 +131,7 @@ def test_our_magic_coming_back_is_naked_with_a_fresh_one() -> None:
     feed(x, LCP, 1, 7, opts((5, magic)), 0.0)
     r = reply(x)
     assert r.code == Code.CONF_NAK and r.data[:2] == b"\x05\x06" and r.data[2:] != magic
-    assert x.link.lcp_options.magic.loops == 1
+    assert x.link.lcp_options.magic.collisions == 1
 
 
 def test_nak_of_asyncmap_is_ored_and_reject_drops_options() -> None:

@@ -64,6 +64,8 @@ class BaseCodec:
     type: ClassVar[int] = 0
     name: ClassVar[str] = "?"
     data_len: ClassVar[int | None] = None
+    # pppd exempts the magic number from reject_if_disagree: its Naks are loopback evidence
+    nak_forever: ClassVar[bool] = False
 
     def reset(self) -> None:
         pass
@@ -158,7 +160,7 @@ class OptionSet:
                 verdict, hint = REJECT
             else:
                 verdict, hint = c.check_peer(o.data, give_in)
-                if verdict is Verdict.NAK and give_in:
+                if verdict is Verdict.NAK and give_in and not getattr(c, "nak_forever", False):
                     verdict = Verdict.REJECT
             seen.add(o.type)
             if verdict > worst:
