@@ -24,7 +24,8 @@ from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
 
 modem = FakeNcmModem()
 res = {}
-DIAL = len(sys.argv) > 1 and sys.argv[1] == "dial"
+DIAL = len(sys.argv) > 1 and sys.argv[1] in ("dial", "drop")
+DROP = sys.argv[1] == "drop"
 RESOLV = sys.argv[2] + "/resolv.conf"
 at = None
 if DIAL:
@@ -60,6 +61,9 @@ def pinger():
     except OSError as exc:
         res["resolv"] = str(exc)
     res["addr"] = subprocess.run(["ip", "-4", "addr", "show", "ncmt0"], capture_output=True, text=True).stdout
+    if DROP:       # the network ends the call: the modem says so on the AT port
+        at.write(b'\r\n^NDISSTAT: 0,33,,"IPV4"\r\n')
+        time.sleep(5)
     os.kill(os.getpid(), signal.SIGTERM)
 
 threading.Thread(target=pinger, daemon=True).start()
@@ -92,7 +96,7 @@ def netns():  # noqa: ANN201
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-@pytest.mark.parametrize("mode", ["plain", "dial"])
+@pytest.mark.parametrize("mode", ["plain", "dial", "drop"])
 def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Path) -> None:
     if shutil.which("ping") is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "iputils-ping"], check=False, capture_output=True)
@@ -105,6 +109,10 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Pa
     assert res["ping_rc"] == 0, res
     assert "3 received" in res["ping"] and "default dev ncmt0" in res["route"]
     assert res["echo_replies"] >= 3 and res["ping_frames"] >= 3
+    if mode == "drop":
+        assert res["code"] == 17, p.stderr     # ExitCode.CARRIER_LOST, from the ^NDISSTAT URC
+        assert res["at_commands"][-1] == "AT^NDISDUP=1,0"
+        return
     assert res["code"] == 0, p.stderr          # SIGTERM ends the link cleanly: ExitCode.OK
     if mode == "dial":
         cmds = res["at_commands"]

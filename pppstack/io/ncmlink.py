@@ -129,16 +129,24 @@ def _log_event(ev: NcmEvent) -> None:
         log.info("NCM link down: %s", ev.message)
 
 
+class Watcher(Protocol):
+    def fileno(self) -> int: ...
+    def poll(self) -> str | None: ...
+
+
 def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threading.Event,
            clock: Callable[[], float] = time.monotonic, on_event: Callable[[NcmEvent], None] | None = None,
-           until: Callable[[NcmSession], bool] | None = None) -> BridgeResult:
+           until: Callable[[NcmSession], bool] | None = None, watchers: Iterable[Watcher] = ()) -> BridgeResult:
     """Move packets between `port` and the USB pump until the link goes down, `stop` is set or
     `until(session)` says so.  `pump` is an ncm.usb.UsbPump (duck-typed to keep this importable
-    without pyusb)."""
+    without pyusb).  Each watcher's ``poll()`` runs when its fd is readable; a sentence back
+    means the modem ended the data call (e.g. ^NDISSTAT on the AT port): the link goes down."""
     sel = selectors.DefaultSelector()
     tun_fd = port.fileno()
     sel.register(tun_fd, selectors.EVENT_READ)
     sel.register(pump.wake_fd, selectors.EVENT_READ)  # type: ignore[attr-defined]
+    for w in watchers:
+        sel.register(w.fileno(), selectors.EVENT_READ, w)
     start = clock()
     tun_ready = False
     try:
@@ -179,6 +187,15 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
             for key, _ in sel.select(wait):
                 if key.fd == tun_fd:
                     tun_ready = True
+                elif key.data is not None:
+                    try:
+                        why = key.data.poll()
+                    except OSError as exc:      # the port went away: the USB side will say why
+                        log.debug("stopped watching the AT port: %s", exc)
+                        sel.unregister(key.fd)
+                        continue
+                    if why:
+                        session.connection_lost(DownCause.CARRIER_LOST, why)
                 else:
                     pump.drain_wake()  # type: ignore[attr-defined]
     finally:
@@ -211,9 +228,37 @@ class _Interrupted(Exception):
     pass
 
 
-def _dial(opts: NcmUpOptions, dev: object, stop: threading.Event) -> tuple[ExitCode | None, object | None, str | None]:
-    """Run NcmDialer on the AT port: (failure exit code or None, DhcpInfo or None, port path).
-    A signal (``stop``) aborts the dialogue between two steps."""
+class NdisStatWatcher:
+    """Reads the AT port during the link: ``^NDISSTAT: 0,...`` (ModemManager: a non-connected
+    ^NDISSTAT outside connect/disconnect means "disconnected now") ends the link with a sentence."""
+
+    def __init__(self, port: object) -> None:
+        from pppstack.modem.at import AtChannel
+        self.port = port
+        self.channel = AtChannel()
+
+    def fileno(self) -> int:
+        return self.port.fileno()  # type: ignore[attr-defined]
+
+    def poll(self) -> str | None:
+        from pppstack.modem.at import Urc
+        from pppstack.modem.huawei import parse_ndisstat
+        data = self.port.read()  # type: ignore[attr-defined]
+        for ev in self.channel.feed(data) if data else ():
+            if isinstance(ev, Urc):
+                log.debug("modem: %s", ev.line)
+                if ev.name.upper() == "^NDISSTAT":
+                    st = parse_ndisstat(ev.line)
+                    if st is not None and not st.connected:
+                        cause = f", cause {st.error}" if st.error else ""
+                        return f"the modem reported the data connection down ({ev.line.strip()}{cause})"
+        return None
+
+
+def _dial(opts: NcmUpOptions, dev: object, stop: threading.Event
+          ) -> tuple[ExitCode | None, object | None, str | None, object | None]:
+    """Run NcmDialer on the AT port: (failure exit code or None, DhcpInfo or None, port path,
+    the port still open after a successful dial).  A signal (``stop``) aborts between steps."""
     from pppstack.io import atport
     from pppstack.io.serialport import SerialPortError, open_port
     from pppstack.modem.dial import DialError, NcmDialer
@@ -221,17 +266,17 @@ def _dial(opts: NcmUpOptions, dev: object, stop: threading.Event) -> tuple[ExitC
     path = opts.at_port or _sysfs_at_port(dev)
     if not path:
         log.error("no AT (PCUI) port found for the NCM modem; name it with --device /dev/ttyUSBn")
-        return ExitCode.NO_DEVICE, None, None
+        return ExitCode.NO_DEVICE, None, None, None
     try:
         dialer = NcmDialer(opts.apn or "", opts.user, opts.password, pin=opts.pin, pdp_type=opts.pdp_type)
     except ValueError as exc:
         log.error("%s", exc)
-        return ExitCode.OPTION_ERROR, None, None
+        return ExitCode.OPTION_ERROR, None, None, None
     try:
         port = open_port(path)
     except (OSError, SerialPortError) as exc:
         log.error("cannot open the AT port %s: %s", path, exc)
-        return ExitCode.OPEN_FAILED, None, path
+        return ExitCode.OPEN_FAILED, None, path, None
     try:
         log.info("dialling NCM on %s: %s", path, dialer.dial_command if not (opts.user or opts.password)
                  else "AT^NDISDUP with credentials")
@@ -242,37 +287,42 @@ def _dial(opts: NcmUpOptions, dev: object, stop: threading.Event) -> tuple[ExitC
         result = atport.run(port, dialer, timeout=opts.dial_timeout, on_progress=check)
     except _Interrupted:
         log.warning("interrupted while dialling")
-        return ExitCode.INTERRUPTED, None, path
-    finally:
         port.close()
+        return ExitCode.INTERRUPTED, None, path, None
+    except BaseException:
+        port.close()
+        raise
     for line in getattr(dialer, "transcript", []):
         log.debug("%s", line)
     if result is None or not result.ok:
+        port.close()
         msg = result.message if result is not None else "no result"
         log.error("NCM dial failed: %s", msg)
         if result is not None and result.error in (DialError.SIM_PIN_REQUIRED, DialError.SIM_PIN_REJECTED,
                                                    DialError.SIM_PUK_REQUIRED):
-            return ExitCode.SIM_PIN, None, path
+            return ExitCode.SIM_PIN, None, path, None
         if result is not None and result.error is DialError.NO_RESPONSE:
-            return ExitCode.NO_DEVICE, None, path
-        return ExitCode.NCM_DIAL_FAILED, None, path
+            return ExitCode.NO_DEVICE, None, path, None
+        return ExitCode.NCM_DIAL_FAILED, None, path, None
     log.info("NCM connected: %s", result.message)
-    return None, result.ipv4, path
+    return None, result.ipv4, path, port
 
 
-def _hangup(path: str | None) -> None:
-    if not path:
+def _hangup(path: str | None, port: object | None = None) -> None:
+    """AT^NDISDUP=1,0 on the port kept from the dial (or on `path` opened again)."""
+    if not path and port is None:
         return
     try:
         from pppstack.io import atport
         from pppstack.io.serialport import open_port
         from pppstack.modem.dial import NcmHangup
-        port = open_port(path)
+        if port is None:
+            port = open_port(path)  # type: ignore[arg-type]
         try:
-            res = atport.run(port, NcmHangup(), timeout=5.0)
+            res = atport.run(port, NcmHangup(), timeout=5.0)  # type: ignore[arg-type]
             log.info("AT^NDISDUP=1,0: %s", res.message if res is not None else "no answer")
         finally:
-            port.close()
+            port.close()  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - teardown must finish
         log.info("could not hang up on %s: %s", path, exc)
 
@@ -304,6 +354,7 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
     pump: UsbPump | None = None
     tun = None
     dialled_on: str | None = None
+    at_port: object | None = None
     stop = threading.Event()
     old_handlers = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -331,7 +382,7 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         gateway = opts.gateway
         dns = opts.dns
         if opts.apn is not None:
-            failure, info, at_path = _dial(opts, device.dev, stop)
+            failure, info, at_path, at_port = _dial(opts, device.dev, stop)
             if failure is None or failure is ExitCode.INTERRUPTED:
                 dialled_on = at_path        # hang up on the way out (a failed dial hung up itself)
             if failure is not None:
@@ -392,7 +443,8 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         log.info("%s up: %s gateway %s%s, MAC %s, %s", tun.name, ipv4, gateway or "-",
                  f", DNS {' '.join(map(str, dns))}" if dns else "", mac.hex(":"), params.describe())
         session.start(time.monotonic())
-        result = bridge(session, pump, tun, stop=stop)
+        watchers = [NdisStatWatcher(at_port)] if at_port is not None else []
+        result = bridge(session, pump, tun, stop=stop, watchers=watchers)
         summary = {"interface": tun.name, "address": str(ipv4), "gateway": str(gateway) if gateway else None,
                    "dns": [str(d) for d in dns], "cause": result.down.cause.name, "message": result.down.message,
                    "seconds": round(result.seconds, 1), **result.stats}
@@ -410,7 +462,9 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         if pump is not None:
             pump.stop()
         if dialled_on is not None:
-            _hangup(dialled_on)
+            _hangup(dialled_on, at_port)
+        elif at_port is not None:
+            at_port.close()  # type: ignore[attr-defined]
         try:
             device.close()
         except Exception:  # noqa: BLE001
