@@ -482,7 +482,7 @@ class UsbPump:
     def _writer(self) -> None:
         while True:
             block = self._tx.get()
-            if block is None or self._stop.is_set():
+            if block is None or self.error is not None:
                 return
             try:
                 self.device.write_ntb(block)
@@ -514,11 +514,15 @@ class UsbPump:
         return out
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
+        """Let the writer send what is queued (the last flush), then stop every thread."""
         try:
-            self._tx.put_nowait(None)
+            self._tx.put(None, timeout=timeout)
         except queue.Full:
             pass
+        for t in self._threads:
+            if t.name == "ncm-bulk-out":
+                t.join(timeout)
+        self._stop.set()
         for t in self._threads:
             t.join(timeout)
         for fd in (self._rfd, self._wfd):
