@@ -31,7 +31,7 @@ from pppstack.io.pppdriver import LinkEnd
 from pppstack.io.serialport import PortVanished, SerialPort, open_port
 from pppstack.io.session import Signals, build_link, run_session
 from pppstack.io.tun import TunDevice, TunError, TunPermissionError
-from pppstack.options import OptionError, PppOptions, parse_argv
+from pppstack.options import OptionError, PppOptions, parse_argv, with_overrides
 
 __all__ = ["register", "handler", "build_options", "setup_logging", "ConnectSpec", "parse_connect"]
 
@@ -145,9 +145,8 @@ def build_options(args: argparse.Namespace) -> PppOptions:
         flag_words += ["ip-down-script", args.ip_down]
     opts = parse_argv(words, loader=_read_text)
     opts = parse_argv(flag_words, base=opts, loader=_read_text, source="flags")
-    if getattr(args, "device", None):
-        opts = parse_argv([os.path.abspath(args.device) if not args.device.startswith("/dev/") else args.device],
-                          base=opts, source="--device")
+    if getattr(args, "device", None):  # any path: a tty, a pty, or a stable symlink to one
+        opts = with_overrides(opts, device=args.device)
     return opts
 
 
