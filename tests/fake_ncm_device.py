@@ -119,6 +119,13 @@ def parse_ntb_device(block: bytes) -> list[bytes]:
     return frames
 
 
+def _ndp_after_datagrams(block: bytes) -> bool:
+    ntb32 = block[:4] == b"ncmh"
+    ndp = struct.unpack_from("<I" if ntb32 else "<H", block, 12 if ntb32 else 10)[0]
+    first = struct.unpack_from("<I" if ntb32 else "<H", block, ndp + (16 if ntb32 else 8))[0]
+    return ndp > first
+
+
 def build_ntb_device(frames: list[bytes], ntb32: bool = False, seq: int = 0) -> bytes:
     """f_ncm's layout: NTH, datagrams 4-aligned, then the NDP (with its zero entry)."""
     hlen = 16 if ntb32 else 12
@@ -169,6 +176,7 @@ class FakeNcmModem:
     arp_host_on_connect: bool = True
     answer_arp: bool = True
     kernel_driver: bool = True
+    require_ndp_at_end: bool = False      # E5785/E5885-style firmware (huawei_cdc_ncm's NDP_TO_END)
 
     def __post_init__(self) -> None:
         self.requests: list[tuple[int, int, int, int, bytes]] = []
@@ -182,6 +190,7 @@ class FakeNcmModem:
         self.detached: set[int] = set()
         self.unplugged = threading.Event()
         self.echo_replies = 0
+        self.dropped_blocks = 0
         self.seq = 0
         ctrl, data = self._ncm_numbers()
         self.control_if, self.data_if = ctrl, data
@@ -273,6 +282,9 @@ class FakeNcmModem:
         if self.alt.get(self.data_if, 0) != 1:
             raise usb.core.USBError(*PIPE_ERR)
         self.rx_blocks.append(data)
+        if self.require_ndp_at_end and not _ndp_after_datagrams(data):
+            self.dropped_blocks += 1          # such firmware silently ignores other layouts
+            return len(data)
         frames = parse_ntb_device(data)
         self.rx_frames.extend(frames)
         replies = [r for f in frames if (r := self._answer(f)) is not None]

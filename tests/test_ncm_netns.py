@@ -22,7 +22,12 @@ from ipaddress import IPv4Address, IPv4Interface
 from tests.fake_ncm_device import FakeBackend, FakeNcmModem
 from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
 
-modem = FakeNcmModem()
+MODE = sys.argv[1]
+if MODE == "vendor":     # 12d1:1506-style vendor classes, firmware that wants the NDP at the end
+    from tests.fake_ncm_device import huawei_vendor_ncm
+    modem = FakeNcmModem(layout=huawei_vendor_ncm(), pid=0x1506, require_ndp_at_end=True)
+else:
+    modem = FakeNcmModem()
 res = {}
 DIAL = len(sys.argv) > 1 and sys.argv[1] in ("dial", "drop")
 DROP = sys.argv[1] == "drop"
@@ -79,6 +84,7 @@ if at is not None:
     res["at_commands"] = at.commands
 res["code"] = int(code)
 res["echo_replies"] = modem.echo_replies
+res["dropped_blocks"] = modem.dropped_blocks
 res["ping_frames"] = sum(1 for f in modem.rx_frames if f[12:14] == b"\x08\x00")
 print("RESULT " + json.dumps(res))
 """
@@ -96,7 +102,7 @@ def netns():  # noqa: ANN201
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-@pytest.mark.parametrize("mode", ["plain", "dial", "drop"])
+@pytest.mark.parametrize("mode", ["plain", "vendor", "dial", "drop"])
 def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Path) -> None:
     if shutil.which("ping") is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "iputils-ping"], check=False, capture_output=True)
@@ -108,7 +114,7 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Pa
     res = json.loads(line[7:])
     assert res["ping_rc"] == 0, res
     assert "3 received" in res["ping"] and "default dev ncmt0" in res["route"]
-    assert res["echo_replies"] >= 3 and res["ping_frames"] >= 3
+    assert res["echo_replies"] >= 3 and res["ping_frames"] >= 3 and res["dropped_blocks"] == 0
     if mode == "drop":
         assert res["code"] == 17, p.stderr     # ExitCode.CARRIER_LOST, from the ^NDISSTAT URC
         assert res["at_commands"][-1] == "AT^NDISDUP=1,0"
