@@ -66,6 +66,14 @@ def pinger():
     except OSError as exc:
         res["resolv"] = str(exc)
     res["addr"] = subprocess.run(["ip", "-4", "addr", "show", "ncmt0"], capture_output=True, text=True).stdout
+    if MODE == "plain":   # IPv6 too: the kernel's own ping6 over our NS/NA and the modem as router
+        subprocess.run(["ip", "-6", "addr", "add", "2001:db8::2/64", "dev", "ncmt0", "nodad"], check=False)
+        subprocess.run(["ip", "-6", "route", "add", "default", "dev", "ncmt0"], check=False)
+        time.sleep(0.2)
+        p6 = subprocess.run(["ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "3", "2001:db8:ffff::1"],
+                            capture_output=True, text=True)
+        res["ping6_rc"], res["ping6"] = p6.returncode, p6.stdout + p6.stderr
+        res["addr6"] = subprocess.run(["ip", "-6", "addr", "show", "ncmt0"], capture_output=True, text=True).stdout
     if DROP:       # the network ends the call: the modem says so on the AT port
         at.write(b'\r\n^NDISSTAT: 0,33,,"IPV4"\r\n')
         time.sleep(5)
@@ -77,7 +85,7 @@ if DIAL:      # everything from the AT dialogue: no addresses given
                         usepeerdns=True, resolv_conf=RESOLV)
 else:         # a plain NCM device: static addresses, up on NETWORK_CONNECTION alone
     opts = NcmUpOptions(ifname="ncmt0", local_ip=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
-                        defaultroute=True, noipv6=True)
+                        defaultroute=True, noipv6=MODE != "plain")
 code = run_ncm_up(opts, backend=FakeBackend(modem))
 if at is not None:
     at.stop()
@@ -115,6 +123,9 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Pa
     assert res["ping_rc"] == 0, res
     assert "3 received" in res["ping"] and "default dev ncmt0" in res["route"]
     assert res["echo_replies"] >= 3 and res["ping_frames"] >= 3 and res["dropped_blocks"] == 0
+    if mode == "plain":
+        assert res["ping6_rc"] == 0, res["ping6"]
+        assert "fe80::e5b:8fff:fe27:9a64/64" in res["addr6"]          # our EUI-64 link-local, the L2 shim's
     if mode == "drop":
         assert res["code"] == 17, p.stderr     # ExitCode.CARRIER_LOST, from the ^NDISSTAT URC
         assert res["at_commands"][-1] == "AT^NDISDUP=1,0"
