@@ -17,6 +17,8 @@ AUTH = {
     "pap": (dict(user="web", password="web"), dict(require_pap=True, secrets={"web": "web"})),
     "chap": (dict(user="", password=""), dict(require_chap=True, secrets={"": ""})),
     "chap-named": (dict(user="alice", password="s3cret"), dict(require_chap=True, secrets={"alice": "s3cret"})),
+    "chap-wildcard": (dict(user="anyone", password="pw"), dict(require_chap=True, secrets={"*": "pw"})),
+    "pap-wildcard": (dict(user="anyone", password="pw"), dict(require_pap=True, secrets={"*": "pw"})),
 }
 
 
@@ -70,7 +72,7 @@ def test_clean_wire_reaches_network_and_carries_ip(auth: str) -> None:
     if auth != "none":
         (ok_a,) = w.of("a", ev.AuthSucceeded)
         (ok_b,) = w.of("b", ev.AuthSucceeded)
-        assert ok_a.protocol == ok_b.protocol == auth[:4].upper().rstrip("-")
+        assert ok_a.protocol == ok_b.protocol == auth.split("-")[0].upper()
         assert ok_b.as_authenticator and not ok_a.as_authenticator
         assert ok_b.peer_name == ca["user"]
     exchange(w)

@@ -148,7 +148,7 @@ class ChapServer:
             return None
         value, name_b = parts
         name = name_b.decode("utf-8", "replace")
-        secret = self.secrets.get(name)
+        secret = self.secrets.get(name, self.secrets.get("*"))  # "*": any name (pppd secrets files)
         ok = secret is not None and hmac.compare_digest(value, md5_response(ident, secret.encode(), self._challenge))
         self._waiting = False
         self.peer_name = name

@@ -105,7 +105,7 @@ class PapServer:
         if self.done:  # a repeat after our answer was lost: answer the same way
             self._reply(ident, self.succeeded)
             return None
-        secret = self.secrets.get(name)
+        secret = self.secrets.get(name, self.secrets.get("*"))  # "*": any name (pppd secrets files)
         ok = secret is not None and hmac.compare_digest(secret.encode(), password)
         self._reply(ident, ok)
         self.done, self.succeeded, self.deadline, self.peer_name = True, ok, None, name
