@@ -66,6 +66,15 @@ def pinger():
     except OSError as exc:
         res["resolv"] = str(exc)
     res["addr"] = subprocess.run(["ip", "-4", "addr", "show", "ncmt0"], capture_output=True, text=True).stdout
+    if MODE == "plain":
+        time.sleep(2.2)           # the status file is rewritten every 2 s
+    try:
+        from pppstack.cli.status import format_status
+        st = json.load(open(sys.argv[2] + "/ncmt0.json"))
+        res["status"] = format_status(st)
+        res["status_counters"] = st["counters"]
+    except (OSError, ValueError, KeyError, ImportError) as exc:
+        res["status"] = repr(exc)
     if MODE == "plain":   # IPv6 too: the kernel's own ping6 over our NS/NA and the modem as router
         subprocess.run(["ip", "-6", "addr", "add", "2001:db8::2/64", "dev", "ncmt0", "nodad"], check=False)
         subprocess.run(["ip", "-6", "route", "add", "default", "dev", "ncmt0"], check=False)
@@ -85,7 +94,7 @@ if DIAL:      # everything from the AT dialogue: no addresses given
                         usepeerdns=True, resolv_conf=RESOLV)
 else:         # a plain NCM device: static addresses, up on NETWORK_CONNECTION alone
     opts = NcmUpOptions(ifname="ncmt0", local_ip=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
-                        defaultroute=True, noipv6=MODE != "plain")
+                        defaultroute=True, noipv6=MODE != "plain", run_dir=sys.argv[2])
 code = run_ncm_up(opts, backend=FakeBackend(modem))
 if at is not None:
     at.stop()
@@ -125,6 +134,9 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Pa
     assert res["echo_replies"] >= 3 and res["ping_frames"] >= 3 and res["dropped_blocks"] == 0
     if mode == "plain":
         assert res["ping6_rc"] == 0, res["ping6"]
+        assert "ncmt0: ncm-up" in res["status"] and "10.10.1.1 -> peer 10.10.1.2" in res["status"], res["status"]
+        assert res["status_counters"]["packets_sent"] >= 3               # `pppstack status` sees the link
+        assert not (tmp_path / "ncmt0.json").exists()                     # and the file goes with it
         assert "fe80::e5b:8fff:fe27:9a64/64" in res["addr6"]          # our EUI-64 link-local, the L2 shim's
     if mode == "drop":
         assert res["code"] == 17, p.stderr     # ExitCode.CARRIER_LOST, from the ^NDISSTAT URC

@@ -136,11 +136,13 @@ class Watcher(Protocol):
 
 def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threading.Event,
            clock: Callable[[], float] = time.monotonic, on_event: Callable[[NcmEvent], None] | None = None,
-           until: Callable[[NcmSession], bool] | None = None, watchers: Iterable[Watcher] = ()) -> BridgeResult:
+           until: Callable[[NcmSession], bool] | None = None, watchers: Iterable[Watcher] = (),
+           tick: Callable[[NcmSession], None] | None = None, tick_interval: float = 2.0) -> BridgeResult:
     """Move packets between `port` and the USB pump until the link goes down, `stop` is set or
     `until(session)` says so.  `pump` is an ncm.usb.UsbPump (duck-typed to keep this importable
     without pyusb).  Each watcher's ``poll()`` runs when its fd is readable; a sentence back
-    means the modem ended the data call (e.g. ^NDISSTAT on the AT port): the link goes down."""
+    means the modem ended the data call (e.g. ^NDISSTAT on the AT port): the link goes down.
+    ``tick(session)`` runs every `tick_interval` seconds (the status file)."""
     sel = selectors.DefaultSelector()
     tun_fd = port.fileno()
     sel.register(tun_fd, selectors.EVENT_READ)
@@ -148,10 +150,14 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
     for w in watchers:
         sel.register(w.fileno(), selectors.EVENT_READ, w)
     start = clock()
+    next_tick = start
     tun_ready = False
     try:
         while True:
             now = clock()
+            if tick is not None and now >= next_tick:
+                tick(session)
+                next_tick = now + tick_interval
             for note in pump.take_notifications():  # type: ignore[attr-defined]
                 session.receive_notification(note, now)
             for block in pump.take_blocks():  # type: ignore[attr-defined]
@@ -183,6 +189,8 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
                 return BridgeResult(down, session.stats(), session.carrier, clock() - start)
             timer = session.get_timer()
             wait = 0.25 if timer is None else min(0.25, max(0.0, timer - clock()))
+            if tick is not None:
+                wait = min(wait, max(0.0, next_tick - clock()))
             tun_ready = False
             for key, _ in sel.select(wait):
                 if key.fd == tun_fd:
@@ -444,7 +452,34 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
                  f", DNS {' '.join(map(str, dns))}" if dns else "", mac.hex(":"), params.describe())
         session.start(time.monotonic())
         watchers = [NdisStatWatcher(at_port)] if at_port is not None else []
-        result = bridge(session, pump, tun, stop=stop, watchers=watchers)
+        from pppstack.io import hooks
+        status_file = hooks.status_path(tun.name, opts.run_dir or hooks.RUN_DIR)
+        up_wall = time.time()
+        status_base = {
+            "pid": os.getpid(), "ifname": tun.name, "mode": "ncm", "phase": "ncm-up",
+            "device": f"{device.name} NCM ({'NTB32' if device.ntb32 else 'NTB16'})" + (f", AT {dialled_on}"
+                                                                                       if dialled_on else ""),
+            "local": str(ipv4.ip), "peer": str(gateway) if gateway else None, "prefix": ipv4.network.prefixlen,
+            "dns": [str(d) for d in dns], "mtu": mtu, "up_since": up_wall, "resolv_conf": [resolv_file]
+            if resolv_file else [], "ipv6_local": None if opts.noipv6 else str(eui64_link_local(mac)),
+        }
+
+        def write_status(s: NcmSession) -> None:
+            k = tun.stats()
+            st = dict(status_base, updated=time.time(), carrier=s.carrier, neighbours=s.l2.neighbours(),
+                      counters={"bytes_sent": k.get("tx_bytes"), "bytes_rcvd": k.get("rx_bytes"),
+                                "packets_sent": k.get("tx_packets"), "packets_rcvd": k.get("rx_packets")},
+                      ncm=s.stats())
+            try:
+                os.makedirs(os.path.dirname(status_file), exist_ok=True)
+                hooks.write_status(status_file, st)
+            except OSError as exc:
+                log.debug("could not write %s: %s", status_file, exc)
+
+        try:
+            result = bridge(session, pump, tun, stop=stop, watchers=watchers, tick=write_status)
+        finally:
+            hooks.remove_file(status_file)
         summary = {"interface": tun.name, "address": str(ipv4), "gateway": str(gateway) if gateway else None,
                    "dns": [str(d) for d in dns], "cause": result.down.cause.name, "message": result.down.message,
                    "seconds": round(result.seconds, 1), **result.stats}
