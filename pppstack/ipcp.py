@@ -62,7 +62,8 @@ class IpAddress(BaseCodec):
         addr = IPv4Address(data)
         if addr != ZERO and (self.config.local_ip is None or self.config.ipcp_accept_local):
             self.want = addr  # the network assigns our address
-        self.enabled = True
+        if not requested and not give_up:
+            self.enabled = True  # the peer insists on it after all
 
     def on_reject(self) -> None:
         self.enabled = False
@@ -81,13 +82,40 @@ class IpAddress(BaseCodec):
 
 
 class IpAddresses(BaseCodec):
-    """The deprecated IP-Addresses option (RFC 1172): source then destination address."""
+    """The deprecated IP-Addresses option (RFC 1172): source then destination address.
+
+    We send it only as pppd does (`old_addrs`): when the peer rejected IP-Address (3).
+    """
 
     type, name, data_len = 1, "IP-Addresses", 8
 
-    def __init__(self, config: LinkConfig, peer: _PeerAddress) -> None:
+    def __init__(self, config: LinkConfig, peer: _PeerAddress, addr: IpAddress) -> None:
         self.config = config
         self.peer = peer
+        self.addr = addr
+        self.enabled = True
+
+    def reset(self) -> None:
+        self.enabled = True
+
+    def request(self) -> bytes | None:
+        if self.addr.enabled or not self.enabled:
+            return None
+        return self.addr.want.packed + (self.config.remote_ip or ZERO).packed
+
+    def on_ack(self, data: bytes) -> None:
+        self.addr.got = self.addr.want
+
+    def on_nak(self, data: bytes, requested: bool, give_up: bool) -> None:
+        if give_up:
+            self.enabled = False
+            return
+        ours = IPv4Address(data[:4])
+        if ours != ZERO and (self.config.local_ip is None or self.config.ipcp_accept_local):
+            self.addr.want = ours
+
+    def on_reject(self) -> None:
+        self.enabled = False
 
     def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
         verdict, hint = self.peer.judge(IPv4Address(data[:4]))
@@ -151,7 +179,7 @@ class IpcpOptions(OptionSet):
         self.addr = IpAddress(config, peer)
         self.dns1 = Dns(129, config)
         self.dns2 = Dns(131, config)
-        super().__init__([self.addr, self.dns1, self.dns2, IpAddresses(config, peer), Vj()])
+        super().__init__([IpAddresses(config, peer, self.addr), self.addr, self.dns1, self.dns2, Vj()])
 
     @property
     def local(self) -> IPv4Address:

@@ -240,3 +240,18 @@ def test_close_before_anything_happened_still_reports(clock, silent: bool) -> No
         x.handle_timer(t)
     (down,) = [e for e in events(x) if isinstance(e, ev.LinkDown)]
     assert down.cause is ev.DownCause.LOCAL_CLOSE
+
+
+def test_rejected_ip_address_falls_back_to_ip_addresses(clock) -> None:
+    x, _, out = lcp_opened(clock, noipv6=True)
+    (req,) = [p for pr, p in out if pr == IPCP]
+    feed(x, IPCP, 4, req.identifier, opts((3, bytes(4))), clock.now)  # an old peer: no option 3
+    ((_, req),) = out_packets(x)
+    assert req.data == opts((1, bytes(8)), (129, bytes(4)), (131, bytes(4)))
+    feed(x, IPCP, 3, req.identifier, opts((1, bytes([10, 1, 1, 1, 10, 0, 0, 1]))), clock.now)
+    ((_, req),) = out_packets(x)
+    assert req.data[:10] == opts((1, bytes([10, 1, 1, 1, 0, 0, 0, 0])))
+    feed(x, IPCP, 2, req.identifier, req.data, clock.now)
+    feed(x, IPCP, 1, 7, opts((1, bytes([10, 0, 0, 1, 10, 1, 1, 1]))), clock.now)
+    (up,) = [e for e in events(x) if isinstance(e, ev.Ipv4Up)]
+    assert (str(up.local), str(up.peer)) == ("10.1.1.1", "10.0.0.1")
