@@ -60,14 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     args = ap.parse_args(argv)
 
-    from pppstack.config import LinkConfig
-    from pppstack.pppos import PPPoS
-
     from pppstack import events as ev
+    from pppstack.config import LinkConfig
     from pppstack.io import atport
     from pppstack.io.serialport import open_port
     from pppstack.io.tun import TunDevice
     from pppstack.modem.dial import PppDialer
+    from pppstack.pppos import PPPoS
 
     port = open_port(args.device)
     dialer = PppDialer(apn=args.apn, wait_registration=True, registration_timeout=10.0)
@@ -123,14 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         done = False
         while (event := link.next_event()) is not None:
             emit_event(event)
-            if isinstance(event, ev.Ipv4Up):
-                if tun is None:
-                    tun = TunDevice.create(args.ifname, mtu=event.mtu)
-                    sel.register(tun.fileno(), selectors.EVENT_READ, "tun")
-                tun.set_ipv4(event.local, event.peer)
+            if isinstance(event, (ev.Ipv4Up, ev.Ipv6Up)) and tun is None:
+                # IPv6CP may open before IPCP: the TUN comes with whichever is first
+                tun = TunDevice.create(args.ifname, mtu=event.mtu)
+                sel.register(tun.fileno(), selectors.EVENT_READ, "tun")
                 tun.up()
+            if isinstance(event, ev.Ipv4Up):
+                tun.set_ipv4(event.local, event.peer)
                 emit("TunReady", ifname=tun.name)
-            elif isinstance(event, ev.Ipv6Up) and tun is not None:
+            elif isinstance(event, ev.Ipv6Up):
                 ll = tun.set_ipv6_link_local(event.local_ifid, event.peer_ifid)
                 emit("Tun6Ready", ifname=tun.name, addresses=[str(a) for a in ll])
             elif isinstance(event, ev.LinkDown):
