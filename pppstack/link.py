@@ -305,7 +305,8 @@ class Link:
                 self.auth_client = PapClient(c.user, c.password, send(Protocol.PAP), restart=c.pap_restart,
                                              max_req=c.pap_max_authreq)
             else:
-                self.auth_client = ChapClient(c.user, c.password, send(Protocol.CHAP), timeout=c.chap_timeout)
+                self.auth_client = ChapClient(c.user, c.password, send(Protocol.CHAP), timeout=c.chap_timeout,
+                                             restart=c.chap_restart)
         if o.auth.got is not None:
             if AuthProtocol.label(o.auth.got) == "PAP":
                 self.auth_server = PapServer(c.secrets, send(Protocol.PAP), timeout=c.pap_timeout)

@@ -122,3 +122,23 @@ def test_text_between_frames_becomes_modem_text(rng, clock) -> None:
     x.receive_data(b"~\r\nNO CARRIER\r\n", clock.now)
     texts = [e.text for e in events(x) if isinstance(e, ev.ModemText)]
     assert "NO CARRIER" in texts
+
+
+def test_lost_chap_success_is_recovered_by_repeating_the_response(rng, clock) -> None:
+    x = PPPoS(LinkConfig(), rng)
+    x.open(clock.now)
+    ((_, req),) = out_packets(x)
+    feed(x, LCP, Code.CONF_REQ, 0, MODEM_LCP, clock.now)
+    feed(x, LCP, Code.CONF_ACK, 1, req.data, clock.now)
+    out_packets(x)
+    feed(x, CHAP, 1, 7, bytes([16]) + CHALLENGE, clock.now)
+    ((_, first),) = out_packets(x)
+    clock.advance(3.0)  # the Success is lost on the way
+    x.handle_timer(clock.now)
+    ((_, again),) = out_packets(x)
+    assert again == first and x.phase is Phase.AUTHENTICATE
+    feed(x, CHAP, 3, 7, b"Welcome", clock.now)
+    assert x.phase is Phase.NETWORK
+    clock.advance(10.0)
+    x.handle_timer(clock.now)
+    assert all(p != CHAP for p, _ in out_packets(x))  # no more Responses once answered

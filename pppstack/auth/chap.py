@@ -2,7 +2,9 @@
 
 Authenticatee: answers every Challenge (also re-challenges once the link is up) with
 MD5(Identifier || secret || Challenge) and our name; an empty secret and name work, which is what
-modems expect.  It gives up after `timeout` s without a Challenge or a Success (pppd PR #160).
+modems expect.  The Response is repeated every `restart` s until Success or Failure arrives, since
+a lost Success would otherwise strand us (RFC 1994 §4.2 has the authenticator accept repeats).
+It gives up after `timeout` s without a Challenge or a Success (pppd PR #160).
 Authenticator: sends a random Challenge every `restart` s up to `max_challenge` times, verifies
 the Response, answers repeats of a Response it already accepted with Success again (pppd#16),
 and re-challenges every `interval` s when asked to.
@@ -40,24 +42,41 @@ def _value_and_name(data: bytes) -> tuple[bytes, bytes] | None:
 class ChapClient:
     protocol_name = "CHAP"
 
-    def __init__(self, user: str, password: str, send: Send, *, timeout: float = 60.0) -> None:
+    def __init__(self, user: str, password: str, send: Send, *, timeout: float = 60.0,
+                 restart: float = 3.0) -> None:
         self._name = user.encode()
         self._secret = password.encode()
         self._send = send
         self.timeout = timeout
+        self.restart = restart
         self.deadline: float | None = None
         self.done = False         # the first outcome has been reported
         self._answered: int | None = None
+        self._give_up_at: float | None = None
+        self._resend_at: float | None = None
+        self._response = b""
 
     def start(self, now: float) -> None:
-        self.deadline = now + self.timeout
+        self._give_up_at = now + self.timeout
+        self._arm()
+
+    def _arm(self) -> None:
+        times = [t for t in (self._give_up_at, self._resend_at) if t is not None]
+        self.deadline = min(times) if times else None
 
     def handle_timer(self, now: float) -> AuthResult | None:
         if self.deadline is None or now < self.deadline or self.done:
             return None
-        self.deadline, self.done = None, True
-        what = "a CHAP Success" if self._answered is not None else "a CHAP challenge"
-        return AuthResult(False, f"The peer sent no {what} within {self.timeout:g} s")
+        if self._give_up_at is not None and now >= self._give_up_at:
+            self.deadline, self.done = None, True
+            what = "a CHAP Success" if self._answered is not None else "a CHAP challenge"
+            return AuthResult(False, f"The peer sent no {what} within {self.timeout:g} s")
+        if self._resend_at is not None and now >= self._resend_at:
+            # RFC 1994 §4.2: the Success may be lost; the authenticator accepts repeated Responses
+            self._send(self._response)
+            self._resend_at = now + self.restart
+        self._arm()
+        return None
 
     def receive(self, code: int, ident: int, data: bytes, now: float) -> AuthResult | None:
         if code == CHALLENGE:
@@ -67,17 +86,24 @@ class ChapClient:
                 return None
             value, _ = parts
             digest = md5_response(ident, self._secret, value)
-            self._send(ControlPacket(RESPONSE, ident, bytes((len(digest),)) + digest + self._name).build())
+            self._response = ControlPacket(RESPONSE, ident, bytes((len(digest),)) + digest + self._name).build()
+            self._send(self._response)
             self._answered = ident
+            self._resend_at = now + self.restart
+            if self.done:  # a re-challenge: answer it, nothing to wait for
+                self._resend_at = None
+            self._arm()
             return None
         if code in (SUCCESS, FAILURE) and ident == self._answered:
             msg = peer_text(data)
+            self._resend_at = None
             if self.done:
+                self._arm()
                 if code == FAILURE:  # a failed re-challenge ends the link too
                     return AuthResult(False, "CHAP re-authentication failed: the network refused our credentials"
                                       + (f" (it said {msg!r})" if msg else ""))
                 return None
-            self.done, self.deadline = True, None
+            self.done, self.deadline, self._give_up_at = True, None, None
             if code == SUCCESS:
                 return AuthResult(True, "CHAP authentication succeeded" + (f": {msg}" if msg else ""))
             return AuthResult(False, "CHAP authentication failed: the network refused our credentials"
