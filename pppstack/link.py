@@ -219,6 +219,11 @@ class Link:
             self._lcp_up()
         elif cp is self.ipcp:
             o = self.ipcp_options
+            if int(o.local) == 0:  # pppd ipcp_up: nothing to configure without our own address
+                note = "IPCP: the peer never gave us an IP address"
+                self._ncp_notes.append(note)
+                self._defer(lambda: self.ipcp.close("Could not determine local IP address", self._now))
+                return
             self.ip4_open = True
             self.events.append(ev.Ipv4Up(o.local, o.remote, o.dns, self.peer_mru))
         elif cp is self.ipv6cp:
@@ -236,11 +241,13 @@ class Link:
             for ncp in self.ncps:
                 ncp.down(self._now)
         elif cp is self.ipcp:
-            self.ip4_open = False
-            self.events.append(ev.Ipv4Down())
+            if self.ip4_open:
+                self.ip4_open = False
+                self.events.append(ev.Ipv4Down())
         elif cp is self.ipv6cp:
-            self.ip6_open = False
-            self.events.append(ev.Ipv6Down())
+            if self.ip6_open:
+                self.ip6_open = False
+                self.events.append(ev.Ipv6Down())
 
     def cp_started(self, cp: ControlProtocol) -> None:
         if cp is self.lcp and self.phase is Phase.DEAD and not self.finished:

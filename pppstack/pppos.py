@@ -119,7 +119,7 @@ class PPPoS:
                     continue
                 proto = (p << 8) | f[i + 1]
                 i += 2
-            if proto == 0x21 and link.ip4_open or proto == 0x57 and link.ip6_open:
+            if (proto == 0x21 and link.ip4_open or proto == 0x57 and link.ip6_open) and n > i:
                 packets.append(f[i:])
                 continue
             control = True

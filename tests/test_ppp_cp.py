@@ -255,3 +255,25 @@ def test_rejected_ip_address_falls_back_to_ip_addresses(clock) -> None:
     feed(x, IPCP, 1, 7, opts((1, bytes([10, 0, 0, 1, 10, 1, 1, 1]))), clock.now)
     (up,) = [e for e in events(x) if isinstance(e, ev.Ipv4Up)]
     assert (str(up.local), str(up.peer)) == ("10.1.1.1", "10.0.0.1")
+
+
+def test_no_local_address_closes_ipcp_with_a_reason(clock) -> None:
+    x, _, out = lcp_opened(clock, noipv6=True)
+    (req,) = [p for pr, p in out if pr == IPCP]
+    feed(x, IPCP, 4, req.identifier, opts((3, bytes(4)), (129, bytes(4)), (131, bytes(4))), clock.now)
+    ((_, req),) = out_packets(x)
+    feed(x, IPCP, 4, req.identifier, req.data, clock.now)  # IP-Addresses rejected too
+    ((_, req),) = out_packets(x)
+    assert req.data == b""
+    feed(x, IPCP, 2, req.identifier, b"", clock.now)
+    feed(x, IPCP, 1, 9, b"", clock.now)
+    sent = [p for _, p in out_packets(x)]
+    assert sent[-1].code == 5 and sent[-1].data == b"Could not determine local IP address"
+    assert not x.link.ip4_open
+    while (t := x.get_timer()) is not None and not x.link.finished:
+        clock.now = t
+        x.handle_timer(t)
+    got = events(x)
+    (down,) = [e for e in got if isinstance(e, ev.LinkDown)]
+    assert down.cause is ev.DownCause.NETWORK_FAILED and "never gave us an IP address" in down.message
+    assert not [e for e in got if isinstance(e, ev.Ipv4Up | ev.Ipv4Down)]

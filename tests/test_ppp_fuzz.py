@@ -37,7 +37,7 @@ def check(x: PPPoS) -> None:
         assert link.lcp.state is State.OPENED
     if link.lcp.state is not State.OPENED:
         assert not any(cp.is_open for cp in link.ncps)
-    assert link.ip4_open == (link.ipcp.state is State.OPENED)
+    assert link.ip4_open <= (link.ipcp.state is State.OPENED)  # Opened without an address stays closed
     assert link.ip6_open == (link.ipv6cp.state is State.OPENED)
     for cp in (link.lcp, *link.ncps):
         if cp.deadline is not None:
