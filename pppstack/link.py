@@ -28,8 +28,7 @@ from enum import Enum
 
 from pppstack import events as ev
 from pppstack.auth import AuthResult
-from pppstack.auth.chap import ChapClient, ChapServer
-from pppstack.auth.pap import PapClient, PapServer
+from pppstack.auth.phase import AuthPhase
 from pppstack.config import DEFAULT_MRU, LinkConfig
 from pppstack.fsm.automaton import State
 from pppstack.fsm.cp import NEGOTIATING, RXJ, RXR, ControlProtocol
@@ -119,9 +118,7 @@ class Link:
         self.ncps = [cp for cp, off in ((self.ipcp, c.noip), (self.ipv6cp, c.noipv6)) if not off]
         self._by_protocol = {cp.protocol: cp for cp in [self.lcp, *self.ncps]}
         self.keepalive = Keepalive(c.lcp_echo_interval, c.lcp_echo_failure, c.lcp_echo_adaptive)
-        self.auth_client: PapClient | ChapClient | None = None
-        self.auth_server: PapServer | ChapServer | None = None
-        self._auth_pending = 0
+        self.auth = AuthPhase(c, rng, self._send_auth)
         self.ip4_open = False
         self.ip6_open = False
         self.peer_mru = DEFAULT_MRU
@@ -181,9 +178,7 @@ class Link:
     def get_timer(self) -> float | None:
         best: float | None = None
         for d in (self.lcp.deadline, self.keepalive.deadline,
-                  *(cp.deadline for cp in self.ncps),
-                  self.auth_client.deadline if self.auth_client else None,
-                  self.auth_server.deadline if self.auth_server else None):
+                  *(cp.deadline for cp in self.ncps), self.auth.deadline):
             if d is not None and (best is None or d < best):
                 best = d
         return best
@@ -192,11 +187,8 @@ class Link:
         self._now = now
         for cp in (self.lcp, *self.ncps):
             cp.handle_timer(now)
-        for machine in (self.auth_client, self.auth_server):
-            if machine is not None and machine.deadline is not None and now >= machine.deadline:
-                result = machine.handle_timer(now)
-                if result is not None:
-                    self._auth_result(machine, result)
+        for outcome in self.auth.handle_timer(now):
+            self._auth_result(*outcome)
         due = self.keepalive.due(now, self.rx_frames)
         if due == "send":
             self.stats.echo_requests_sent += 1
@@ -235,7 +227,7 @@ class Link:
         if cp is self.lcp:
             self.phase = Phase.TERMINATE if self.lcp.state in (State.CLOSING, State.STOPPING) else Phase.ESTABLISH
             self.keepalive.stop()
-            self.auth_client = self.auth_server = None
+            self.auth.stop()
             self.tx_pfc = self.tx_acfc = False
             self.outq.append((FRAMING_RESET, b""))
             for ncp in self.ncps:
@@ -286,7 +278,7 @@ class Link:
         ncp = self._by_protocol.get(protocol)
         if ncp is not None and ncp is not self.lcp:
             self._defer(lambda: ncp.protocol_rejected(self._now))
-        elif protocol in (Protocol.PAP, Protocol.CHAP) and (self.auth_client or self.auth_server):
+        elif self.auth.runs(protocol):
             self._defer(lambda: self._close(ev.DownCause.AUTH_FAILED,
                                             f"The peer does not run {name}, so authentication cannot happen",
                                             "Authentication failed"))
@@ -305,37 +297,15 @@ class Link:
                                             "The peer refused to authenticate itself, and we require it",
                                             "Authentication required"))
             return
-        send = self._auth_sender
-        c = self.config
-        if o.auth.his is not None:
-            if AuthProtocol.label(o.auth.his) == "PAP":
-                self.auth_client = PapClient(c.user, c.password, send(Protocol.PAP), restart=c.pap_restart,
-                                             max_req=c.pap_max_authreq)
-            else:
-                self.auth_client = ChapClient(c.user, c.password, send(Protocol.CHAP), timeout=c.chap_timeout,
-                                             restart=c.chap_restart)
-        if o.auth.got is not None:
-            if AuthProtocol.label(o.auth.got) == "PAP":
-                self.auth_server = PapServer(c.secrets, send(Protocol.PAP), timeout=c.pap_timeout)
-            else:
-                self.auth_server = ChapServer(c.secrets, c.name, send(Protocol.CHAP), self.rng,
-                                              restart=c.chap_restart, max_challenge=c.chap_max_challenge,
-                                              interval=c.chap_interval)
-        machines = [m for m in (self.auth_client, self.auth_server) if m is not None]
-        if not machines:
+        if not self.auth.start(o.auth.his, o.auth.got, self._now):
             self._network_phase()
             return
         self.phase = Phase.AUTHENTICATE
-        self._auth_pending = len(machines)
-        for m in machines:
-            m.start(self._now)
 
-    def _auth_sender(self, protocol: int) -> Callable[[bytes], None]:
-        def send(info: bytes) -> None:
-            if log.isEnabledFor(logging.DEBUG):
-                _log_packet("sent", protocol, info)
-            self.outq.append((protocol, info))
-        return send
+    def _send_auth(self, protocol: int, info: bytes) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            _log_packet("sent", protocol, info)
+        self.outq.append((protocol, info))
 
     def _receive_auth(self, protocol: int, info: bytes, now: float) -> None:
         if len(info) < 4 or self.phase not in (Phase.AUTHENTICATE, Phase.NETWORK):
@@ -345,26 +315,17 @@ class Link:
         if length < 4 or length > len(info):
             self.stats.bad_frames += 1
             return
-        code, ident, data = info[0], info[1], info[4:length]
-        handled = False
-        for machine in (self.auth_client, self.auth_server):
-            if machine is None or _PROTO_OF[type(machine)] != protocol:
-                continue
-            handled = True
-            result = machine.receive(code, ident, data, now)
-            if result is not None:
-                self._auth_result(machine, result)
-        if not handled:
+        if not self.auth.runs(protocol):
             self._protocol_reject(protocol, info)
+            return
+        for outcome in self.auth.receive(protocol, info[0], info[1], info[4:length], now):
+            self._auth_result(*outcome)
 
-    def _auth_result(self, machine: object, result: AuthResult) -> None:
-        proto = "PAP" if isinstance(machine, PapClient | PapServer) else "CHAP"
-        as_server = isinstance(machine, PapServer | ChapServer)
+    def _auth_result(self, proto: str, as_server: bool, result: AuthResult) -> None:
         if result.ok:
             log.info("%s", result.message)
             self.events.append(ev.AuthSucceeded(proto, result.peer_name, as_server))
-            self._auth_pending -= 1
-            if self._auth_pending == 0 and self.phase is Phase.AUTHENTICATE:
+            if self.auth.pending == 0 and self.phase is Phase.AUTHENTICATE:
                 self._network_phase()
             return
         log.warning("%s", result.message)
@@ -394,7 +355,7 @@ class Link:
         self.finished = True
         self.phase = Phase.DEAD
         self.keepalive.stop()
-        self.auth_client = self.auth_server = None
+        self.auth.stop()
         cause, message = self._down_cause or self._lcp_failure()
         log.info("link down: %s", message)
         self.events.append(ev.LinkDown(cause, message))
@@ -455,9 +416,6 @@ class Link:
             fn = self._deferred.pop(0)
             fn()
 
-
-_PROTO_OF: dict[type, int] = {PapClient: Protocol.PAP, PapServer: Protocol.PAP,
-                              ChapClient: Protocol.CHAP, ChapServer: Protocol.CHAP}
 
 _LOOPBACK = ("The serial line is looped back: we keep receiving our own LCP magic number — the modem is "
              "echoing what we send (is it still in command mode?)")

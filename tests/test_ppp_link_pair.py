@@ -151,7 +151,7 @@ def test_chap_rechallenge_keeps_the_link_up() -> None:
     w.run(both_up(w))
     start = w.now
     w.run(lambda: w.now >= start + 95, max_time=100)
-    challenges = w.b.link.auth_server._id  # noqa: SLF001 - one new Identifier per challenge
+    challenges = w.b.link.auth.server._id  # noqa: SLF001 - one new Identifier per challenge
     assert challenges >= 3
     assert both_up(w)() and not w.of("a", ev.LinkDown)
 
