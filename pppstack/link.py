@@ -293,9 +293,10 @@ class Link:
                                      AuthProtocol.label(o.auth.his), AuthProtocol.label(o.auth.got)))
         self.keepalive.start(self._now, self.rx_frames)
         if o.auth.refused:
-            self._defer(lambda: self._close(ev.DownCause.PEER_AUTH_FAILED,
-                                            "The peer refused to authenticate itself, and we require it",
-                                            "Authentication required"))
+            message = "The peer refused to authenticate itself, and we require it"
+            wanted = "CHAP" if self.config.require_chap else "PAP"
+            self.events.append(ev.AuthFailed(wanted, message, by_peer=False))
+            self._defer(lambda: self._close(ev.DownCause.PEER_AUTH_FAILED, message, "Authentication required"))
             return
         if not self.auth.start(o.auth.his, o.auth.got, self._now):
             self._network_phase()

@@ -277,3 +277,24 @@ def test_no_local_address_closes_ipcp_with_a_reason(clock) -> None:
     (down,) = [e for e in got if isinstance(e, ev.LinkDown)]
     assert down.cause is ev.DownCause.NETWORK_FAILED and "never gave us an IP address" in down.message
     assert not [e for e in got if isinstance(e, ev.Ipv4Up | ev.Ipv4Down)]
+
+
+def test_peer_refusing_to_authenticate_ends_the_link(clock) -> None:
+    x = server(require_chap=True, secrets={"a": "b"})
+    x.open(clock.now)
+    ((_, req),) = out_packets(x)
+    feed(x, LCP, 4, 1, opts((3, b"\xc2\x23\x05")), clock.now)  # the client rejects <auth chap MD5>
+    ((_, req),) = out_packets(x)
+    from pppstack.wire import parse_options
+
+    assert [o.type for o in parse_options(req.data)] == [2, 5, 7, 8]  # no Authentication-Protocol now
+    feed(x, LCP, 1, 3, b"", clock.now)
+    feed(x, LCP, 2, req.identifier, req.data, clock.now)
+    while (t := x.get_timer()) is not None and not x.link.finished:
+        clock.now = t
+        x.handle_timer(t)
+    got = events(x)
+    (fail,) = [e for e in got if isinstance(e, ev.AuthFailed)]
+    assert fail.protocol == "CHAP" and not fail.by_peer
+    (down,) = [e for e in got if isinstance(e, ev.LinkDown)]
+    assert down.cause is ev.DownCause.PEER_AUTH_FAILED and "refused to authenticate" in down.message
