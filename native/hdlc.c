@@ -295,6 +295,7 @@ struct hdlc_decoder {
     size_t run_len, run_cap;
     uint8_t *raw;   /* the text bytes of the run, while text */
     size_t raw_len, raw_cap;
+    uint8_t cls[256]; /* per byte: 0 data, 1 escape, 2 dropped control, 4 flag */
     hdlc_counters c;
 };
 
@@ -329,6 +330,8 @@ int hdlc_decoder_configure(hdlc_decoder *d, uint32_t accm, size_t max_len)
         return -1;
     d->accm = accm;
     d->max_len = max_len;
+    for (int b = 0; b < 256; b++)
+        d->cls[b] = b == FLAG ? 4 : b == ESC ? 1 : (b < 32 && (accm >> b & 1)) ? 2 : 0;
     return 0;
 }
 
@@ -514,6 +517,37 @@ static size_t text_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
     return i;
 }
 
+/* Unescape byte by byte without data-dependent branches (for dense escapes): stops at a flag,
+ * at `end`, or when the run would become oversize.  Returns the new i. */
+static size_t byte_loop(ctx *x, const uint8_t *in, size_t i, size_t end)
+{
+    hdlc_decoder *d = x->d;
+    static const uint8_t keep_x[4] = {0, 0, 0xFF, 0}, set_x[4] = {0, 0x20, 0, 0};
+    size_t have = x->o - x->rs;
+    uint8_t *o = x->out + x->o;
+    uint8_t *lim = o + (have < d->max_len ? d->max_len - have : 0);
+    unsigned xr = d->esc ? 0x20 : 0;
+    uint64_t dropped = 0;
+    for (; i < end; i++) {
+        uint8_t b = in[i];
+        unsigned c = d->cls[b];
+        if (c & 4)
+            break;
+        if (o >= lim && c == 0) {
+            d->over = 1;
+            break;
+        }
+        *o = (uint8_t)(b ^ xr);
+        o += c == 0;
+        dropped += c >> 1;
+        xr = (xr & keep_x[c]) | set_x[c];
+    }
+    d->esc = xr != 0;
+    d->dropped += dropped;
+    x->o = (size_t)(o - x->out);
+    return i;
+}
+
 /* Process in[i..n) in ordinary mode up to (not including) the next flag; returns the new i. */
 static size_t run_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
 {
@@ -557,6 +591,14 @@ static size_t run_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
         }
         size_t j = i + (d->accm ? hdlc_scan_fec_portable(in + i, n - i, d->accm)
                                 : hdlc_scan_fe_portable(in + i, n - i));
+        if (j - i < 16 && j < n) {
+            /* specials are dense here: a branch-free byte loop beats scan-and-copy */
+            size_t span = (f & HDLC_SIMD_SSSE3) ? 16 : 256; /* then back to the SIMD blocks */
+            i = byte_loop(x, in, i, n - i > span ? i + span : n);
+            if (i < n && in[i] == FLAG)
+                return i;
+            continue;
+        }
         append(x, in + i, j - i);
         i = j;
         if (i == n || d->over)

@@ -262,7 +262,7 @@ T_SSSE3 static void unescape_ssse3(uint8_t *out, const uint8_t *in, size_t n, si
     size_t i = 0;
     uint64_t nd = 0;
     const __m128i f7e = _mm_set1_epi8(0x7E), f7d = _mm_set1_epi8(0x7D), x20 = _mm_set1_epi8(0x20);
-    for (; i + 16 <= n && (size_t)(o - out) + 16 <= room; i += 16) {
+    while (i + 16 <= n && (size_t)(o - out) + 16 <= room) {
         __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
         if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, f7e)))
             break;
@@ -274,16 +274,24 @@ T_SSSE3 static void unescape_ssse3(uint8_t *out, const uint8_t *in, size_t n, si
         if (!(esc | drop)) {
             _mm_storeu_si128((__m128i *)o, v);
             o += 16;
+            i += 16;
             continue;
         }
-        /* an escape must be followed, inside the block, by the byte it escapes */
-        if ((esc & 0x8000) || ((esc << 1) & (esc | drop)))
+        /* an escape must be followed, inside the block, by the byte it escapes; one in the
+         * last byte is left for the next block (which then starts with it) */
+        size_t adv = 16;
+        unsigned gone = esc | drop;
+        if (esc & 0x8000) {
+            adv = 15;
+            drop &= 0x7FFF;
+        }
+        if ((esc << 1) & (esc | drop) & 0xFFFF)
             break;
         __m128i xv = _mm_xor_si128(v, _mm_and_si128(_mm_slli_si128(ev, 1), x20));
-        unsigned gone = esc | drop;
         o = compress8(o, xv, gone & 0xFF);
         o = compress8(o, _mm_srli_si128(xv, 8), gone >> 8);
         nd += (uint64_t)__builtin_popcount(drop);
+        i += adv;
     }
     *used = i;
     *made = (size_t)(o - out);

@@ -97,19 +97,27 @@ class Decoder:
         self.fcs_bits = fcs_bits
         self._accm = check_accm(accm)
         self._mru = mru
-        d = lib.hdlc_decoder_new(fcs_bits, accm, max_run(mru, fcs_bits))
+        self._max_ever = max_run(mru, fcs_bits)
+        d = lib.hdlc_decoder_new(fcs_bits, accm, self._max_ever)
         if d == ffi.NULL:
             raise MemoryError("cannot allocate an HDLC decoder")
         self._d = ffi.gc(d, lib.hdlc_decoder_free)
         self._items = ffi.new("size_t[]", 3 * _ITEMS)
         self._nitems = ffi.new("size_t *")
-        self._out = _OutBuf(1 << 16)
+        self._alloc(1 << 16)
         self._garbage = bytearray()
 
+    def _alloc(self, cap: int) -> None:
+        self._cap = cap
+        self._outp = ffi.new("char[]", cap)
+        self._outb = ffi.buffer(self._outp)
+
     def _configure(self, accm: int, mru: int) -> None:
-        if lib.hdlc_decoder_configure(self._d, accm, max_run(mru, self.fcs_bits)) != 0:
+        max_len = max_run(mru, self.fcs_bits)
+        if lib.hdlc_decoder_configure(self._d, accm, max_len) != 0:
             raise MemoryError("cannot grow the HDLC decoder for this MRU")
         self._accm, self._mru = accm, mru
+        self._max_ever = max(self._max_ever, max_len)
 
     @property
     def accm(self) -> int:
@@ -132,33 +140,33 @@ class Decoder:
         c = lib.hdlc_decoder_counters(self._d)
         return Counters(c.frames, c.bad_fcs, c.aborts, c.runts, c.oversize, c.unescaped_ctrl, c.garbage_bytes)
 
-    def _records(self, data: bytes):  # noqa: ANN202 - generator of (kind, chunk) pairs
-        """Yield (kind, bytes) for every record data completes."""
-        d, items, nitems = self._d, self._items, self._nitems
-        pos, n = 0, len(data)
-        while pos < n:
-            chunk = data if pos == 0 else data[pos:]
-            out = self._out.get(lib.hdlc_decode_bound(d, n - pos))
-            used = lib.hdlc_decode(d, chunk, n - pos, out, items, _ITEMS, nitems)
-            k = nitems[0]
-            if k:
-                buf = ffi.buffer(out, self._out.cap)
-                rec = ffi.unpack(items, 3 * k)
-                for j in range(0, 3 * k, 3):
-                    off = rec[j + 1]
-                    yield rec[j], buf[off:off + rec[j + 2]]
-            pos += used
+    def _call(self, data: bytes) -> tuple[int, list[int]]:
+        """One C call over data; returns (bytes consumed, flat kind/offset/length records)."""
+        n = len(data)
+        need = n + 2 * self._max_ever + 64  # >= hdlc_decode_bound(): carried run + text + slack
+        if need > self._cap:
+            self._alloc(max(need, 2 * self._cap))
+        used = lib.hdlc_decode(self._d, data, n, self._outp, self._items, _ITEMS, self._nitems)
+        k = self._nitems[0]
+        return used, (ffi.unpack(self._items, 3 * k) if k else [])
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Good frames completed by data (FCS stripped); garbage goes to take_garbage()."""
         if type(data) is not bytes:
             data = bytes(data)
-        frames = []
-        for kind, chunk in self._records(data):
-            if kind == _KIND_FRAME:
-                frames.append(chunk)
-            elif kind == _KIND_GARBAGE:
-                self._garbage += chunk
+        frames: list[bytes] = []
+        while True:
+            used, rec = self._call(data)
+            buf = self._outb
+            for j in range(0, len(rec), 3):
+                kind, off = rec[j], rec[j + 1]
+                if kind == _KIND_FRAME:
+                    frames.append(buf[off:off + rec[j + 2]])
+                elif kind == _KIND_GARBAGE:
+                    self._garbage += buf[off:off + rec[j + 2]]
+            if used == len(data):
+                break
+            data = data[used:]
         if len(self._garbage) > GARBAGE_KEEP:
             del self._garbage[:-GARBAGE_KEEP]
         return frames
@@ -168,16 +176,24 @@ class Decoder:
         if type(data) is not bytes:
             data = bytes(data)
         items: list[Item] = []
-        for kind, chunk in self._records(data):
-            if kind == _KIND_FRAME:
-                items.append(Frame(chunk))
-            elif kind == _KIND_GARBAGE:
-                if items and type(items[-1]) is Garbage:
-                    items[-1] = Garbage(items[-1].data + chunk)
+        while True:
+            used, rec = self._call(data)
+            buf = self._outb
+            for j in range(0, len(rec), 3):
+                kind, off = rec[j], rec[j + 1]
+                chunk = buf[off:off + rec[j + 2]]
+                if kind == _KIND_FRAME:
+                    items.append(Frame(chunk))
+                elif kind == _KIND_GARBAGE:
+                    if items and type(items[-1]) is Garbage:
+                        items[-1] = Garbage(items[-1].data + chunk)
+                    else:
+                        items.append(Garbage(chunk))
                 else:
-                    items.append(Garbage(chunk))
-            else:
-                items.append(Discard(REASONS[kind - 2], chunk))
+                    items.append(Discard(REASONS[kind - 2], chunk))
+            if used == len(data):
+                break
+            data = data[used:]
         return items
 
     def take_garbage(self) -> bytes:
