@@ -142,37 +142,28 @@ def _dropset(accm: int) -> bytes:
     return d
 
 
-# Escaped pairs a peer commonly sends, undone by replace() in an order that cannot misfire:
-# "}]" (an escaped 0x7D) goes last because it is the only one that yields a 0x7D.
-_UNESCAPE = [(bytes([0x7D, c]), bytes([c ^ 0x20])) for c in [*range(0x20, 0x40), 0x5E]]
+_XOR20 = bytes(b ^ 0x20 for b in range(256))
 
 
-def _unescape_slow(s: bytes) -> bytes:
+def _unescape_split(s: bytes) -> bytes:
+    """Few escapes: split at 0x7D and flip bit 5 of the first byte of every later part."""
     parts = s.split(b"}")
+    if b"" in parts[1:]:  # a run of 0x7D is one escape (RFC 1662 leaves it open; as Linux does)
+        parts = [parts[0]] + [p for p in parts[1:] if p]
+    firsts = bytes([p[0] for p in parts[1:]]).translate(_XOR20)
     out = [parts[0]]
-    esc = False
-    for p in parts[1:]:
-        esc = True
-        if p:
-            out.append(bytes([p[0] ^ 0x20]))
-            out.append(p[1:])
-            esc = False
-    assert not esc  # callers strip trailing escapes
+    for c, p in zip(firsts, parts[1:], strict=True):
+        out.append(_BYTE[c])
+        out.append(p[1:])
     return b"".join(out)
+
+
+_BYTE = [bytes([b]) for b in range(256)]
 
 
 def _unescape(s: bytes) -> bytes:
     """Undo 0x7D escapes in s, which neither starts in nor ends with an escape."""
-    if b"}" not in s:
-        return s
-    if b"}}" not in s:
-        r = s
-        for pair, one in _UNESCAPE:
-            r = r.replace(pair, one)
-        n = r.count(b"}]")
-        if r.count(b"}") == n:
-            return r.replace(b"}]", b"}")
-    return _unescape_slow(s)
+    return _unescape_split(s) if b"}" in s else s
 
 
 class Decoder:
