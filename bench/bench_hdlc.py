@@ -6,10 +6,11 @@ ppp_async compiled here with the same flags.
     python bench/bench_hdlc.py --json     # JSON list of {"backend","op","accm","size","kind","MBps"}
 
 Batched means encode_many over ~64 KiB of frames per call and Decoder.feed over 64 KiB read
-chunks; c-frame means one encode() / feed() per frame.  MB/s counts payload bytes (the frame given to encode / returned by decode, no FCS or flags)
-per second, 10^6 bytes per MB.  Each figure is the median of --reps timed repetitions; 256
-distinct random frames per size (L2-resident, so branch predictors cannot learn one frame), or
-one all-0x7E frame (the wire is twice the payload) for kind=all7e.
+chunks; c-frame means one encode() / feed() per frame.  MB/s counts payload bytes (the frame
+given to encode / returned by decode, no FCS or flags) per second, 10^6 bytes per MB.  Each
+figure is the median of --reps timed repetitions; 256 distinct random frames per size
+(L2-resident, so branch predictors cannot learn one frame), or one all-0x7E frame (the wire
+is twice the payload) for kind=all7e.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ sys.path.insert(0, str(HERE.parent))
 from pppstack.hdlc import _python as py  # noqa: E402
 
 try:
-    from pppstack.hdlc import _native as cn  # noqa: E402
     from pppstack._hdlc_c import lib as clib  # noqa: E402
+
+    from pppstack.hdlc import _native as cn  # noqa: E402
 except ImportError:  # pragma: no cover - bench without the C core still runs the Python rows
     cn = clib = None
 
@@ -90,59 +92,57 @@ def run(args: argparse.Namespace) -> list[dict]:
     rng = random.Random(1662)
     naive = _naive() if clib is not None else None
     records: list[dict] = []
+    for size in args.sizes:
+        for kind in args.kinds:
+            frames = _workload(size, kind, rng)
+            for accm in (0, 0xFFFFFFFF):
+                _case(args, records, naive, frames, size, kind, accm)
+    return records
 
-    def rec(backend: str, op: str, accm: int, size: int, kind: str, seconds: float, nbytes: int) -> None:
+
+def _case(args: argparse.Namespace, records: list[dict], naive, frames: list[bytes],  # noqa: ANN001
+          size: int, kind: str, accm: int) -> None:
+    """Every backend on one (size, payload kind, ACCM) workload."""
+    total = size * FRAMES
+
+    def rec(backend: str, op: str, fn, nbytes: int = total) -> None:  # noqa: ANN001
+        seconds = _timeit(fn, args.reps, args.min_time)
         r = {"backend": backend, "op": op, "accm": f"0x{accm:08X}", "size": size, "kind": kind,
              "MBps": round(nbytes / seconds / 1e6, 1)}
         records.append(r)
         if not args.json:
             print(f"{backend:10} {op:6} {r['accm']} {size:5} {kind:6} {r['MBps']:10.1f} MB/s", flush=True)
 
-    for size in args.sizes:
-        for kind in args.kinds:
-            frames = _workload(size, kind, rng)
-            total = size * FRAMES
-            for accm in (0, 0xFFFFFFFF):
-                wire_frames = [py.encode(f, accm) for f in frames]
-                stream = py.encode_many(frames, accm)
-                chunks = _chunks(stream)
-                t = lambda fn: _timeit(fn, args.reps, args.min_time)  # noqa: E731
-                if cn is not None:
-                    assert cn.encode_many(frames, accm) == stream
-                    # batched encode: one encode_many per ~64 KiB of frames, what a driver writes at once
-                    per = max(1, CHUNK // size)
-                    batches = [frames[i:i + per] for i in range(0, FRAMES, per)]
-                    for label, mask in (("c", 0xFFFFFFFF), ("portable", 0)):
-                        clib.hdlc_set_features(mask)
-                        rec(label, "encode", accm, size, kind,
-                            t(lambda: [cn.encode_many(b, accm) for b in batches]), total)  # noqa: B023
-                        d = cn.Decoder(accm)
-                        rec(label, "decode", accm, size, kind,
-                            t(lambda: [d.feed(c) for c in chunks]), total)  # noqa: B023
-                    clib.hdlc_set_features(0xFFFFFFFF)
-                    enc = cn.encode
-                    rec("c-frame", "encode", accm, size, kind, t(lambda: [enc(f, accm) for f in frames]), total)
-                    d1 = cn.Decoder(accm)
-                    rec("c-frame", "decode", accm, size, kind,
-                        t(lambda: [d1.feed(w) for w in wire_frames]), total)  # noqa: B023
-                if naive is not None:
-                    nffi, nlib = naive.ffi, naive.lib
-                    joined = b"".join(frames)
-                    out = nffi.new("char[]", 2 * len(joined) + 8 * FRAMES)
-                    rec("naive-c", "encode", accm, size, kind,
-                        t(lambda: nlib.naive_encode(out, joined, size, FRAMES, accm)), total)  # noqa: B023
-                    assert nlib.naive_decode(out, stream, len(stream), accm) == FRAMES
-                    rec("naive-c", "decode", accm, size, kind,
-                        t(lambda: nlib.naive_decode(out, stream, len(stream), accm)), total)  # noqa: B023
-                if not args.no_python:
-                    sub = frames[: args.python_frames]
-                    sub_total = size * len(sub)
-                    sub_chunks = _chunks(py.encode_many(sub, accm))
-                    rec("python", "encode", accm, size, kind, t(lambda: py.encode_many(sub, accm)), sub_total)
-                    dp = py.Decoder(accm)
-                    rec("python", "decode", accm, size, kind,
-                        t(lambda: [dp.feed(c) for c in sub_chunks]), sub_total)  # noqa: B023
-    return records
+    wire_frames = [py.encode(f, accm) for f in frames]
+    stream = py.encode_many(frames, accm)
+    chunks = _chunks(stream)
+    if cn is not None:
+        assert cn.encode_many(frames, accm) == stream
+        # batched encode: one encode_many per ~64 KiB of frames, what a driver writes at once
+        per = max(1, CHUNK // size)
+        batches = [frames[i:i + per] for i in range(0, FRAMES, per)]
+        for label, mask in (("c", 0xFFFFFFFF), ("portable", 0)):
+            clib.hdlc_set_features(mask)
+            rec(label, "encode", lambda: [cn.encode_many(b, accm) for b in batches])
+            d = cn.Decoder(accm)
+            rec(label, "decode", lambda d=d: [d.feed(c) for c in chunks])
+        clib.hdlc_set_features(0xFFFFFFFF)
+        rec("c-frame", "encode", lambda: [cn.encode(f, accm) for f in frames])
+        d1 = cn.Decoder(accm)
+        rec("c-frame", "decode", lambda: [d1.feed(w) for w in wire_frames])
+    if naive is not None:
+        nffi, nlib = naive.ffi, naive.lib
+        joined = b"".join(frames)
+        out = nffi.new("char[]", 2 * len(joined) + 8 * FRAMES)
+        rec("naive-c", "encode", lambda: nlib.naive_encode(out, joined, size, FRAMES, accm))
+        assert nlib.naive_decode(out, stream, len(stream), accm) == FRAMES
+        rec("naive-c", "decode", lambda: nlib.naive_decode(out, stream, len(stream), accm))
+    if not args.no_python:
+        sub = frames[: args.python_frames]
+        sub_chunks = _chunks(py.encode_many(sub, accm))
+        rec("python", "encode", lambda: py.encode_many(sub, accm), size * len(sub))
+        dp = py.Decoder(accm)
+        rec("python", "decode", lambda: [dp.feed(c) for c in sub_chunks], size * len(sub))
 
 
 def main() -> int:
@@ -150,7 +150,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 512, 1500])
     ap.add_argument("--kinds", nargs="+", default=["random", "all7e"], choices=["random", "all7e"])
-    ap.add_argument("--reps", type=int, default=5, help="timed repetitions per figure (median)")
+    ap.add_argument("--reps", type=int, default=7, help="timed repetitions per figure (median)")
     ap.add_argument("--min-time", type=float, default=0.03, help="seconds per repetition")
     ap.add_argument("--python-frames", type=int, default=32, help="frames per repetition for Python")
     ap.add_argument("--no-python", action="store_true")
