@@ -298,3 +298,13 @@ def test_peer_refusing_to_authenticate_ends_the_link(clock) -> None:
     assert fail.protocol == "CHAP" and not fail.by_peer
     (down,) = [e for e in got if isinstance(e, ev.LinkDown)]
     assert down.cause is ev.DownCause.PEER_AUTH_FAILED and "refused to authenticate" in down.message
+
+
+def test_a_peer_that_keeps_repeating_gets_a_real_renegotiation(clock) -> None:
+    x, peer, _ = lcp_opened(clock)
+    for ident in range(3):
+        feed(x, LCP, 1, 0x10 + ident, peer, clock.now)
+        assert [p.code for _, p in out_packets(x)] == [2]
+    feed(x, LCP, 1, 0x20, peer, clock.now)  # the peer restarted for real: it needs our request
+    assert [p.code for _, p in out_packets(x)] == [1, 2]
+    assert x.link.lcp.state is State.ACK_SENT

@@ -18,6 +18,7 @@ go to an `Upper` (the Link).
 One deliberate extension: in Opened, a Configure-Request byte-identical to the one we last acked
 is re-acked without This-Layer-Down (`reack_repeated`), because modems in the field re-send their
 request right after Opened and the RFC's answer (renegotiate, tearing every NCP down) loops them.
+After REACK_LIMIT such repeats we answer as the RFC says, so a peer that truly restarted converges.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ log = logging.getLogger("pppstack.ppp")
 NEGOTIATING = frozenset({State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT})
 _TIMED = NEGOTIATING | {State.CLOSING, State.STOPPING}
 _BASE_CODES = frozenset(range(1, 8))  # Configure-* .. Code-Reject: rejecting these is catastrophic
+
+# Re-acks of a repeated request in Opened before we fall back to the RFC (renegotiate): a peer that
+# really restarted keeps repeating, and must eventually see our Configure-Request to converge.
+REACK_LIMIT = 3
 
 RXR = "rxr"  # extra code kind: Echo/Discard (RXR event)
 RXJ = "rxj"  # extra code kind: Protocol-Reject (RXJ event)
@@ -108,6 +113,7 @@ class ControlProtocol:
         self._nakloops = 0    # Naks we sent since our last Ack (Max-Failure, §4.6)
         self._rnakloops = 0   # Naks we received in a row
         self._acked_request: bytes | None = None  # the peer's request we last acked, verbatim
+        self._reacks = 0
         self._now = 0.0
         # reply prepared while classifying a received packet (used by sca/scn/sta/scj)
         self._rx_ident = 0
@@ -183,7 +189,8 @@ class ControlProtocol:
         if code == Code.CONF_REQ:
             options = parse_options(data)
             if (self.reack_repeated and self.state is State.OPENED and self._acked_request is not None
-                    and data == self._acked_request):
+                    and data == self._acked_request and self._reacks < REACK_LIMIT):
+                self._reacks += 1
                 log.info("%s: the peer repeated its Configure-Request after Opened; re-acking it", self.name)
                 self._send(Code.CONF_ACK, ident, data)
                 return None
@@ -277,6 +284,7 @@ class ControlProtocol:
         up = self.upper
         if action is Action.TLU:
             self._rnakloops = 0
+            self._reacks = 0
             up.cp_up(self)
         elif action is Action.TLD:
             self._acked_request = None
