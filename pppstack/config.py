@@ -28,14 +28,17 @@ def _ip(value: object) -> IPv4Address | None:
 
 
 def _ifid(value: object) -> bytes | None:
+    """An interface identifier from 8 octets, "::1:2:3:4" (pppd's ipv6 option), "1:2:3:4" or 16 hex digits."""
     if value is None:
         return None
-    if isinstance(value, str):  # "::1:2:3:4" style or 16 hex digits
-        text = value.replace(":", "") if value.count(":") < 2 else None
-        if text is None:
+    if isinstance(value, str):
+        text = value.strip()
+        if "::" in text:
             from ipaddress import IPv6Address
 
-            return IPv6Address(value).packed[8:]
+            return IPv6Address(text).packed[8:]
+        if text.count(":") == 3:
+            return b"".join(int(g, 16).to_bytes(2, "big") for g in text.split(":"))
         return bytes.fromhex(text.rjust(16, "0"))
     data = bytes(value)  # type: ignore[call-overload]
     if len(data) != 8:
