@@ -141,21 +141,20 @@ def _move_data_both_ways(pppd_guest: PppdGuest, ns: str) -> dict[str, float]:
     payload = os.urandom(192 * 1024)
     digest = hashlib.md5(payload).hexdigest()
     rates = {}
-    # host -> guest: busybox nc listens in the guest and md5sums what arrives
-    pppd_guest.shell("rm -f /tmp/rx; (nc -l -p 5001 > /tmp/rx &) ; sleep 0.3")
+    # host -> guest: busybox nc listens in the guest; md5sum runs only after nc has exited
+    pppd_guest.shell("rm -f /tmp/rx /tmp/rx.sum; ((nc -l -p 5001 > /tmp/rx; md5sum /tmp/rx > /tmp/rx.sum.tmp; "
+                     "wc -c < /tmp/rx >> /tmp/rx.sum.tmp; mv /tmp/rx.sum.tmp /tmp/rx.sum) &); sleep 0.3")
     t0 = time.monotonic()
-    sender = (f"import socket,sys; d=sys.stdin.buffer.read(); s=socket.create_connection(('{LOCAL_IP}',5001),10); "
+    sender = ("import socket,sys,time\nd=sys.stdin.buffer.read()\nfor i in range(50):\n try:\n"
+              f"  s=socket.create_connection(('{LOCAL_IP}',5001),10); break\n"
+              " except ConnectionRefusedError: time.sleep(0.2)\n"
               "s.sendall(d); s.shutdown(socket.SHUT_WR); s.recv(1); s.close()")
     p = ns_run(ns, sys.executable, "-c", sender, input=payload, timeout=120)
     assert p.returncode == 0, p.stderr.decode()
-    rx = ""
-    for _ in range(50):
-        rx = pppd_guest.shell("md5sum /tmp/rx | cut -d' ' -f1; wc -c < /tmp/rx")
-        if rx.split()[-1] == str(len(payload)):
-            break
-        time.sleep(0.2)
+    rx = pppd_guest.shell("i=0; while [ ! -e /tmp/rx.sum ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
+                          "cat /tmp/rx.sum", timeout=60)
     rates["host_to_guest_kbit_s"] = round(len(payload) * 8 / 1000 / (time.monotonic() - t0), 1)
-    assert rx.split()[0] == digest, f"host->guest data corrupted: {rx}"
+    assert rx.split()[0] == digest and rx.split()[-1] == str(len(payload)), f"host->guest data: {rx}"
     # guest -> host: the namespace listens, the guest sends the same bytes back with nc
     pppd_guest.shell("cp /tmp/rx /tmp/tx")
     receiver = subprocess.Popen(
@@ -163,9 +162,10 @@ def _move_data_both_ways(pppd_guest: PppdGuest, ns: str) -> dict[str, float]:
          "import socket,sys,hashlib; l=socket.create_server(('0.0.0.0',5002)); l.settimeout(60); c,_=l.accept(); "
          "h=hashlib.md5(); n=0\nwhile True:\n d=c.recv(65536)\n if not d: break\n h.update(d); n+=len(d)\n"
          "print(h.hexdigest(), n)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.5)
     t0 = time.monotonic()
-    pppd_guest.shell(f"nc -w 5 {REMOTE_IP} 5002 < /tmp/tx", timeout=120)
+    # retried until the namespace's listener is up (python starts slowly on a busy machine)
+    pppd_guest.shell(f"i=0; until nc -w 5 {REMOTE_IP} 5002 < /tmp/tx; do i=$((i+1)); [ $i -lt 50 ] || exit 1; "
+                     "sleep 0.2; done", timeout=120)
     out, err = receiver.communicate(timeout=120)
     rates["guest_to_host_kbit_s"] = round(len(payload) * 8 / 1000 / (time.monotonic() - t0), 1)
     got = out.decode().split()
