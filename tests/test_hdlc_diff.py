@@ -27,9 +27,22 @@ payloads = st.one_of(
 )
 
 
-@pytest.fixture(scope="module")
-def both():  # noqa: ANN201
-    return [load_backend(name) for name in BACKENDS]
+@pytest.fixture(scope="module", params=["simd", "portable"])
+def both(request):  # noqa: ANN001, ANN201
+    """Python and C; the C core once with its SIMD paths and once with them masked (the code an
+    ARM or MIPS router runs)."""
+    mods = [load_backend(name) for name in BACKENDS]
+    if request.param == "simd":
+        yield mods
+        return
+    from pppstack._hdlc_c import lib
+
+    lib.hdlc_set_features(0)
+    assert lib.hdlc_features() == 0
+    try:
+        yield mods
+    finally:
+        lib.hdlc_set_features(0xFFFFFFFF)
 
 
 @SETTINGS

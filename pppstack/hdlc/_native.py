@@ -7,6 +7,7 @@ read chunk into (kind, offset, length) records, so Python pays one crossing per 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 
 from pppstack._hdlc_c import ffi, lib  # noqa: E402,I001  (ImportError here selects _python)
@@ -24,6 +25,9 @@ from ._common import (
     fcs_len,
     max_run,
 )
+
+lib.hdlc_features()  # initialise tables and CPU detection now, under the import lock
+assert array("Q").itemsize == ffi.sizeof("size_t")
 
 _ITEMS = 4096  # records per C call; a 64 KiB chunk of minimal runs needs a few calls
 _KIND_FRAME = lib.HDLC_ITEM_FRAME
@@ -78,14 +82,18 @@ def encode(frame: bytes, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, leading_f
 def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int = 16,
                 leading_flag: bool = True) -> bytes:
     """Frames back to back, sharing flags: flag f1 flag f2 flag ... in one C call."""
-    frames = [f if type(f) is bytes else bytes(f) for f in frames]
+    if type(frames) is not list:
+        frames = list(frames)
     if not frames:
         return b""
     fcs_len(fcs_bits)
-    joined = b"".join(frames)
-    lens = ffi.new("size_t[]", [len(f) for f in frames])
+    joined = b"".join(frames)  # takes any bytes-like object
+    lens = array("Q", map(len, frames))
+    if len(joined) != sum(lens):
+        raise TypeError("encode_many takes byte strings (or buffers of bytes)")
     buf = _enc_buf.get(2 * len(joined) + 16 * len(frames) + 16)
-    m = lib.hdlc_encode_many(buf, joined, lens, len(frames), check_accm(accm), fcs_bits, leading_flag)
+    m = lib.hdlc_encode_many(buf, joined, ffi.from_buffer("size_t[]", lens), len(frames),
+                             check_accm(accm), fcs_bits, leading_flag)
     return ffi.buffer(buf, m)[:]
 
 
