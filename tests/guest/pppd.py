@@ -41,6 +41,10 @@ while read -r line; do
   case "$cmd" in
     ATD*)
       printf '\r\nCONNECT 150000000\r\n'
+      # fd 3 keeps hvc0 open across the exec: on its last close hvc resets termios to cooked
+      # mode with ECHO, and the client's first frames would come straight back until pppd
+      # sets the line up (our engine then sees its own magic number: a false loopback)
+      exec 3<&0
       exec pppd file /tmp/ppp/options /dev/hvc0 < /dev/null > /tmp/ppp/pppd.stdout 2>&1 ;;
     ATE0*) echo_on=0; printf '\r\nOK\r\n' ;;
     ATE1*) echo_on=1; printf '\r\nOK\r\n' ;;
