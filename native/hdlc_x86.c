@@ -290,7 +290,7 @@ T_SSSE3 static void unescape_ssse3(uint8_t *out, const uint8_t *in, size_t n, si
         __m128i xv = _mm_xor_si128(v, _mm_and_si128(_mm_slli_si128(ev, 1), x20));
         o = compress8(o, xv, gone & 0xFF);
         o = compress8(o, _mm_srli_si128(xv, 8), gone >> 8);
-        nd += (uint64_t)__builtin_popcount(drop);
+        nd += popc8[drop & 0xFF] + popc8[drop >> 8];
         i += adv;
     }
     *used = i;

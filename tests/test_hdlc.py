@@ -238,3 +238,14 @@ def test_backend_selection_reports_itself() -> None:
     if want in ("c", "python"):
         assert hdlc.BACKEND == want
     assert hdlc.Decoder.__module__.endswith("_native" if hdlc.BACKEND == "c" else "_python")
+
+
+def test_more_discards_than_one_c_call_records(hx) -> None:  # noqa: ANN001
+    # 20 000 runts and a good frame in one chunk: the C wrapper must loop over its record array
+    data = b"~\x80\x81" * 20000 + LCP_CONFREQ_WIRE
+    d = hx.Decoder()
+    assert d.feed(data) == [LCP_CONFREQ]
+    assert d.counters.runts == 20000 and d.counters.frames == 1
+    d2 = hx.Decoder()
+    items = as_tuples(d2.feed_items(data))
+    assert len(items) == 20001 and items[-1] == ("frame", LCP_CONFREQ)

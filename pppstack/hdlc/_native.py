@@ -30,6 +30,8 @@ lib.hdlc_features()  # initialise tables and CPU detection now, under the import
 assert array("Q").itemsize == ffi.sizeof("size_t")
 
 _ITEMS = 4096  # records per C call; a 64 KiB chunk of minimal runs needs a few calls
+_decode = lib.hdlc_decode
+_unpack = ffi.unpack
 _KIND_FRAME = lib.HDLC_ITEM_FRAME
 _KIND_GARBAGE = lib.HDLC_ITEM_GARBAGE
 
@@ -162,22 +164,38 @@ class Decoder:
         """Good frames completed by data (FCS stripped); garbage goes to take_garbage()."""
         if type(data) is not bytes:
             data = bytes(data)
-        frames: list[bytes] = []
-        while True:
-            used, rec = self._call(data)
+        n = len(data)
+        if n + 2 * self._max_ever + 64 > self._cap:
+            self._alloc(max(n + 2 * self._max_ever + 64, 2 * self._cap))
+        used = _decode(self._d, data, n, self._outp, self._items, _ITEMS, self._nitems)
+        k = self._nitems[0]
+        if not k:
+            frames = []
+        else:
+            rec = _unpack(self._items, 3 * k)
             buf = self._outb
-            for j in range(0, len(rec), 3):
-                kind, off = rec[j], rec[j + 1]
-                if kind == _KIND_FRAME:
-                    frames.append(buf[off:off + rec[j + 2]])
-                elif kind == _KIND_GARBAGE:
-                    self._garbage += buf[off:off + rec[j + 2]]
-            if used == len(data):
-                break
-            data = data[used:]
+            if k == 1 and rec[0] == _KIND_FRAME:  # one frame per read: the common small case
+                frames = [buf[rec[1]:rec[1] + rec[2]]]
+            elif not any(rec[0::3]):  # only frames
+                frames = [buf[o:o + m] for o, m in zip(rec[1::3], rec[2::3], strict=True)]
+            else:
+                frames = []
+                self._records(frames, rec)
+        while used < n:  # the record array filled up: go on with the rest
+            data, n = data[used:], n - used
+            used = _decode(self._d, data, n, self._outp, self._items, _ITEMS, self._nitems)
+            self._records(frames, _unpack(self._items, 3 * self._nitems[0]))
+        return frames
+
+    def _records(self, frames: list[bytes], rec: list[int]) -> None:
+        buf = self._outb
+        for kind, o, m in zip(rec[0::3], rec[1::3], rec[2::3], strict=True):
+            if kind == _KIND_FRAME:
+                frames.append(buf[o:o + m])
+            elif kind == _KIND_GARBAGE:
+                self._garbage += buf[o:o + m]
         if len(self._garbage) > GARBAGE_KEEP:
             del self._garbage[:-GARBAGE_KEEP]
-        return frames
 
     def feed_items(self, data: bytes | bytearray | memoryview) -> list[Item]:
         """Everything data completed, in stream order (garbage is returned here, not kept)."""
