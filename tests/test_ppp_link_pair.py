@@ -166,3 +166,36 @@ def test_noipv6_runs_ipcp_only_and_rejects_ipv6cp() -> None:
     assert w.b.link.ipv6cp.state is State.STOPPED
     assert w.a.phase is Phase.NETWORK and w.b.phase is Phase.NETWORK
     assert not w.of("a", ev.Ipv6Up) and not w.of("b", ev.LinkDown)
+
+
+@pytest.mark.parametrize("pcomp, accomp", [(False, False), (True, False), (False, True)])
+def test_without_compression_options(pcomp: bool, accomp: bool) -> None:
+    w = Wire(client(pcomp=pcomp, accomp=accomp), server(pcomp=pcomp, accomp=accomp))
+    w.a.open(w.now)
+    w.b.open(w.now)
+    w.run(both_up(w))
+    check_open(w)
+    (up,) = w.of("a", ev.LinkUp)
+    assert (up.pcomp, up.accomp) == (pcomp, accomp)
+    w.a.send_ip(ip4(b"x"), w.now)
+    raw = w.a.data_to_send()
+    head = (b"" if accomp else b"\xff\x03") + (b"\x21" if pcomp else b"\x00\x21")  # ACCM 0: 03 goes raw
+    assert raw.startswith(b"~" + head)
+    w.b.receive_data(raw, w.now)
+    assert w.b.take_packets() == [ip4(b"x")]
+
+
+def test_xon_xoff_inserted_by_the_line_are_dropped_once_our_accm_asks_for_it() -> None:
+    # we ask the peer to escape 0x11/0x13 (software flow control on the line)
+    w = Wire(client(asyncmap=0x000A0000), server())
+    w.a.open(w.now)
+    w.b.open(w.now)
+    w.run(both_up(w))
+    assert w.a.stats.rx_accm == 0x000A0000 and w.b.stats.tx_accm == 0x000A0000
+    payload = bytes(range(64)) * 4
+    w.b.send_ip(ip4(payload, "10.64.64.64", "10.11.12.13"), w.now)
+    raw = w.b.data_to_send()
+    assert b"\x11" not in raw and b"\x13" not in raw  # the peer escapes them for us
+    noisy = b"\x11".join(raw[i:i + 7] for i in range(0, len(raw), 7)) + b"\x13"
+    w.a.receive_data(noisy, w.now)
+    assert w.a.take_packets() == [ip4(payload, "10.64.64.64", "10.11.12.13")]
