@@ -249,3 +249,26 @@ def test_more_discards_than_one_c_call_records(hx) -> None:  # noqa: ANN001
     d2 = hx.Decoder()
     items = as_tuples(d2.feed_items(data))
     assert len(items) == 20001 and items[-1] == ("frame", LCP_CONFREQ)
+
+
+def test_c_core_uses_the_simd_this_cpu_has() -> None:
+    load_backend("c")
+    import platform
+
+    from pppstack._hdlc_c import lib
+
+    cpu = 0
+    if platform.machine() == "x86_64":
+        flags = set()
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+        cpu = ("ssse3" in flags) * lib.HDLC_SIMD_SSSE3 + ("avx2" in flags) * lib.HDLC_SIMD_AVX2 + (
+            {"pclmulqdq", "sse4_1"} <= flags) * lib.HDLC_SIMD_PCLMUL
+    masked = os.environ.get("PPPSTACK_HDLC_SIMD") in ("0", "none")
+    assert lib.hdlc_features() == (0 if masked else cpu)
+    assert lib.hdlc_set_features(0) == 0
+    assert lib.hdlc_set_features(0xFFFFFFFF) == cpu
+    if masked:
+        lib.hdlc_set_features(0)
