@@ -62,6 +62,8 @@ class IpAddress(BaseCodec):
         addr = IPv4Address(data)
         if addr != ZERO and (self.config.local_ip is None or self.config.ipcp_accept_local):
             self.want = addr  # the network assigns our address
+        elif give_up:
+            self.enabled = False  # we cannot agree: stop asking rather than loop for ever
         if not requested and not give_up:
             self.enabled = True  # the peer insists on it after all
 

@@ -47,7 +47,9 @@ class InterfaceIdentifier(BaseCodec):
         self.got = self.want
 
     def on_nak(self, data: bytes, requested: bool, give_up: bool) -> None:
-        if data != ZERO_IFID and data != self.his and not give_up:
+        if give_up:
+            self.enabled = False  # Max-Failure Naks: stop asking rather than loop for ever
+        elif data != ZERO_IFID and data != self.his:
             self.want = data
         else:
             self.want = self._fresh(avoid=self.his)

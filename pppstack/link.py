@@ -383,6 +383,9 @@ class Link:
 
     def _ncp_failure(self, cp: ControlProtocol) -> str:
         if cp.failure == "timeout":
+            if cp.counters.naks_received or cp.counters.bad_replies:
+                return (f"{cp.name}: the peer kept refusing our Configure-Requests "
+                        f"({cp.counters.naks_received} Configure-Naks) — negotiation did not converge")
             what = " — the network did not assign an address" if cp is self.ipcp else ""
             return f"{cp.name}: no answer to {cp.max_configure} Configure-Requests{what}"
         if cp.failure == "protocol-rejected":

@@ -209,7 +209,7 @@ def test_both_ncps_rejected_ends_the_link_with_network_failed(clock) -> None:
     sent = [p for _, p in out_packets(x)]
     assert any(p.code == 5 and p.data == b"No network protocols running" for p in sent)
     (down,) = [e for e in events(x) if isinstance(e, ev.LinkDown)]
-    assert down.cause is ev.DownCause.NETWORK_FAILED
+    assert down.cause is ev.DownCause.NETWORK_FAILED and "kept refusing" in down.message
     assert "IPCP (Protocol-Reject)" in down.message and "IPV6CP (Protocol-Reject)" in down.message
 
 
@@ -308,3 +308,25 @@ def test_a_peer_that_keeps_repeating_gets_a_real_renegotiation(clock) -> None:
     feed(x, LCP, 1, 0x20, peer, clock.now)  # the peer restarted for real: it needs our request
     assert [p.code for _, p in out_packets(x)] == [1, 2]
     assert x.link.lcp.state is State.ACK_SENT
+
+
+def test_a_peer_that_naks_for_ever_cannot_loop_us(clock) -> None:
+    # we insist on 10.0.0.1; the peer keeps Naking another address: Max-Failure ends the argument
+    x, _, out = lcp_opened(clock, noipv6=True, local_ip="10.0.0.1", ipcp_accept_local=False, usepeerdns=False)
+    (req,) = [p for pr, p in out if pr == IPCP]
+    for _ in range(400):
+        feed(x, IPCP, 3, req.identifier, opts((3, bytes([10, 9, 9, 9]))), clock.now)
+        reqs = [p for pr, p in out_packets(x) if pr == IPCP and p.code == 1]
+        if not reqs:
+            break
+        (req,) = reqs
+    assert x.link.ipcp.counters.naks_received <= 110  # ~ipcp_max_failure, then its Naks are discarded
+    assert x.link.ipcp.counters.bad_replies == 1
+    while (t := x.get_timer()) is not None and not x.link.finished:
+        clock.now = t
+        x.handle_timer(t)
+        for _, p in out_packets(x):  # the peer goes on Naking every retransmission
+            if p.code == 1:
+                feed(x, IPCP, 3, p.identifier, opts((3, bytes([10, 9, 9, 9]))), clock.now)
+    (down,) = [e for e in events(x) if isinstance(e, ev.LinkDown)]
+    assert down.cause is ev.DownCause.NETWORK_FAILED and "kept refusing" in down.message

@@ -123,6 +123,8 @@ class OptionSet:
         return True
 
     def receive_nak(self, options: Sequence[Option], give_up: bool) -> bool:
+        if give_up and not any(o.type in self._sent_types for o in options):
+            return False  # only pushes options we gave up on: a bad Nak (pppd), so the restart timer runs out
         for o in options:
             c = self.codecs.get(o.type)
             if c is None:
