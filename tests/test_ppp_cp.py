@@ -209,7 +209,7 @@ def test_both_ncps_rejected_ends_the_link_with_network_failed(clock) -> None:
     sent = [p for _, p in out_packets(x)]
     assert any(p.code == 5 and p.data == b"No network protocols running" for p in sent)
     (down,) = [e for e in events(x) if isinstance(e, ev.LinkDown)]
-    assert down.cause is ev.DownCause.NETWORK_FAILED and "kept refusing" in down.message
+    assert down.cause is ev.DownCause.NETWORK_FAILED
     assert "IPCP (Protocol-Reject)" in down.message and "IPV6CP (Protocol-Reject)" in down.message
 
 
