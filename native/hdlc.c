@@ -76,6 +76,14 @@ uint16_t hdlc_crc16_tab(uint16_t c16, const uint8_t *p, size_t n)
     return (uint16_t)c;
 }
 
+static inline unsigned needs_escape(uint8_t b, uint32_t accm)
+{
+    return (b == FLAG) | (b == ESC) | ((b < 32) & (unsigned)(accm >> (b & 31)));
+}
+
+static uint8_t need_0[256], need_ff[256];
+static void make_need(uint8_t *t, uint32_t accm);
+
 /* ---- run-time choice of implementation ------------------------------------------------- */
 static unsigned features_avail, features_on;
 static int initialised;
@@ -85,6 +93,8 @@ static void init(void)
     if (initialised)
         return;
     make_tables();
+    make_need(need_0, 0);
+    make_need(need_ff, 0xFFFFFFFFu);
     features_avail = hdlc_x86_detect();
     features_on = features_avail;
     const char *e = getenv("PPPSTACK_HDLC_SIMD");
@@ -184,18 +194,37 @@ size_t hdlc_scan_fec_portable(const uint8_t *p, size_t n, uint32_t accm)
 }
 
 /* ---- encoder ----------------------------------------------------------------------------- */
-static inline unsigned needs_escape(uint8_t b, uint32_t accm)
+
+/* Which bytes need escaping, for the two ACCMs nearly every link uses (filled by init()). */
+static void make_need(uint8_t *t, uint32_t accm)
 {
-    return (b == FLAG) | (b == ESC) | ((b < 32) & (unsigned)(accm >> (b & 31)));
+    for (unsigned b = 0; b < 256; b++)
+        t[b] = (uint8_t)(needs_escape((uint8_t)b, accm) & 1);
 }
 
 /* Branch-free: always write two bytes, advance by one or two. */
 size_t hdlc_escape_lut(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
 {
+    uint8_t local[256];
+    const uint8_t *t = accm == 0 ? need_0 : accm == 0xFFFFFFFFu ? need_ff : NULL;
+    if (!t) {
+        if (n < 64) { /* not worth a table */
+            uint8_t *o = out;
+            for (size_t i = 0; i < n; i++) {
+                unsigned e = needs_escape(in[i], accm) & 1;
+                o[0] = e ? ESC : in[i];
+                o[1] = in[i] ^ 0x20;
+                o += 1 + e;
+            }
+            return (size_t)(o - out);
+        }
+        make_need(local, accm);
+        t = local;
+    }
     uint8_t *o = out;
     for (size_t i = 0; i < n; i++) {
         uint8_t b = in[i];
-        unsigned e = needs_escape(b, accm) & 1;
+        unsigned e = t[b];
         o[0] = e ? ESC : b;
         o[1] = b ^ 0x20;
         o += 1 + e;
@@ -203,11 +232,14 @@ size_t hdlc_escape_lut(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
     return (size_t)(o - out);
 }
 
-/* Copy runs between special bytes; when escapes turn out dense, the LUT loop is faster. */
+/* Copy runs between special bytes; when escapes turn out dense, the LUT loop is faster.
+ * With ACCM all ones a third of random data needs escaping: go straight to the LUT. */
 static size_t escape_portable(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
 {
     uint8_t *o = out;
     size_t i = 0, budget = n / 64 + 8;
+    if (accm == 0xFFFFFFFFu)
+        return hdlc_escape_lut(out, in, n, accm);
     while (i < n) {
         size_t j = i + (accm ? hdlc_scan_fec_portable(in + i, n - i, accm)
                              : hdlc_scan_fe_portable(in + i, n - i));
@@ -517,32 +549,37 @@ static size_t text_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
     return i;
 }
 
-/* Unescape byte by byte without data-dependent branches (for dense escapes): stops at a flag,
- * at `end`, or when the run would become oversize.  Returns the new i. */
+/* Unescape byte by byte with no data-dependent branch on the common bytes (for dense escapes):
+ * stops at a flag, at `end`, or when the run would become oversize.  Returns the new i.
+ * The escape state is just "the last data-or-escape byte was 0x7D": dropped control bytes
+ * leave it alone, and two 0x7D in a row still escape what follows, as in the spec. */
 static size_t byte_loop(ctx *x, const uint8_t *in, size_t i, size_t end)
 {
     hdlc_decoder *d = x->d;
-    static const uint8_t keep_x[4] = {0, 0, 0xFF, 0}, set_x[4] = {0, 0x20, 0, 0};
+    const uint8_t *cls = d->cls;
     size_t have = x->o - x->rs;
     uint8_t *o = x->out + x->o;
     uint8_t *lim = o + (have < d->max_len ? d->max_len - have : 0);
-    unsigned xr = d->esc ? 0x20 : 0;
+    unsigned esc = d->esc ? 1 : 0;
     uint64_t dropped = 0;
     for (; i < end; i++) {
         uint8_t b = in[i];
-        unsigned c = d->cls[b];
-        if (c & 4)
-            break;
-        if (o >= lim && c == 0) {
+        unsigned c = cls[b];
+        if (c >= 2) {
+            if (c & 4)
+                break;
+            dropped++;
+            continue;
+        }
+        if (o >= lim && !c) {
             d->over = 1;
             break;
         }
-        *o = (uint8_t)(b ^ xr);
-        o += c == 0;
-        dropped += c >> 1;
-        xr = (xr & keep_x[c]) | set_x[c];
+        *o = (uint8_t)(b ^ (esc << 5));
+        o += c ^ 1;
+        esc = c;
     }
-    d->esc = xr != 0;
+    d->esc = (int)esc;
     d->dropped += dropped;
     x->o = (size_t)(o - x->out);
     return i;
