@@ -74,7 +74,10 @@ Item = Frame | Garbage | Discard
 
 @dataclass(slots=True)
 class Counters:
-    """What a Decoder saw; every discarded run is counted once, under one reason."""
+    """What a Decoder saw; every discarded run is counted once, under one reason.
+
+    Decoder.counters returns a fresh snapshot on every read (both backends).
+    """
 
     frames: int = 0
     bad_fcs: int = 0

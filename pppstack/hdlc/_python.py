@@ -175,7 +175,7 @@ class Decoder:
         self._good = GOOD_FCS16 if fcs_bits == 16 else GOOD_FCS32
         self.accm = accm
         self.mru = mru
-        self.counters = Counters()
+        self._c = Counters()
         self._garbage = bytearray()
         self._hunting = True  # no flag seen yet
         self._new_run()
@@ -197,6 +197,12 @@ class Decoder:
     def mru(self, value: int) -> None:
         self._max = max_run(value, self.fcs_bits)
         self._mru = value
+
+    @property
+    def counters(self) -> Counters:
+        """A snapshot of what was counted so far (a new object each time, as from the C core)."""
+        c = self._c
+        return Counters(c.frames, c.bad_fcs, c.aborts, c.runts, c.oversize, c.unescaped_ctrl, c.garbage_bytes)
 
     def _new_run(self) -> None:
         self._has_raw = False  # any byte since the flag
@@ -257,7 +263,7 @@ class Decoder:
     def _emit_garbage(self, items: list[Item], data: bytes | bytearray) -> None:
         if not data:
             return
-        self.counters.garbage_bytes += len(data)
+        self._c.garbage_bytes += len(data)
         if items and type(items[-1]) is Garbage:
             items[-1] = Garbage(items[-1].data + bytes(data))
         else:
@@ -326,7 +332,7 @@ class Decoder:
     def _close(self, items: list[Item]) -> None:
         if not self._has_raw:
             return
-        c = self.counters
+        c = self._c
         text = self._text
         if text:
             raw = bytes(self._raw)
