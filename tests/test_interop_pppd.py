@@ -367,3 +367,72 @@ def test_pppstack_up_command_against_pppd(pppd_guest: PppdGuest, netns: str, tmp
     assert "rcvd [LCP TermReq" in pppd_guest.pppd_log()
     assert subprocess.run(["ip", "-n", netns, "link", "show", "pst0"], capture_output=True).returncode != 0, \
         "the TUN must be gone after the link ends"
+
+
+def test_pap_wrong_password_is_named(pppd_guest: PppdGuest, netns: str) -> None:
+    client = _up(pppd_guest, netns, ["require-pap", "name pppguest", "noccp"],
+                 ("--user", "client", "--password", "wrong", "--noipv6"), pap_secrets="client * right *\n")
+    try:
+        down = client.wait_for("LinkDown", 60)
+        assert down["cause"] == "AUTH_FAILED", down
+        assert "Ipv4Up" not in client.kinds()
+    finally:
+        client.stop()
+        pppd_guest.stop_modem()
+    log = pppd_guest.pppd_log()
+    assert "PAP peer authentication failed for client" in log, log
+    assert "wrong" not in log
+
+
+def test_mru_asyncmap_and_keepalive_both_ways(pppd_guest: PppdGuest, netns: str) -> None:
+    """pppd asks for MRU 1400 and an ACCM that makes us escape 0x11/0x13 (XON/XOFF) and sends LCP
+    echoes every second; we send our own echoes and ask for MRU 1300. Random data must survive."""
+    # a second `debug` raises pppd's level to 2: at level 1 it does not log echoes once the link is up
+    client = _up(pppd_guest, netns, ["noauth", "noccp", "mru 1400", "asyncmap 0x000A0000", "debug",
+                                     "lcp-echo-interval 1", "lcp-echo-failure 3"],
+                 ("--noipv6", "--mru", "1300", "--lcp-echo-interval", "1", "--lcp-echo-failure", "3"))
+    try:
+        link = client.wait_for("LinkUp", 60)
+        assert link["peer_mru"] == 1400 and link["mru"] == 1300, link
+        assert link["accm"] == 0x000A0000, link
+        up = client.wait_for("Ipv4Up", 30)
+        assert up["mtu"] <= 1400
+        client.wait_for("TunReady", 10)
+        _ping_from_ns(netns, LOCAL_IP)
+        p = ns_run(netns, "ping", "-c", "3", "-M", "do", "-s", "1272", LOCAL_IP, timeout=30)
+        assert b"3 received" in p.stdout, p.stdout + p.stderr
+        _move_data_both_ways(pppd_guest, netns)
+        time.sleep(2.5)                              # a few keepalive rounds each way
+    finally:
+        client.stop()
+        pppd_guest.stop_modem()
+    log = pppd_guest.pppd_log()
+    assert re.search(r"rcvd \[LCP ConfAck id=0x\w+ <mru 1400> <asyncmap 0xa0000>", log), log
+    assert re.search(r"rcvd \[LCP ConfReq id=0x\w+ <mru 1300>", log), log
+    assert len(re.findall(r"rcvd \[LCP EchoRep", log)) >= 2, "we must answer pppd's echoes\n" + log
+    assert len(re.findall(r"sent \[LCP EchoRep", log)) >= 2, "we must send echoes of our own\n" + log
+
+
+def test_peer_terminate_and_peer_death_are_told_apart(pppd_guest: PppdGuest, netns: str) -> None:
+    # pppd ends the link itself (SIGTERM -> LCP Terminate-Request)
+    client = _up(pppd_guest, netns, ["noauth", "noccp"], ("--noipv6",))
+    try:
+        client.wait_for("Ipv4Up", 60)
+        pppd_guest.stop_modem()
+        down = client.wait_for("LinkDown", 20)
+        assert down["cause"] == "PEER_TERMINATED", down
+    finally:
+        client.stop()
+    # pppd vanishes without a word (SIGKILL): only our LCP echoes can notice
+    client = _up(pppd_guest, netns, ["noauth", "noccp"], ("--noipv6", "--lcp-echo-interval", "1",
+                                                          "--lcp-echo-failure", "3"))
+    try:
+        client.wait_for("Ipv4Up", 60)
+        pppd_guest.shell("kill -9 $(cat /tmp/ppp/modem.pid)")
+        t0 = time.monotonic()
+        down = client.wait_for("LinkDown", 30)
+        assert down["cause"] == "PEER_DEAD", down
+        assert time.monotonic() - t0 < 15
+    finally:
+        client.stop()
+        pppd_guest.stop_modem()

@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noipv6", action="store_true")
     ap.add_argument("--refuse-pap", action="store_true")
     ap.add_argument("--refuse-chap", action="store_true")
+    ap.add_argument("--lcp-echo-interval", type=float, default=0.0)
+    ap.add_argument("--lcp-echo-failure", type=int, default=0)
+    ap.add_argument("--mru", type=int)
+    ap.add_argument("--asyncmap", type=lambda v: int(v, 16))
     ap.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     args = ap.parse_args(argv)
 
@@ -81,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg["user"] = args.user
     if args.password is not None:
         cfg["password"] = args.password
+    if args.lcp_echo_interval:
+        cfg["lcp_echo_interval"] = args.lcp_echo_interval
+        cfg["lcp_echo_failure"] = args.lcp_echo_failure
+    if args.mru is not None:
+        cfg["mru"] = args.mru
+    if args.asyncmap is not None:
+        cfg["asyncmap"] = args.asyncmap
     if args.refuse_pap:
         cfg["refuse_pap"] = True
     if args.refuse_chap:
