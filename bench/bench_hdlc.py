@@ -5,6 +5,10 @@ ppp_async compiled here with the same flags.
     python bench/bench_hdlc.py            # table on stdout
     python bench/bench_hdlc.py --json     # JSON list of {"backend","op","accm","size","kind","MBps"}
 
+Backends: c (public API, batched), c-frame (public API, one frame per call), portable (c with
+SIMD masked), c-core / portable-core (the C calls alone over all 256 frames, no Python objects
+per frame), naive-c (ditto, byte-at-a-time loop), python.
+
 Batched means encode_many over ~64 KiB of frames per call and Decoder.feed over 64 KiB read
 chunks; c-frame means one encode() / feed() per frame.  MB/s counts payload bytes (the frame
 given to encode / returned by decode, no FCS or flags) per second, 10^6 bytes per MB.  Each
@@ -52,11 +56,11 @@ def _naive():  # noqa: ANN202
                  "size_t naive_decode(char *out, const char *in, size_t n, uint32_t accm);")
         ffi.set_source("_bench_naive_hdlc", (HERE / "naive_hdlc.c").read_text(),
                        extra_compile_args=["-O2", "-std=c99"])
-        tmp = tempfile.mkdtemp(prefix="bench_hdlc_")
-        path = ffi.compile(tmpdir=tmp)
-        spec = importlib.util.spec_from_file_location("_bench_naive_hdlc", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        with tempfile.TemporaryDirectory(prefix="bench_hdlc_") as tmp:  # the loaded .so outlives its file
+            path = ffi.compile(tmpdir=tmp)
+            spec = importlib.util.spec_from_file_location("_bench_naive_hdlc", path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
         return mod
     except Exception as exc:  # noqa: BLE001 - the row is simply left out
         print(f"naive C baseline not built: {exc}", file=sys.stderr)
@@ -126,6 +130,21 @@ def _case(args: argparse.Namespace, records: list[dict], naive, frames: list[byt
             rec(label, "encode", lambda: [cn.encode_many(b, accm) for b in batches])
             d = cn.Decoder(accm)
             rec(label, "decode", lambda d=d: [d.feed(c) for c in chunks])
+        clib.hdlc_set_features(0xFFFFFFFF)
+        # the C calls alone, no Python objects per frame: like for like with the naive loop
+        cffi = cn.ffi
+        joined = b"".join(frames)
+        lens = cffi.new("size_t[]", [size] * FRAMES)
+        cout = cffi.new("char[]", 2 * len(stream) + 64 * FRAMES)
+        items = cffi.new("size_t[]", 3 * 4 * FRAMES)
+        nitems = cffi.new("size_t *")
+        for label, mask in (("c-core", 0xFFFFFFFF), ("portable-core", 0)):
+            clib.hdlc_set_features(mask)
+            rec(label, "encode", lambda: clib.hdlc_encode_many(cout, joined, lens, FRAMES, accm, 16, 1))
+            dc = clib.hdlc_decoder_new(16, accm, 1500 + 6)
+            rec(label, "decode", lambda dc=dc: clib.hdlc_decode(dc, stream, len(stream), cout, items,
+                                                                4 * FRAMES, nitems))
+            clib.hdlc_decoder_free(dc)
         clib.hdlc_set_features(0xFFFFFFFF)
         rec("c-frame", "encode", lambda: [cn.encode(f, accm) for f in frames])
         d1 = cn.Decoder(accm)
