@@ -99,3 +99,42 @@ def test_our_ncm_path_pings_and_moves_tcp_through_the_gadget(ncm_guest: NcmGadge
         ncm_guest.run("kill $(cat /tmp/ncm.pid) 2>/dev/null; sleep 1; kill -9 $(cat /tmp/ncm.pid) 2>/dev/null; true")
     stats = _events(ncm_guest)[-1]
     assert stats.get("event") == "Stats", _events(ncm_guest)[-5:]
+
+
+def test_run_ncm_up_against_the_gadget(ncm_guest: NcmGadgetGuest) -> None:
+    """The code behind `pppstack up --mode ncm` (pppstack.io.ncmlink.run_ncm_up) with a static
+    address, no dial (the gadget reports NETWORK_CONNECTION itself): ping, TCP, clean SIGTERM."""
+    script = (
+        "import ipaddress, logging, sys\n"
+        "from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up\n"
+        "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+        f"opts = NcmUpOptions(usb='{GADGET_VID:04x}:{GADGET_PID:04x}', ifname='ncm1',\n"
+        f"    local_ip=ipaddress.IPv4Interface('{HOST_IP}/24'), gateway=ipaddress.IPv4Address('{GADGET_IP}'),\n"
+        "    run_dir='/tmp/run', carrier_timeout=20)\n"
+        "rc = run_ncm_up(opts)\n"
+        "print('EXIT', int(rc), rc.name, flush=True)\n"
+        "sys.exit(int(rc))\n")
+    ncm_guest.guest.write_file("/tmp/ncm_up.py", script)
+    ncm_guest.shell(f"cd /tmp && (unshare -n sh -c 'ip link set lo up; exec {GUEST_PY} /tmp/ncm_up.py' "
+                    "> /tmp/ncm_up.log 2>&1 & echo $! > /tmp/ncm_up.pid)")
+    ns = "nsenter -t $(cat /tmp/ncm_up.pid) -n"
+    try:
+        rc, out = ncm_guest.run(f"i=0; until {ns} ip addr show dev ncm1 2>/dev/null | grep -q 'inet {HOST_IP}'; do "
+                                "i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.1; done", timeout=40)
+        assert rc == 0, ncm_guest.shell("cat /tmp/ncm_up.log")
+        rc, out = ncm_guest.run(f"{ns} ping -c 5 -W 3 {GADGET_IP}", timeout=40)
+        assert rc == 0 and re.search(r"[345] packets received", out), out + ncm_guest.shell("cat /tmp/ncm_up.log")
+        xfer = "/mnt/src/tests/guest/snippets/tcp_xfer.py"
+        ncm_guest.shell(f"({GUEST_PY} {xfer} serve 5003 > /tmp/rx3.json 2>&1 &); sleep 1")
+        rc, out = ncm_guest.run(f"{ns} {GUEST_PY} {xfer} send {GADGET_IP} 5003 1048576", timeout=180)
+        assert rc == 0, out
+        sent = json.loads(out.strip().splitlines()[-1])
+        ncm_guest.run("i=0; while ! grep -q md5 /tmp/rx3.json && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done")
+        got = json.loads(ncm_guest.shell("cat /tmp/rx3.json").strip().splitlines()[-1])
+        assert (got["md5"], got["bytes"]) == (sent["md5"], 1048576)
+    finally:
+        ncm_guest.run("p=$(cat /tmp/ncm_up.pid); kill $p 2>/dev/null; i=0; "
+                      "while kill -0 $p 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; kill -9 $p; true")
+    log = ncm_guest.shell("cat /tmp/ncm_up.log")
+    assert "EXIT 0 OK" in log, log
+    assert "Traceback" not in log, log
