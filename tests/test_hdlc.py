@@ -272,3 +272,25 @@ def test_c_core_uses_the_simd_this_cpu_has() -> None:
     assert lib.hdlc_set_features(0xFFFFFFFF) == cpu
     if masked:
         lib.hdlc_set_features(0)
+
+
+def test_encoders_in_two_threads_at_once(hx) -> None:  # noqa: ANN001
+    # the C calls run without the GIL: concurrent encoders must not share an output buffer
+    import threading
+
+    frames = [bytes([k]) * 4 + bytes(range(256)) * 6 for k in range(8)]
+    want = [encode_naive(f) for f in frames]
+    bad: list[int] = []
+
+    def work(k: int) -> None:
+        for _ in range(300):
+            if hx.encode(frames[k]) != want[k] or hx.encode_many([frames[k]] * 3) != want[k] + 2 * want[k][1:]:
+                bad.append(k)
+                return
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bad == []

@@ -51,22 +51,33 @@ def fcs32(data: bytes | bytearray | memoryview) -> int:
 
 
 class _OutBuf:
-    """A growable C buffer reused across calls (one per thread would be needed to share it)."""
+    """A growable C output buffer, reused across calls."""
 
     __slots__ = ("cap", "ptr")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
-        self.ptr = ffi.new("char[]", cap)
+        self.ptr = _new_raw("char[]", cap)
 
     def get(self, need: int):  # noqa: ANN201 - cffi pointer
         if need > self.cap:
             self.cap = max(need, 2 * self.cap)
-            self.ptr = ffi.new("char[]", self.cap)
+            self.ptr = _new_raw("char[]", self.cap)
         return self.ptr
 
 
-_enc_buf = _OutBuf(1 << 16)
+# cffi drops the GIL inside C calls, so two threads (a simulated modem next to the link, say)
+# may encode at once: each call takes a buffer from this pool and puts it back.  list.pop and
+# list.append are atomic under the GIL, so this needs no lock.
+_new_raw = ffi.new_allocator(should_clear_after_alloc=False)
+_pool: list[_OutBuf] = []
+
+
+def _take() -> _OutBuf:
+    try:
+        return _pool.pop()
+    except IndexError:
+        return _OutBuf(1 << 16)
 
 
 def encode(frame: bytes, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, leading_flag: bool = True) -> bytes:
@@ -76,9 +87,13 @@ def encode(frame: bytes, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, leading_f
     if fcs_bits != 16 and fcs_bits != 32:
         fcs_len(fcs_bits)
     n = len(frame)
-    buf = _enc_buf.get(2 * n + 16)
-    m = lib.hdlc_encode(buf, frame, n, check_accm(accm), fcs_bits, leading_flag)
-    return ffi.buffer(buf, m)[:]
+    out = _take()
+    try:
+        buf = out.get(2 * n + 16)
+        m = lib.hdlc_encode(buf, frame, n, check_accm(accm), fcs_bits, leading_flag)
+        return ffi.buffer(buf, m)[:]
+    finally:
+        _pool.append(out)
 
 
 def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int = 16,
@@ -93,10 +108,14 @@ def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int
     lens = array("Q", map(len, frames))
     if len(joined) != sum(lens):
         raise TypeError("encode_many takes byte strings (or buffers of bytes)")
-    buf = _enc_buf.get(2 * len(joined) + 16 * len(frames) + 16)
-    m = lib.hdlc_encode_many(buf, joined, ffi.from_buffer("size_t[]", lens), len(frames),
-                             check_accm(accm), fcs_bits, leading_flag)
-    return ffi.buffer(buf, m)[:]
+    out = _take()
+    try:
+        buf = out.get(2 * len(joined) + 16 * len(frames) + 16)
+        m = lib.hdlc_encode_many(buf, joined, ffi.from_buffer("size_t[]", lens), len(frames),
+                                 check_accm(accm), fcs_bits, leading_flag)
+        return ffi.buffer(buf, m)[:]
+    finally:
+        _pool.append(out)
 
 
 class Decoder:
@@ -119,7 +138,7 @@ class Decoder:
 
     def _alloc(self, cap: int) -> None:
         self._cap = cap
-        self._outp = ffi.new("char[]", cap)
+        self._outp = _new_raw("char[]", cap)
         self._outb = ffi.buffer(self._outp)
 
     def _configure(self, accm: int, mru: int) -> None:
