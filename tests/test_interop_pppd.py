@@ -436,3 +436,38 @@ def test_peer_terminate_and_peer_death_are_told_apart(pppd_guest: PppdGuest, net
     finally:
         client.stop()
         pppd_guest.stop_modem()
+
+
+def test_pppstack_up_persist_redials_after_pppd_hangs_up(pppd_guest: PppdGuest, netns: str, tmp_path: Path) -> None:
+    """`pppstack up --persist`: pppd ends the call (Terminate-Request, like a network drop); the
+    modem is ready again at once; our side must redial and bring the same interface back."""
+    pppd_guest.start_modem(["noauth", "noccp"])
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--device", pppd_guest.pty_path,
+         "--apn", "internet", "--ifname", "pst1", "--noipv6", "--run-dir", str(tmp_path), "--persist",
+         "--holdoff", "1", "--maxfail", "5"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_address(netns, "pst1", REMOTE_IP, proc)
+        _ping_from_ns(netns, LOCAL_IP)
+        first_log = pppd_guest.pppd_log()
+        pppd_guest.stop_modem()                      # pppd: LCP Terminate-Request, exits
+        pppd_guest.start_modem(["noauth", "noccp"])  # the "modem" answers AT again
+        deadline = time.monotonic() + 60
+        while "remote IP address" not in pppd_guest.pppd_log():
+            assert proc.poll() is None and time.monotonic() < deadline, "no redial"
+            time.sleep(0.5)
+        _wait_address(netns, "pst1", REMOTE_IP, proc)
+        _ping_from_ns(netns, LOCAL_IP)
+        assert "rcvd [LCP ConfReq" in first_log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        pppd_guest.stop_modem()
+    assert proc.returncode == 0, (proc.returncode, err.decode()[-3000:])
+    assert "Traceback" not in err.decode()
