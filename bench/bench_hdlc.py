@@ -6,8 +6,9 @@ ppp_async compiled here with the same flags.
     python bench/bench_hdlc.py --json     # JSON list of {"backend","op","accm","size","kind","MBps"}
 
 Backends: c (public API, batched), c-frame (public API, one frame per call), portable (c with
-SIMD masked), c-core / portable-core (the C calls alone over all 256 frames, no Python objects
-per frame), naive-c (ditto, byte-at-a-time loop), python.
+SIMD masked), c-core / c-core-avx2 / portable-core (the C calls alone over all 256 frames, no
+Python objects per frame; all SIMD paths / without AVX-512 / none), naive-c (ditto, a
+byte-at-a-time loop), python.
 
 Batched means encode_many over ~64 KiB of frames per call and Decoder.feed over 64 KiB read
 chunks; c-frame means one encode() / feed() per frame.  MB/s counts payload bytes (the frame
@@ -138,7 +139,7 @@ def _case(args: argparse.Namespace, records: list[dict], naive, frames: list[byt
         cout = cffi.new("char[]", 2 * len(stream) + 64 * FRAMES)
         items = cffi.new("size_t[]", 3 * 4 * FRAMES)
         nitems = cffi.new("size_t *")
-        for label, mask in (("c-core", 0xFFFFFFFF), ("portable-core", 0)):
+        for label, mask in (("c-core", 0xFFFFFFFF), ("c-core-avx2", 7), ("portable-core", 0)):
             clib.hdlc_set_features(mask)
             rec(label, "encode", lambda: clib.hdlc_encode_many(cout, joined, lens, FRAMES, accm, 16, 1))
             dc = clib.hdlc_decoder_new(16, accm, 1500 + 6)
@@ -175,7 +176,7 @@ def main() -> int:
     ap.add_argument("--no-python", action="store_true")
     args = ap.parse_args()
     if clib is not None and not args.json:
-        print(f"C core SIMD features: 0x{clib.hdlc_features():x} (1=SSSE3 2=AVX2 4=PCLMUL); "
+        print(f"C core SIMD features: 0x{clib.hdlc_features():x} (1=SSSE3 2=AVX2 4=PCLMUL 8=AVX-512 VBMI2); "
               f"PPPSTACK_HDLC_SIMD={os.environ.get('PPPSTACK_HDLC_SIMD', '')!r}", flush=True)
     records = run(args)
     if args.json:

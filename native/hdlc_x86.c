@@ -12,6 +12,7 @@
  *   others are expanded 8 bytes at a time with PSHUFB (a 256-entry table per mask gives where
  *   every input byte lands and where 0x7D goes).
  * - Unescaping: the mirror image, compressing 8 bytes at a time by the mask of bytes to keep.
+ * - With AVX-512 VBMI2 both directions use VPCOMPRESSB on 32/64-byte blocks instead.
  */
 #include "hdlc.h"
 #include "hdlc_impl.h"
@@ -23,6 +24,8 @@
 #define T_SSSE3 __attribute__((target("ssse3")))
 #define T_AVX2 __attribute__((target("avx2")))
 #define T_CLMUL __attribute__((target("pclmul,sse4.1")))
+#define T_AVX512 \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,bmi2,popcnt")))
 
 /* ---- constants ---------------------------------------------------------------------------- */
 typedef struct {
@@ -93,6 +96,11 @@ unsigned hdlc_x86_detect(void)
         f |= HDLC_SIMD_AVX2;
     if (__builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1"))
         f |= HDLC_SIMD_PCLMUL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi") &&
+        __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("bmi2") &&
+        __builtin_cpu_supports("popcnt"))
+        f |= HDLC_SIMD_AVX512;
     make_consts(&c16, 0x11021, 16);     /* x^16 + x^12 + x^5 + 1 */
     make_consts(&c32, 0x104C11DB7ull, 32);
     make_shuffles();
@@ -240,8 +248,61 @@ T_AVX2 static size_t escape_avx2_accm0(uint8_t *out, const uint8_t *in, size_t n
     return (size_t)(o - out) + escape_ssse3(o, in + i, n - i, 0);
 }
 
+/* AVX-512 VBMI2: lay every byte out as the pair (0x7D, byte ^ 0x20 if escaped), then VPCOMPRESSB
+ * keeps the data bytes and only the 0x7D of escaped ones.  No branch depends on the data. */
+T_AVX512 static inline __mmask32 special32(__m256i v, uint32_t accm, __m256i accm_b)
+{
+    __mmask32 m = _mm256_cmpeq_epi8_mask(v, _mm256_set1_epi8(0x7E)) |
+                  _mm256_cmpeq_epi8_mask(v, _mm256_set1_epi8(0x7D));
+    if (accm) {
+        __mmask32 lt = _mm256_cmplt_epu8_mask(v, _mm256_set1_epi8(0x20));
+        if (accm != 0xFFFFFFFFu) {
+            __m256i which = _mm256_shuffle_epi8(accm_b, _mm256_and_si256(_mm256_srli_epi16(v, 3),
+                                                                         _mm256_set1_epi8(3)));
+            __m256i bits = _mm256_shuffle_epi8(
+                _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
+                                 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128),
+                _mm256_and_si256(v, _mm256_set1_epi8(7)));
+            lt &= _mm256_test_epi8_mask(which, bits);
+        }
+        m |= lt;
+    }
+    return m;
+}
+
+T_AVX512 static size_t escape_avx512(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
+{
+    uint8_t *o = out;
+    size_t i = 0;
+    const __m256i accm_b = _mm256_broadcastsi128_si256(_mm_cvtsi32_si128((int)accm));
+    const __m256i c20 = _mm256_set1_epi8(0x20);
+    const __m512i e7d = _mm512_set1_epi8(0x7D);
+    uint8_t ix[64];
+    for (int k = 0; k < 64; k++)
+        ix[k] = (uint8_t)(k >> 1);
+    const __m512i pairs = _mm512_loadu_si512(ix); /* byte 2k and 2k+1 <- input byte k */
+    for (; i + 32 <= n; i += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+        __mmask32 m = special32(v, accm, accm_b);
+        if (!m) {
+            _mm256_storeu_si256((__m256i *)o, v);
+            o += 32;
+            continue;
+        }
+        __m256i xv = _mm256_mask_blend_epi8(m, v, _mm256_xor_si256(v, c20));
+        __m512i w = _mm512_permutexvar_epi8(pairs, _mm512_castsi256_si512(xv));
+        w = _mm512_mask_blend_epi8(0x5555555555555555ull, w, e7d);
+        uint64_t keep = 0xAAAAAAAAAAAAAAAAull | _pdep_u64(m, 0x5555555555555555ull);
+        _mm512_storeu_si512(o, _mm512_maskz_compress_epi8(keep, w));
+        o += 32 + (size_t)_mm_popcnt_u32(m);
+    }
+    return (size_t)(o - out) + escape_ssse3(o, in + i, n - i, accm);
+}
+
 size_t hdlc_x86_escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm, unsigned features)
 {
+    if (features & HDLC_SIMD_AVX512)
+        return escape_avx512(out, in, n, accm);
     if (accm == 0 && (features & HDLC_SIMD_AVX2))
         return escape_avx2_accm0(out, in, n);
     return escape_ssse3(out, in, n, accm);
@@ -298,11 +359,63 @@ T_SSSE3 static void unescape_ssse3(uint8_t *out, const uint8_t *in, size_t n, si
     *dropped += nd;
 }
 
+/* AVX-512 VBMI2: 64 bytes at a time, VPCOMPRESSB drops escapes and flagged control bytes. */
+T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, size_t room,
+                                     uint32_t accm, size_t *used, size_t *made, uint64_t *dropped)
+{
+    uint8_t *o = out;
+    size_t i = 0;
+    uint64_t nd = 0;
+    const __m512i accm_b = _mm512_broadcast_i32x4(_mm_cvtsi32_si128((int)accm));
+    const __m512i bitsel = _mm512_broadcast_i32x4(_mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4,
+                                                                8, 16, 32, 64, -128));
+    const __m512i c20 = _mm512_set1_epi8(0x20);
+    while (i + 64 <= n && (size_t)(o - out) + 64 <= room) {
+        __m512i v = _mm512_loadu_si512(in + i);
+        if (_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7E)))
+            break;
+        uint64_t e = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7D));
+        uint64_t d = 0;
+        if (accm) {
+            d = _mm512_cmplt_epu8_mask(v, c20);
+            if (accm != 0xFFFFFFFFu) {
+                __m512i which = _mm512_shuffle_epi8(accm_b, _mm512_and_si512(_mm512_srli_epi16(v, 3),
+                                                                             _mm512_set1_epi8(3)));
+                __m512i bits = _mm512_shuffle_epi8(bitsel, _mm512_and_si512(v, _mm512_set1_epi8(7)));
+                d &= _mm512_test_epi8_mask(which, bits);
+            }
+        }
+        if (!(e | d)) {
+            _mm512_storeu_si512(o, v);
+            o += 64;
+            i += 64;
+            continue;
+        }
+        /* as in the SSSE3 loop: an escape in the last byte starts the next block */
+        size_t adv = e >> 63 ? 63 : 64;
+        uint64_t gone = e | d;
+        if ((e << 1) & (e | d))
+            break;
+        __m512i xv = _mm512_mask_blend_epi8(e << 1, v, _mm512_xor_si512(v, c20));
+        _mm512_storeu_si512(o, _mm512_maskz_compress_epi8(~gone, xv));
+        o += 64 - (size_t)_mm_popcnt_u64(gone);
+        nd += (uint64_t)_mm_popcnt_u64(d);
+        i += adv;
+    }
+    *used = i;
+    *made = (size_t)(o - out);
+    *dropped += nd;
+}
+
 void hdlc_x86_unescape(uint8_t *out, const uint8_t *in, size_t n, size_t room, uint32_t accm,
                        unsigned features, size_t *used, size_t *made, uint64_t *dropped)
 {
-    (void)features;
-    unescape_ssse3(out, in, n, room, accm, used, made, dropped);
+    size_t u = 0, m = 0, u2 = 0, m2 = 0;
+    if (features & HDLC_SIMD_AVX512)
+        unescape_avx512(out, in, n, room, accm, &u, &m, dropped);
+    unescape_ssse3(out + m, in + u, n - u, room - m, accm, &u2, &m2, dropped);
+    *used = u + u2;
+    *made = m + m2;
 }
 
 #else /* not x86-64 with GCC/Clang: the portable paths only */
