@@ -76,6 +76,9 @@ uint16_t hdlc_crc16_tab(uint16_t c16, const uint8_t *p, size_t n)
     return (uint16_t)c;
 }
 
+/* Bytes modem text is made of (printable ASCII but 0x7D, TAB, CR, LF); filled by init(). */
+static uint8_t text_tab[256];
+
 static inline unsigned needs_escape(uint8_t b, uint32_t accm)
 {
     return (b == FLAG) | (b == ESC) | ((b < 32) & (unsigned)(accm >> (b & 31)));
@@ -86,7 +89,7 @@ static void make_need(uint8_t *t, uint32_t accm);
 
 /* ---- run-time choice of implementation ------------------------------------------------- */
 static unsigned features_avail, features_on;
-static int initialised;
+static int initialised; /* init() runs once, at import (pppstack.hdlc._native), under the GIL */
 
 static void init(void)
 {
@@ -95,6 +98,9 @@ static void init(void)
     make_tables();
     make_need(need_0, 0);
     make_need(need_ff, 0xFFFFFFFFu);
+    for (int b = 0x20; b < 0x7D; b++)
+        text_tab[b] = 1;
+    text_tab['\t'] = text_tab['\r'] = text_tab['\n'] = 1;
     features_avail = hdlc_x86_detect();
     features_on = features_avail;
     const char *e = getenv("PPPSTACK_HDLC_SIMD");
@@ -331,18 +337,6 @@ struct hdlc_decoder {
     hdlc_counters c;
 };
 
-static const uint8_t *text_table(void)
-{
-    static uint8_t t[256];
-    static int ready;
-    if (!ready) {
-        for (int b = 0x20; b < 0x7D; b++)
-            t[b] = 1;
-        t['\t'] = t['\r'] = t['\n'] = 1;
-        ready = 1;
-    }
-    return t;
-}
 
 static int grow(uint8_t **p, size_t *cap, size_t need)
 {
@@ -370,7 +364,6 @@ int hdlc_decoder_configure(hdlc_decoder *d, uint32_t accm, size_t max_len)
 hdlc_decoder *hdlc_decoder_new(int fcs_bits, uint32_t accm, size_t max_len)
 {
     init();
-    text_table();
     hdlc_decoder *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
@@ -528,7 +521,7 @@ static inline int flagged(const hdlc_decoder *d, uint8_t b)
 static size_t text_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
 {
     hdlc_decoder *d = x->d;
-    const uint8_t *tt = text_table();
+    const uint8_t *tt = text_tab;
     while (i < n && d->text) {
         uint8_t b = in[i];
         if (b == FLAG)
