@@ -154,7 +154,6 @@ uint32_t hdlc_fcs32(uint32_t fcs, const char *data, size_t len)
 static inline uint64_t has_zero(uint64_t v) { return (v - ONES) & ~v & HIGHS; }
 static inline uint64_t has_flag_esc(uint64_t v)
 {
-    /* 0x7E and 0x7D differ only in bit 1 of 0x03: v ^ 0x7E.. has a byte in {0,3}...; test both */
     return has_zero(v ^ (ONES * FLAG)) | has_zero(v ^ (ONES * ESC));
 }
 static inline uint64_t has_below_0x20(uint64_t v) { return (v - ONES * 0x20) & ~v & HIGHS; }
