@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.guest.ncm import GADGET_IP, GADGET_MAC, GADGET_PID, GADGET_VID, HOST_MAC, NcmGadgetGuest, shared_ncm_guest
+from guest.ncm import GADGET_IP, GADGET_MAC, GADGET_PID, GADGET_VID, HOST_MAC, NcmGadgetGuest, shared_ncm_guest
 
 pytestmark = pytest.mark.guest
 

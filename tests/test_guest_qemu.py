@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from tests.guest.build import Recipe, recipe_hash
-from tests.guest.pppd import PPPD_RECIPE, PppdGuest, shared_pppd_guest
+from guest.build import Recipe, recipe_hash
+from guest.pppd import PPPD_RECIPE, PppdGuest, shared_pppd_guest
 
 
 def test_recipe_hash_changes_with_every_ingredient() -> None:

@@ -24,8 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.guest.pppd import (
+from guest.pppd import (
     DEBIAN_OPTIONS,
     DNS1,
     DNS2,
