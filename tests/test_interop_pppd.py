@@ -470,3 +470,22 @@ def test_pppstack_up_persist_redials_after_pppd_hangs_up(pppd_guest: PppdGuest, 
         pppd_guest.stop_modem()
     assert proc.returncode == 0, (proc.returncode, err.decode()[-3000:])
     assert "Traceback" not in err.decode()
+
+
+def test_mschap_only_pppd_is_refused_cleanly(pppd_guest: PppdGuest, netns: str) -> None:
+    """We do not do MS-CHAP: pppd requiring MS-CHAPv2 gets a Nak proposing CHAP-MD5, drops auth,
+    then hangs up "peer refused to authenticate" — which our side reports in those words."""
+    client = _up(pppd_guest, netns, ["require-mschap-v2", "name pppguest", "noccp"],
+                 ("--user", "client", "--password", "s3cret", "--noipv6"),
+                 chap_secrets="client pppguest s3cret *\n")
+    try:
+        down = client.wait_for("LinkDown", 60)
+        assert down["cause"] == "PEER_TERMINATED", down
+        assert "peer refused to authenticate" in down["message"], down
+        assert "Ipv4Up" not in client.kinds()
+    finally:
+        client.stop()
+        pppd_guest.stop_modem()
+    log = pppd_guest.pppd_log()
+    assert re.search(r"sent \[LCP ConfReq id=0x1 .*<auth chap MS-v2>", log), log
+    assert re.search(r"rcvd \[LCP ConfNak id=0x1 <auth chap MD5>\]", log), log
