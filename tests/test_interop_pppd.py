@@ -135,7 +135,8 @@ def _ping_from_ns(ns: str, addr: str) -> str:
     return out
 
 
-def _move_data_both_ways(pppd_guest: PppdGuest, ns: str) -> dict[str, float]:
+def _move_data_both_ways(pppd_guest: PppdGuest, ns: str, guest_ip: str = LOCAL_IP, host_ip: str = REMOTE_IP
+                         ) -> dict[str, float]:
     """TCP host->guest and guest->host with md5 checks; returns the rates in kbit/s."""
     payload = os.urandom(192 * 1024)
     digest = hashlib.md5(payload).hexdigest()
@@ -145,7 +146,7 @@ def _move_data_both_ways(pppd_guest: PppdGuest, ns: str) -> dict[str, float]:
                      "wc -c < /tmp/rx >> /tmp/rx.sum.tmp; mv /tmp/rx.sum.tmp /tmp/rx.sum) &); sleep 0.3")
     t0 = time.monotonic()
     sender = ("import socket,sys,time\nd=sys.stdin.buffer.read()\nfor i in range(50):\n try:\n"
-              f"  s=socket.create_connection(('{LOCAL_IP}',5001),10); break\n"
+              f"  s=socket.create_connection(('{guest_ip}',5001),10); break\n"
               " except ConnectionRefusedError: time.sleep(0.2)\n"
               "s.sendall(d); s.shutdown(socket.SHUT_WR); s.recv(1); s.close()")
     p = ns_run(ns, sys.executable, "-c", sender, input=payload, timeout=120)
@@ -163,7 +164,7 @@ def _move_data_both_ways(pppd_guest: PppdGuest, ns: str) -> dict[str, float]:
          "print(h.hexdigest(), n)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     t0 = time.monotonic()
     # retried until the namespace's listener is up (python starts slowly on a busy machine)
-    pppd_guest.shell(f"i=0; until nc -w 5 {REMOTE_IP} 5002 < /tmp/tx; do i=$((i+1)); [ $i -lt 50 ] || exit 1; "
+    pppd_guest.shell(f"i=0; until nc -w 5 {host_ip} 5002 < /tmp/tx; do i=$((i+1)); [ $i -lt 50 ] || exit 1; "
                      "sleep 0.2; done", timeout=120)
     out, err = receiver.communicate(timeout=120)
     rates["guest_to_host_kbit_s"] = round(len(payload) * 8 / 1000 / (time.monotonic() - t0), 1)
@@ -489,3 +490,37 @@ def test_mschap_only_pppd_is_refused_cleanly(pppd_guest: PppdGuest, netns: str) 
     log = pppd_guest.pppd_log()
     assert re.search(r"sent \[LCP ConfReq id=0x1 .*<auth chap MS-v2>", log), log
     assert re.search(r"rcvd \[LCP ConfNak id=0x1 <auth chap MD5>\]", log), log
+
+
+def test_pppstack_serve_with_pppd_as_the_client(pppd_guest: PppdGuest, netns: str) -> None:
+    """The other direction: our engine is the network side (`pppstack serve`) and Debian's pppd
+    dials in, authenticates with CHAP, and takes the address and DNS servers we hand out."""
+    pppd_guest.start_pppd_client(["user client", "remotename ourserver", "+ipv6"],
+                                 chap_secrets="client ourserver s3cret *\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "serve", "--device", pppd_guest.pty_path,
+         "--local", "10.65.0.1", "--remote", "10.65.0.2", "--ms-dns", "10.65.0.53", "--ms-dns", "10.65.0.54",
+         "--require-chap", "--secret", "client:s3cret", "--name", "ourserver", "--ifname", "ps0", "--noipv6"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_address(netns, "ps0", "10.65.0.1", proc)
+        log = pppd_guest.wait_for_log("local  IP address 10.65.0.2", 30)
+        assert "remote IP address 10.65.0.1" in log, log
+        assert "primary   DNS address 10.65.0.53" in log and "secondary DNS address 10.65.0.54" in log, log
+        assert re.search(r'rcvd \[CHAP Challenge id=0x\w+ <[0-9a-f]+>, name = "ourserver"\]', log), log
+        assert re.search(r"rcvd \[CHAP Success id=0x\w+", log), log
+        assert re.search(r"rcvd \[LCP ProtRej id=0x\w+ 80 57", log), "IPv6CP must be Protocol-Rejected\n" + log
+        _ping_from_ns(netns, "10.65.0.2")
+        _move_data_both_ways(pppd_guest, netns, guest_ip="10.65.0.2", host_ip="10.65.0.1")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        pppd_guest.stop_modem()
+    assert "Traceback" not in err.decode(), err.decode()
+    assert "rcvd [LCP TermReq" in pppd_guest.pppd_log()

@@ -79,6 +79,10 @@ BASE_OPTIONS = (
     f"{LOCAL_IP}:{REMOTE_IP}", f"ms-dns {DNS1}", f"ms-dns {DNS2}",
 )
 
+# pppd as a client of our network side: no addresses of its own, it asks for ours and for DNS.
+CLIENT_BASE_OPTIONS = ("115200", "local", "nocrtscts", "nodetach", "debug", "logfile /tmp/ppp/pppd.log",
+                       "noipdefault", "usepeerdns", "noauth", "noccp")
+
 # Debian's /etc/ppp/options without the four lines that cannot work on a virtconsole / in a
 # test (auth crtscts lock modem): what "pppd as Debian ships it" means for the tests.
 DEBIAN_OPTIONS = ("asyncmap 0", "hide-password", "lcp-echo-interval 30", "lcp-echo-failure 4", "noipx")
@@ -121,6 +125,21 @@ class PppdGuest:
         self.guest.write_file("/etc/ppp/chap-secrets", chap_secrets, 0o600)
         self.guest.shell(f"echo {1 if echo else 0} > /tmp/ppp/echo")
         self.guest.shell("setsid sh /etc/guest/modem.sh > /dev/null 2>&1 < /dev/null & echo $! > /tmp/ppp/modem.pid")
+
+    def start_pppd_client(self, options: list[str] | tuple[str, ...], *, pap_secrets: str = "",
+                          chap_secrets: str = "") -> None:
+        """Run pppd as the *client* straight on hvc0 (no AT dialogue): for tests of our network
+        side (`pppstack serve`). pppd gets its address and DNS from us (noipdefault, usepeerdns)."""
+        self.stop_modem()
+        text = "\n".join((*CLIENT_BASE_OPTIONS, *options)) + "\n"
+        self.guest.shell("rm -rf /tmp/ppp; mkdir -p /tmp/ppp; : > /tmp/ppp/pppd.log")
+        self.guest.write_file("/tmp/ppp/options", text)
+        self.guest.write_file("/etc/ppp/pap-secrets", pap_secrets, 0o600)
+        self.guest.write_file("/etc/ppp/chap-secrets", chap_secrets, 0o600)
+        # fd 3 holds hvc0 open in raw mode until pppd has it (see the responder's comment)
+        self.guest.shell("setsid sh -c 'exec 3<>/dev/hvc0; stty raw -echo <&3; exec pppd file /tmp/ppp/options "
+                         "/dev/hvc0 < /dev/null > /tmp/ppp/pppd.stdout 2>&1' > /dev/null 2>&1 < /dev/null & "
+                         "echo $! > /tmp/ppp/modem.pid")
 
     def stop_modem(self, timeout: float = 10.0) -> None:
         """End pppd (or the responder) if it runs: SIGTERM (pppd sends LCP Terminate), then KILL."""
