@@ -1,0 +1,370 @@
+"""The simulator's edge: SimModem on a pty, driven by a real clock in a background thread.
+
+    sim = start_sim(SimConfig(faults={Fault.BROWNOUT}))
+    sim.port_path        # /tmp/pppstack-sim-<pid>-<n>/ttyUSB0 -> /dev/pts/N (what a client opens)
+    ...
+    sim.stop()
+
+Ports are named like the thread's stick: ttyUSB0 is the modem port (AT and PPP).  With
+`extra_ports` the other two appear as well: ttyUSB1 (diagnostics: reads, never answers) and
+ttyUSB2 (PCUI: AT only, its own interpreter).  The names are symlinks in a private directory, so
+port events look real to a client:
+
+* hang-up (WRONG_PORT): the pty master is closed (the client reads EIO) and a fresh pty takes the
+  same name at once;
+* brown-out: every link is removed and every master closed — the /dev/pts node disappears too —
+  and after the re-enumeration delay new ptys appear as ttyUSB3..5 with ^BOOT/^SIMST waiting;
+* the client closing the port while in data mode is DTR dropping: the modem hangs up (AT&D2).
+
+With `use_tun` (and the privileges) a TUN device on the simulator's side receives the client's
+packets, so the host kernel answers them; otherwise the built-in responder does.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import select
+import threading
+import time
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pppstack.sim.modem import (
+    CommandSeen,
+    Connected,
+    DataModeEnded,
+    Mode,
+    ModemReset,
+    PortAppeared,
+    PortHangup,
+    PortVanished,
+    PppEvent,
+    SimConfig,
+    SimEvent,
+    SimModem,
+)
+
+__all__ = ["start_sim", "SimHandle"]
+
+log = logging.getLogger("pppstack.sim")
+_counter = itertools.count()
+_ABSENT_POLL = 0.05
+
+
+@dataclass
+class _Port:
+    role: str                       # "modem", "diag", "pcui"
+    index: int
+    link: str
+    modem: SimModem | None          # None: the diag port swallows everything
+    master: int = -1
+    pts: str = ""
+    out: bytearray = field(default_factory=bytearray)
+    client: bool = False            # a client holds the slave open
+
+
+class SimHandle:
+    """A running simulator (see the module docstring).  Thread-safe accessors only."""
+
+    def __init__(self, config: SimConfig, use_tun: bool, extra_ports: bool, rng: Callable[[int], bytes],
+                 directory: str | None) -> None:
+        self.config = config
+        self.directory = directory or f"/tmp/pppstack-sim-{os.getpid()}-{next(_counter)}"
+        os.makedirs(self.directory, exist_ok=True)
+        self.tun: Any = None
+        self.notes: list[str] = []
+        if use_tun:
+            self._make_tun()
+        self.modem = SimModem(config, rng, respond=self.tun is None)
+        self._pcui = SimModem(SimConfig(pin=config.sim_pin, echo=config.echo), rng, port_index=2) \
+            if extra_ports else None
+        self._extra = extra_ports
+        self._lock = threading.Condition()
+        self._events: list[tuple[float, SimEvent]] = []
+        self.log: list[str] = []
+        self._ports: list[_Port] = []
+        self._stop = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._appear(0)
+        now = time.monotonic()
+        self.modem.start(now)
+        if self._pcui is not None:
+            self._pcui.start(now)
+        self._thread = threading.Thread(target=self._run, name="pppstack-sim", daemon=True)
+        self._thread.start()
+
+    # -- public ------------------------------------------------------------------------------------
+    @property
+    def port_path(self) -> str:
+        """The modem port's name (a symlink; it may be missing while the stick is off the bus)."""
+        with self._lock:
+            return self._ports[0].link if self._ports else self._next_link
+
+    @property
+    def pty_path(self) -> str | None:
+        with self._lock:
+            return self._ports[0].pts if self._ports else None
+
+    def port_paths(self) -> dict[str, str]:
+        with self._lock:
+            return {p.role: p.link for p in self._ports}
+
+    def events(self) -> list[tuple[float, SimEvent]]:
+        with self._lock:
+            return list(self._events)
+
+    def wait_for(self, kind: type[SimEvent], timeout: float, predicate: Callable[[Any], bool] | None = None,
+                 since: int = 0) -> SimEvent | None:
+        """The first event of `kind` (index >= since) within `timeout` seconds, else None."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for _, e in self._events[since:]:
+                    if isinstance(e, kind) and (predicate is None or predicate(e)):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop:
+                    return None
+                self._lock.wait(left)
+
+    def wait_for_port(self, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            path = self.port_path
+            if os.path.exists(path):
+                return path
+            time.sleep(0.02)
+        return None
+
+    def stop(self) -> None:
+        if self._stop:
+            return
+        self._stop = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        self._thread.join(5.0)
+        with self._lock:
+            for p in self._ports:
+                self._close(p, unlink=True)
+            self._ports = []
+            self._lock.notify_all()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+        if self.tun is not None:
+            self.tun.close()
+        try:
+            for name in os.listdir(self.directory):
+                os.unlink(os.path.join(self.directory, name))
+            os.rmdir(self.directory)
+        except OSError:
+            pass
+
+    def __enter__(self) -> SimHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- ports -------------------------------------------------------------------------------------
+    @property
+    def _next_link(self) -> str:
+        return os.path.join(self.directory, f"ttyUSB{self.modem.port_index}")
+
+    def _open_pty(self, port: _Port) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)           # raw, no echo: the modem's bytes pass untouched
+        port.pts = os.ttyname(slave)
+        os.close(slave)             # no slave held open: the client's close is visible (DTR drop)
+        os.set_blocking(master, False)
+        port.master, port.client, port.out = master, False, bytearray()
+        tmp = port.link + ".new"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(port.pts, tmp)
+        os.replace(tmp, port.link)
+
+    def _appear(self, index: int) -> None:
+        roles = [("modem", self.modem)]
+        if self._extra:
+            roles += [("diag", None), ("pcui", self._pcui)]
+        ports = []
+        for i, (role, modem) in enumerate(roles):
+            p = _Port(role, index + i, os.path.join(self.directory, f"ttyUSB{index + i}"), modem)
+            self._open_pty(p)
+            ports.append(p)
+        with self._lock:
+            self._ports = ports
+        self._note(f"ports appeared: {', '.join(f'{p.link} ({p.role}, {p.pts})' for p in ports)}")
+
+    def _close(self, port: _Port, unlink: bool) -> None:
+        if port.master >= 0:
+            os.close(port.master)
+            port.master = -1
+        if unlink and os.path.lexists(port.link) and os.path.realpath(port.link) == port.pts:
+            os.unlink(port.link)
+
+    def _make_tun(self) -> None:
+        from pppstack.io.tun import TunDevice, TunError
+
+        c = self.config
+        try:
+            tun = TunDevice.create("simwan%d", mtu=1500)
+        except TunError as exc:
+            self.notes.append(f"no TUN on the simulator side ({exc.strerror or exc}); using the built-in responder")
+            return
+        try:
+            tun.set_ipv4(c.gateway_ip, c.client_ip)
+            tun.up()
+        except OSError as exc:
+            tun.close()
+            self.notes.append(f"could not configure the simulator's TUN ({exc}); using the built-in responder")
+            return
+        self.tun = tun
+        os.set_blocking(tun.fileno(), False)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _note(self, text: str) -> None:
+        self.log.append(f"{time.monotonic():.3f} {text}")
+        log.info("sim: %s", text)
+
+    def _record(self, e: SimEvent, now: float) -> None:
+        with self._lock:
+            self._events.append((now, e))
+            self._lock.notify_all()
+        if isinstance(e, CommandSeen):
+            log.debug("sim: %s -> %s", e.line, e.final)
+        elif not isinstance(e, PppEvent):
+            self._note(repr(e))
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # the simulator must never take the process down; say what happened
+            log.exception("the simulator stopped on an internal error")
+            with self._lock:
+                self._stop = True
+                self._lock.notify_all()
+
+    def _loop(self) -> None:
+        while not self._stop:
+            now = time.monotonic()
+            timers = [t for t in (self.modem.get_timer(), self._pcui.get_timer() if self._pcui else None) if t]
+            timeout = max(0.0, min(timers) - now) if timers else 1.0
+            poller = select.poll()
+            poller.register(self._wake_r, select.POLLIN)
+            fds: dict[int, _Port] = {}
+            for p in self._ports:
+                if p.master < 0:
+                    continue
+                if not p.client:
+                    probe = select.poll()
+                    probe.register(p.master, select.POLLIN)
+                    if any(ev & select.POLLHUP for _, ev in probe.poll(0)):
+                        timeout = min(timeout, _ABSENT_POLL)
+                        continue
+                    p.client = True
+                fds[p.master] = p
+                poller.register(p.master, select.POLLIN | (select.POLLOUT if p.out else 0))
+            if self.tun is not None:
+                poller.register(self.tun.fileno(), select.POLLIN)
+            ready = poller.poll(timeout * 1000)
+            now = time.monotonic()
+            for fd, mask in ready:
+                if fd == self._wake_r:
+                    try:
+                        os.read(self._wake_r, 64)
+                    except BlockingIOError:
+                        pass
+                elif self.tun is not None and fd == self.tun.fileno():
+                    for pkt in self.tun.read_batch(64):
+                        self.modem.send_ip(pkt, now)
+                elif fd in fds:
+                    self._service(fds[fd], mask, now)
+            for m in (self.modem, self._pcui):
+                if m is not None and (t := m.get_timer()) is not None and now >= t:
+                    m.handle_timer(now)
+            self._pump(now)
+
+    def _service(self, p: _Port, mask: int, now: float) -> None:
+        if mask & (select.POLLIN | select.POLLHUP | select.POLLERR):
+            while True:
+                try:
+                    data = os.read(p.master, 65536)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EIO:
+                        raise
+                    data = b""
+                if not data:  # EIO: the last client closed the slave
+                    p.client = False
+                    if p.modem is not None and p.modem.mode is Mode.DATA:
+                        p.modem.hangup("the host closed the port (DTR dropped)", now)
+                    break
+                if p.modem is not None:
+                    p.modem.receive_data(data, now)
+        if mask & select.POLLOUT:
+            self._write(p)
+
+    def _write(self, p: _Port) -> None:
+        while p.out and p.master >= 0:
+            try:
+                n = os.write(p.master, p.out)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno == errno.EIO:
+                    return
+                raise
+            del p.out[:n]
+
+    def _pump(self, now: float) -> None:
+        for p in list(self._ports):
+            if p.modem is None:
+                continue
+            data = p.modem.data_to_send()
+            if data:
+                p.out += data
+            self._write(p)
+            if p.modem is self.modem and self.tun is not None:
+                packets = self.modem.take_packets()
+                if packets:
+                    self.tun.write_many(packets)
+        for m in (self.modem, self._pcui):
+            while m is not None and (e := m.next_event()) is not None:
+                self._record(e, now)
+                if m is self.modem:
+                    self._port_event(e, now)
+
+    def _port_event(self, e: SimEvent, now: float) -> None:
+        if isinstance(e, PortHangup):
+            p = self._ports[0]
+            self._write(p)
+            self._close(p, unlink=False)
+            self._open_pty(p)       # same name, new line: the client's fd is dead, a reopen works
+            self._note(f"hung up {p.link}; it is {p.pts} now")
+        elif isinstance(e, PortVanished):
+            with self._lock:
+                ports, self._ports = self._ports, []
+            for p in ports:
+                self._close(p, unlink=True)
+            if self._pcui is not None:
+                self._pcui.reboot("brown-out", now)
+        elif isinstance(e, PortAppeared):
+            self._appear(e.index)
+        elif isinstance(e, Connected | DataModeEnded | ModemReset):
+            pass
+
+
+def start_sim(config: SimConfig | None = None, use_tun: bool = False, *, extra_ports: bool = False,
+              rng: Callable[[int], bytes] = os.urandom, directory: str | None = None) -> SimHandle:
+    """Start the simulated E3372h-320 in a background thread; `.port_path` is ready on return."""
+    return SimHandle(config or SimConfig(), use_tun, extra_ports, rng, directory)
