@@ -102,8 +102,7 @@ class AtInterpreter:
         if cmee == 1:
             return f"+CME ERROR: {exc.code}"
         if cmee == 2:
-            words = CME_ERRORS.get(exc.code, "unknown")
-            return f"+CME ERROR: {words[0].upper() + words[1:]}"
+            return f"+CME ERROR: {CME_ERRORS.get(exc.code, 'unknown')}"  # 27.007 §9.2 wording
         return "ERROR"
 
     def _need_sim(self) -> None:

@@ -63,7 +63,7 @@ class SimConfig:
     boot_time: float = 1.0               # a reset modem is deaf this long before ^BOOT
     register_after: float = 1.0          # after the PIN / a reset, until registered
     ipcp_stall_naks: int = 12
-    signal_interval: float = 10.0        # idle ^RSSI/^CERSSI/^HCSQ reports (0: only interleaved)
+    signal_interval: float = 10.0        # ^RSSI/^CERSSI/^HCSQ every so often (0: never)
     client_ip: IPv4Address = IPv4Address("100.68.27.142")
     gateway_ip: IPv4Address = IPv4Address("10.64.64.64")
     dns: tuple[IPv4Address, ...] = (IPv4Address("10.177.0.34"), IPv4Address("10.168.187.116"))
@@ -204,7 +204,7 @@ class SimModem:
     # -- the driver's API --------------------------------------------------------------------------
     def start(self, now: float) -> None:
         """Power on (already registered unless the SIM is locked); the first report is due now."""
-        self._next_report = now
+        self._next_report = now if self.config.signal_interval > 0 else None
 
     def receive_data(self, data: bytes, now: float) -> None:
         if self.mode is Mode.DATA and self.network is not None:
@@ -363,7 +363,7 @@ class SimModem:
         if self.settings.curc:
             urcs += ["^SRVST: 2", f"^MODE:{self.radio.mode}"]
         self._emit_urcs(urcs)
-        if self._next_report is None or self._next_report > now:
+        if self.config.signal_interval > 0 and (self._next_report is None or self._next_report > now):
             self._next_report = now
 
     def set_radio(self, on: bool, now: float) -> None:
