@@ -1,11 +1,21 @@
 """QEMU guests that give the tests peers we did not write.
 
 - ``pppd.PppdGuest``: Debian's pppd on Debian's kernel behind a tiny AT responder, reachable
-  from the host as a pty (``.pty_path``); ``.start_modem(options)``, ``.pppd_log()``,
-  ``.shell(cmd)``, ``.stop()``.
+  from the host as a pty (``.pty_path``); ``.start_modem(options, pap_secrets=, chap_secrets=)``
+  (AT dialogue, then pppd as the network side), ``.start_pppd_client(options, ...)`` (pppd
+  dials in to us), ``.stop_modem()``, ``.pppd_log()``, ``.wait_for_log(text)``, ``.at_log()``,
+  ``.shell(cmd)``, ``.run(cmd)``, ``.stop()``; ``shared_pppd_guest()`` gives one per process.
+  Host-side helpers: ``open_host_pty``, ``at_command``, ``read_until``.
 - ``ncm.NcmGadgetGuest``: Linux's NCM gadget (``usb_f_ncm`` via configfs) on ``dummy_hcd`` with
   the checkout shared read-only over 9p at /mnt/src, python3 + python3-usb;
-  ``.run(cmd, timeout) -> (rc, output)``.
+  ``.run(cmd, timeout) -> (rc, output)``, ``.python(code)``; ``shared_ncm_guest()``.
+- ``pppclient`` / ``ncmclient``: thin drivers of our stack (PPP engine over the modem pty; NCM
+  edge + session + TUN in the guest) that print events as JSON lines for the interop tests.
+- ``qemu.Guest``: the QEMU process, control channel (``run``, ``write_file``, ``read_file``).
+
+Tests: tests/test_guest_*.py (the harness and guests themselves, and oracles for our framing and
+printer against pppd's own bytes and log), tests/test_interop_pppd.py, and
+tests/test_interop_ncm_gadget.py; all marked ``guest``.
 
 Images are built from Debian packages on first use (build.py) and cached under
 ``~/.cache/pppstack/guests/`` (``PPPSTACK_GUEST_CACHE`` overrides); QEMU runs with

@@ -156,7 +156,9 @@ def recipe_hash(recipe: Recipe, kernel_pkg: str) -> str:
     blob = json.dumps({
         "v": BUILDER_VERSION, "kernel": kernel_pkg, "packages": sorted(set(BASE_PACKAGES + recipe.packages)),
         "modules": recipe.modules, "setup": recipe.setup, "exe": recipe.executables, "dl": recipe.dlopened,
-        "extra": recipe.extra_files, "python": recipe.python, "init": _INIT, "agent": _AGENT,
+        "extra": recipe.extra_files, "python": recipe.python,
+        # the builder's own source: any change to how images are assembled gives a new image
+        "builder": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
