@@ -192,7 +192,9 @@ class NetworkSide:
         except MalformedPacket:
             return None
         wanted = {_IPCP_ADDR: PLACEHOLDER_ADDR, _IPCP_DNS1: PLACEHOLDER_DNS[0], _IPCP_DNS2: PLACEHOLDER_DNS[1]}
-        if not options or any(o.type not in wanted or len(o.data) != 4 for o in options):
+        if any(o.type not in wanted or len(o.data) != 4 for o in options):
             return None  # anything else (VJ, …) is the engine's to reject
-        body = b"".join(bytes((o.type, 6)) + wanted[o.type].packed for o in options)
+        # a request without an address still gets one suggested (RFC 1661 §5.3 lets a Nak add options)
+        types = [o.type for o in options] or [_IPCP_ADDR]
+        body = b"".join(bytes((t, 6)) + wanted[t].packed for t in types)
         return ControlPacket(Code.CONF_NAK, req.identifier, body).build()
