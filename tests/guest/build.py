@@ -182,8 +182,19 @@ def build(recipe: Recipe, log: Iterable[str] | None = None) -> GuestImage:
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
+            _prune(recipe.name, keep=out)
         meta = json.loads(done.read_text())
+        os.utime(out)          # marks the image as in use for _prune
     return GuestImage(out, out / "vmlinux", out / "initrd.cpio", meta["kernel_release"])
+
+
+def _prune(name: str, keep: Path, min_age: float = 3600.0) -> None:
+    """Drop this recipe's older images (~100 MB each) that nothing has used for an hour."""
+    import time
+
+    for old in CACHE_ROOT.glob(f"{name}-*"):
+        if old != keep and old.is_dir() and time.time() - old.stat().st_mtime > min_age:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
