@@ -1,0 +1,200 @@
+"""A forensic HDLC scanner for `pppstack decode`: every byte of a capture accounted for.
+
+The data path's decoder (pppstack.hdlc) keeps good frames and counts the rest.  A
+diagnostic tool needs more: where each item starts in the capture, the octets of every
+frame it threw away and why, and the modem's text (the AT dialogue before CONNECT, NO
+CARRIER after) in order.  RFC 1662 §4 (flag 0x7e, escape 0x7d, abort 0x7d 0x7e), §7.1
+(control characters in the receive ACCM arriving unescaped were inserted by the DCE and
+are dropped), appendices C.2/C.3 (FCS-16, FCS-32).  Sans-I/O: feed bytes, get items.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["ItemKind", "DiscardReason", "StreamItem", "Scanner", "fcs16", "scan"]
+
+FLAG, ESCAPE = 0x7E, 0x7D
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+
+def _fcs16_table() -> tuple[int, ...]:
+    table = []
+    for b in range(256):
+        v = b
+        for _ in range(8):
+            v = (v >> 1) ^ 0x8408 if v & 1 else v >> 1
+        table.append(v)
+    return tuple(table)
+
+
+_FCS16 = _fcs16_table()
+
+
+def fcs16(data: bytes) -> int:
+    """RFC 1662 C.2 FCS-16 of `data`, as transmitted (ones' complement, low octet first)."""
+    fcs = 0xFFFF
+    for b in data:
+        fcs = (fcs >> 8) ^ _FCS16[(fcs ^ b) & 0xFF]
+    return fcs ^ 0xFFFF
+
+
+class ItemKind(Enum):
+    FRAME = "frame"  # a good frame: address/control (if sent) + protocol + information, FCS removed
+    TEXT = "text"  # printable octets outside frames (modem responses, AT echo)
+    NOISE = "noise"  # other octets outside frames
+    DISCARD = "discard"  # a frame thrown away; `reason` says why
+
+
+class DiscardReason(Enum):
+    BAD_FCS = "bad FCS"
+    ABORT = "aborted (0x7d 0x7e)"
+    RUNT = "too short"
+    OVERSIZE = "longer than the MRU"
+    TRUNCATED = "cut off by the end of the input"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamItem:
+    kind: ItemKind
+    offset: int  # of the item's first octet in the input (after the opening flag for frames)
+    data: bytes  # FRAME/DISCARD: unescaped content (FCS removed from FRAME); TEXT/NOISE: raw octets
+    raw_length: int  # octets of input the item spans, escapes included
+    reason: DiscardReason | None = None
+    detail: str = ""  # a sentence for discards, e.g. "FCS 0x1234, expected 0x5678"
+    dropped_controls: int = 0  # unescaped ACCM characters removed per RFC 1662 §7.1
+
+
+class Scanner:
+    """Split a byte stream into frames, discards and text, each with its offset.
+
+    `accm` is the receive ACCM (default all 32 control characters escaped), `fcs_bits`
+    16 or 32, `mru` the largest information field accepted (plus 4 octets of header).
+    """
+
+    def __init__(
+        self, accm: int = 0xFFFFFFFF, fcs_bits: int = 16, mru: int = 1500, *, strict_accm: bool = False
+    ) -> None:
+        if fcs_bits not in (16, 32):
+            raise ValueError("fcs_bits must be 16 or 32")
+        self.accm, self.fcs_bits, self.mru = accm, fcs_bits, mru
+        # A capture usually spans LCP negotiation, where the ACCM changes (typically from all
+        # ones to 0): unless strict, a frame whose FCS fails under `accm` is retried under the
+        # other reading of raw control characters (all data, or all DCE noise).
+        self.strict_accm = strict_accm
+        self._seg = bytearray()
+        self._seg_start = 0
+        self._pos = 0  # absolute offset of the next byte fed
+        self._in_frame = False  # a flag has been seen: segments are frame candidates
+
+    def feed(self, data: bytes) -> list[StreamItem]:
+        items: list[StreamItem] = []
+        i, n = 0, len(data)
+        while i < n:
+            j = data.find(FLAG, i)
+            if j < 0:
+                self._seg += data[i:]
+                break
+            self._seg += data[i:j]
+            items.extend(self._close_segment(flag=True))
+            self._seg_start = self._pos + j + 1
+            i = j + 1
+        self._pos += n
+        return items
+
+    def finish(self) -> list[StreamItem]:
+        """Items still pending at the end of the input."""
+        items = self._close_segment(flag=False)
+        self._seg_start = self._pos
+        return items
+
+    def _close_segment(self, flag: bool) -> list[StreamItem]:
+        raw, start = bytes(self._seg), self._seg_start
+        self._seg.clear()
+        was_in_frame, self._in_frame = self._in_frame, self._in_frame or flag
+        if not raw:
+            return []
+        if not was_in_frame:  # before the first flag nothing is a frame
+            return [self._outside(raw, start)]
+        if not flag:
+            if _is_text(raw):
+                return [self._outside(raw, start)]
+            return [self._discard(raw, start, raw, DiscardReason.TRUNCATED, "no closing flag before the end")]
+        return [self._frame(raw, start)]
+
+    def _outside(self, raw: bytes, start: int) -> StreamItem:
+        kind = ItemKind.TEXT if _is_text(raw) else ItemKind.NOISE
+        return StreamItem(kind, start, raw, len(raw))
+
+    def _discard(self, raw: bytes, start: int, data: bytes, reason: DiscardReason, detail: str,
+                 dropped: int = 0) -> StreamItem:  # fmt: skip
+        return StreamItem(ItemKind.DISCARD, start, data, len(raw), reason, detail, dropped)
+
+    def _frame(self, raw: bytes, start: int) -> StreamItem:
+        if (len(raw) - len(raw.rstrip(b"\x7d"))) % 2 == 1:  # an unpaired escape right before the flag
+            return self._discard(raw, start, raw[:-1], DiscardReason.ABORT, "the sender aborted the frame")
+        data, dropped = self._unescape(raw, self.accm)
+        if not self.strict_accm and any(b < 0x20 for b in raw) and not self._fcs_ok(data):
+            other = self._unescape(raw, 0 if self.accm else 0xFFFFFFFF)
+            if self._fcs_ok(other[0]):
+                data, dropped = other
+        fcs_len = self.fcs_bits // 8
+        if len(data) < fcs_len + 2:
+            if _is_text(raw):
+                return self._outside(raw, start)
+            return self._discard(raw, start, data, DiscardReason.RUNT,
+                                 f"{len(data)} octets, fewer than a protocol field and FCS", dropped)  # fmt: skip
+        body, fcs = data[:-fcs_len], data[-fcs_len:]
+        want = self._fcs(body)
+        if fcs != want:
+            if _is_text(raw):
+                return self._outside(raw, start)
+            got, expected = int.from_bytes(fcs, "little"), int.from_bytes(want, "little")
+            width = fcs_len * 2
+            return self._discard(raw, start, body, DiscardReason.BAD_FCS,
+                                 f"FCS 0x{got:0{width}x}, expected 0x{expected:0{width}x}", dropped)  # fmt: skip
+        if len(body) > self.mru + 4:
+            return self._discard(raw, start, body, DiscardReason.OVERSIZE,
+                                 f"{len(body)} octets, more than MRU {self.mru} + 4", dropped)  # fmt: skip
+        return StreamItem(ItemKind.FRAME, start, body, len(raw), None, "", dropped)
+
+    def _fcs(self, body: bytes) -> bytes:
+        return fcs16(body).to_bytes(2, "little") if self.fcs_bits == 16 else zlib.crc32(body).to_bytes(4, "little")
+
+    def _fcs_ok(self, data: bytes) -> bool:
+        n = self.fcs_bits // 8
+        return len(data) > n and self._fcs(data[:-n]) == data[-n:]
+
+    @staticmethod
+    def _unescape(raw: bytes, accm: int) -> tuple[bytes, int]:
+        if ESCAPE not in raw and (accm == 0 or not any(b < 0x20 for b in raw)):
+            return raw, 0
+        out = bytearray()
+        dropped = 0
+        escaped = False
+        for b in raw:
+            if b < 0x20 and accm >> b & 1:
+                dropped += 1  # inserted by the DCE (RFC 1662 §7.1); an escape still applies after it
+                continue
+            if escaped:
+                out.append(b ^ 0x20)
+                escaped = False
+            elif b == ESCAPE:
+                escaped = True
+            else:
+                out.append(b)
+        return bytes(out), dropped
+
+
+def _is_text(raw: bytes) -> bool:
+    return bool(raw) and all(b in _TEXT_BYTES for b in raw)
+
+
+def scan(
+    data: bytes, accm: int = 0xFFFFFFFF, fcs_bits: int = 16, mru: int = 1500, *, strict_accm: bool = False
+) -> list[StreamItem]:
+    """All items of a complete capture."""
+    scanner = Scanner(accm, fcs_bits, mru, strict_accm=strict_accm)
+    return scanner.feed(data) + scanner.finish()
