@@ -27,7 +27,7 @@ from pppstack.describe._printf import hexbytes, quoted
 from pppstack.describe.stream import DiscardReason, ItemKind, Scanner, StreamItem
 from pppstack.exitcodes import ExitCode
 
-__all__ = ["register", "handler", "parse_hex", "HexError", "write_pcap"]
+__all__ = ["register", "handler", "parse_hex", "HexError", "write_pcap", "redact_pap"]
 
 EPILOG = """output:
   OFFSET  [PROTO ...]            a good frame, as pppd's debug log prints it
@@ -37,7 +37,8 @@ EPILOG = """output:
                                  the MRU, or cut off by the end of the input
   The OFFSET is where the item starts in the input (for frames: after the opening flag).
   --pcap writes good frames as DLT_PPP_SERIAL (linktype 50) with FF 03 and a two-octet
-  protocol restored; each packet's timestamp is its offset in microseconds.
+  protocol restored; each packet's timestamp is its offset in microseconds; PAP passwords
+  are replaced by '*' unless --pcap-keep-secrets.
 
 examples:
   pppstack decode capture.bin
@@ -80,6 +81,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per item, then a summary object")
     p.add_argument("--pppd", action="store_true", help='print only good frames, as pppd logs them ("rcvd [...]")')
     p.add_argument("--pcap", metavar="FILE", help="also write good frames to FILE (pcap, DLT_PPP_SERIAL)")
+    p.add_argument(
+        "--pcap-keep-secrets",
+        action="store_true",
+        help="keep PAP passwords in the pcap (by default each octet is replaced by '*')",
+    )
     p.set_defaults(func=handler)
 
 
@@ -180,12 +186,27 @@ def _json(item: StreamItem) -> Iterator[dict[str, Any]]:
         yield obj
 
 
-def write_pcap(out: IO[bytes], frames: Iterable[tuple[int, bytes]]) -> int:
+def redact_pap(packet: bytes) -> bytes:
+    """A PAP Authenticate-Request (FF 03 C0 23 ...) with its password octets turned into '*'."""
+    if packet[:5] != b"\xff\x03\xc0\x23\x01" or len(packet) < 9:
+        return packet
+    end = 4 + min(int.from_bytes(packet[6:8], "big"), len(packet) - 4)
+    ulen_at = 8
+    wlen_at = ulen_at + 1 + packet[ulen_at]
+    if wlen_at >= end:
+        return packet[:ulen_at] + b"*" * (len(packet) - ulen_at)  # lengths do not add up: hide it all
+    stop = min(wlen_at + 1 + packet[wlen_at], end)
+    return packet[: wlen_at + 1] + b"*" * (stop - wlen_at - 1) + packet[stop:]
+
+
+def write_pcap(out: IO[bytes], frames: Iterable[tuple[int, bytes]], keep_secrets: bool = False) -> int:
     """Write (offset, frame) pairs as a pcap file, DLT_PPP_SERIAL; returns the packet count."""
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0xFFFF, 50))
     count = 0
     for offset, frame in frames:
         packet = normalize_frame(frame) or frame
+        if not keep_secrets:
+            packet = redact_pap(packet)
         out.write(struct.pack("<IIII", offset // 1_000_000, offset % 1_000_000, len(packet), len(packet)))
         out.write(packet)
         count += 1
@@ -246,7 +267,7 @@ def handler(args: argparse.Namespace) -> int:
         elif not args.pppd:
             out.write(f"summary: {_summary(counts)}\n")
         if pcap is not None:
-            write_pcap(pcap, good)
+            write_pcap(pcap, good, keep_secrets=args.pcap_keep_secrets)
     except OSError as exc:
         print(f"pppstack decode: reading the input failed: {exc}", file=sys.stderr)
         return int(ExitCode.FATAL)
