@@ -205,11 +205,12 @@ class SimHandle:
         self._note(f"ports appeared: {', '.join(f'{p.link} ({p.role}, {p.pts})' for p in ports)}")
 
     def _close(self, port: _Port, unlink: bool) -> None:
+        # the name goes first: a client woken by the hang-up must already find its port gone
+        if unlink and os.path.lexists(port.link) and os.path.realpath(port.link) == port.pts:
+            os.unlink(port.link)
         if port.master >= 0:
             os.close(port.master)
             port.master = -1
-        if unlink and os.path.lexists(port.link) and os.path.realpath(port.link) == port.pts:
-            os.unlink(port.link)
 
     def _make_tun(self) -> None:
         from pppstack.io.tun import TunDevice, TunError
