@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Throughput of the whole PPP path: TUN -> PPP -> pty -> PPP -> TUN, our client against our server.
+
+    python3 bench/bench_link.py --json            # ~1.5 min: both framing backends, all phases
+
+Two network namespaces; `pppstack up` in one and `pppstack serve` in the other, joined by a pty
+pair (the server gets the master, the client opens the slave).  For each framing backend
+(PPPSTACK_HDLC=c / python) it measures, as medians over --reps runs of --duration seconds:
+
+* one way a->b and b->a: a TCP stream; the figure is IP bytes the receiving side's driver wrote
+  into its TUN (from the kernel's counters), in Mbit/s;
+* both ways at once: two opposite TCP streams, Mbit/s per direction;
+* 64-byte packets: a UDP flood of 64-byte IP packets a->b; packets/s delivered and Mbit/s;
+* CPU seconds per GB: user+system time of the two pppstack processes per GB delivered.
+
+In the same run it measures the pty pair itself (64 KiB writes, one reader process, each
+direction): the transport's ceiling, and reports our one-way figure as a share of it.
+Needs root (namespaces, TUN).  Prints a table, or JSON with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import tty
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+A_IP, B_IP = "10.99.0.2", "10.99.0.1"
+CLK = os.sysconf("SC_CLK_TCK")
+
+SINK = textwrap.dedent("""
+    import socket, sys, threading
+    def tcp(c):
+        while c.recv(1 << 20):
+            pass
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], 5201)); s.listen(8)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    u.bind((sys.argv[1], 5202))       # bound so the kernel drops quietly instead of answering ICMP
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=tcp, args=(c,), daemon=True).start()
+""")
+
+TCP_SEND = textwrap.dedent("""
+    import socket, sys, time
+    s = socket.create_connection((sys.argv[1], 5201), timeout=10)
+    block = bytes(range(256)) * 256
+    end = time.monotonic() + float(sys.argv[2])
+    try:
+        while time.monotonic() < end:
+            s.sendall(block)
+    except OSError:
+        pass
+    s.close()
+""")
+
+UDP_SEND = textwrap.dedent("""
+    import socket, sys, time
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect((sys.argv[1], 5202))
+    payload = bytes(int(sys.argv[3]) - 28)
+    end = time.monotonic() + float(sys.argv[2]); send = u.send
+    while time.monotonic() < end:
+        for _ in range(256):
+            try:
+                send(payload)
+            except OSError:
+                pass
+""")
+
+PTY_READER = textwrap.dedent("""
+    import os, sys, time
+    fd = int(sys.argv[1]); n = 0; t0 = None
+    while True:
+        try:
+            b = os.read(fd, 65536)
+        except OSError:
+            break
+        if not b:
+            break
+        if t0 is None:
+            t0 = time.monotonic()
+        n += len(b)
+    print(n, time.monotonic() - (t0 or time.monotonic()))
+""")
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=check)
+
+
+class Netns:
+    def __init__(self, tag: str) -> None:
+        self.name = f"pppbench-{tag}-{uuid.uuid4().hex[:6]}"
+        sh("ip", "netns", "add", self.name)
+        sh("ip", "-n", self.name, "link", "set", "lo", "up")
+
+    def cmd(self, *argv: str) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def tun_stat(self, ifname: str, key: str) -> int:
+        out = sh(*self.cmd("cat", f"/sys/class/net/{ifname}/statistics/{key}")).stdout
+        return int(out.strip())
+
+    def delete(self) -> None:
+        sh("ip", "netns", "del", self.name, check=False)
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+class Link:
+    """One client/server pair for one framing backend."""
+
+    def __init__(self, backend: str, debug: bool = False) -> None:
+        self.a, self.b = Netns("a"), Netns("b")
+        env = dict(os.environ, PYTHONPATH=ROOT, PPPSTACK_HDLC=backend, PYTHONUNBUFFERED="1")
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self.slave = slave  # held open until the client has opened it (a master reads EIO otherwise)
+        path = os.ttyname(slave)
+        common = ["--noipv6", "--run-dir", f"/tmp/pppbench-{uuid.uuid4().hex[:6]}", "--ifname", "pppb0"]
+        self.serve = subprocess.Popen(
+            self.b.cmd(sys.executable, "-m", "pppstack", "serve", "--fd", str(master), "--local", B_IP, "--remote",
+                       A_IP, *common), env=env, pass_fds=(master,), stderr=subprocess.PIPE, text=True)
+        os.close(master)
+        self.up = subprocess.Popen(
+            self.a.cmd(sys.executable, "-m", "pppstack", "up", "--device", path, "--no-dial", *common),
+            env=env, stderr=subprocess.PIPE, text=True)
+        self._wait_up(self.up, "client")
+        self._wait_up(self.serve, "server")
+        self.sinks = []
+        for ns, ip in ((self.a, A_IP), (self.b, B_IP)):
+            p = subprocess.Popen(ns.cmd(sys.executable, "-c", SINK, ip), stdout=subprocess.PIPE, text=True)
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            self.sinks.append(p)
+        self.backend_loaded = backend
+
+    def _wait_up(self, proc: subprocess.Popen, who: str) -> None:
+        assert proc.stderr is not None
+        lines = []
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "IPCP is up" in line:
+                threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # drain
+                return
+        raise RuntimeError(f"the {who} never came up:\n{''.join(lines)}")
+
+    def close(self) -> None:
+        for p in (*self.sinks, self.up, self.serve):
+            p.kill()
+            p.wait()
+        os.close(self.slave)
+        self.a.delete()
+        self.b.delete()
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.up.pid) + cpu_seconds(self.serve.pid)
+
+    # -- phases ---------------------------------------------------------------------------------
+    def measure(self, senders: list[tuple[Netns, list[str]]], receivers: list[tuple[Netns, str]],
+                duration: float) -> tuple[list[tuple[int, int]], float]:
+        """Run senders; return (bytes, packets) delivered into each receiving TUN and CPU seconds."""
+        procs = [subprocess.Popen(ns.cmd(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for ns, argv in senders]
+        time.sleep(0.5)  # past TCP slow start
+        before = [(ns.tun_stat(i, "rx_bytes"), ns.tun_stat(i, "rx_packets")) for ns, i in receivers]
+        cpu0, t0 = self.cpu(), time.monotonic()
+        time.sleep(duration)
+        after = [(ns.tun_stat(i, "rx_bytes"), ns.tun_stat(i, "rx_packets")) for ns, i in receivers]
+        cpu1, t1 = self.cpu(), time.monotonic()
+        for p in procs:
+            p.kill()
+            p.wait()
+        elapsed = t1 - t0
+        rates = [((b1 - b0) / elapsed, (p1 - p0) / elapsed) for (b0, p0), (b1, p1) in zip(before, after, strict=True)]
+        return rates, (cpu1 - cpu0) / elapsed  # per second of wall time
+
+    def tcp(self, direction: str, duration: float) -> dict:
+        d = str(duration + 1.5)
+        if direction == "a->b":
+            senders, receivers = [(self.a, [sys.executable, "-c", TCP_SEND, B_IP, d])], [(self.b, "pppb0")]
+        elif direction == "b->a":
+            senders, receivers = [(self.b, [sys.executable, "-c", TCP_SEND, A_IP, d])], [(self.a, "pppb0")]
+        else:
+            senders = [(self.a, [sys.executable, "-c", TCP_SEND, B_IP, d]),
+                       (self.b, [sys.executable, "-c", TCP_SEND, A_IP, d])]
+            receivers = [(self.b, "pppb0"), (self.a, "pppb0")]
+        rates, cpu = self.measure(senders, receivers, duration)
+        total = sum(r[0] for r in rates)
+        return {"mbit_s": [r[0] * 8 / 1e6 for r in rates], "cpu_s_per_gb": cpu / (total / 1e9) if total else None,
+                "pkt_s": [r[1] for r in rates]}
+
+    def udp64(self, duration: float) -> dict:
+        d = str(duration + 1.5)
+        rates, cpu = self.measure([(self.a, [sys.executable, "-c", UDP_SEND, B_IP, d, "64"])], [(self.b, "pppb0")],
+                                  duration)
+        (bps, pps), = rates
+        return {"mbit_s": [bps * 8 / 1e6], "pkt_s": [pps], "cpu_s_per_gb": cpu / (bps / 1e9) if bps else None}
+
+
+def pty_ceiling(duration: float) -> dict:
+    """Raw pty pair, 64 KiB writes, a separate reader process: MB/s each direction."""
+    out = {}
+    for direction in ("master->slave", "slave->master"):
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        wfd, rfd = (master, slave) if direction == "master->slave" else (slave, master)
+        reader = subprocess.Popen([sys.executable, "-c", PTY_READER, str(rfd)], pass_fds=(rfd,),
+                                  stdout=subprocess.PIPE, text=True)
+        os.close(rfd)
+        block = bytes(range(256)) * 256
+        end = time.monotonic() + duration
+        while time.monotonic() < end:
+            os.write(wfd, block)
+        time.sleep(0.2)
+        os.close(wfd)
+        n, secs = reader.communicate(timeout=30)[0].split()
+        out[direction] = int(n) * 8 / float(secs) / 1e6
+    return out
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 1)
+
+
+def run(args: argparse.Namespace) -> dict:
+    result: dict = {"duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count(), "backends": {}}
+    ceil_runs = [pty_ceiling(args.pty_duration) for _ in range(args.reps)]
+    ceiling = {k: median([r[k] for r in ceil_runs]) for k in ceil_runs[0]}
+    result["pty_ceiling_mbit_s"] = ceiling
+    pty_one_way = statistics.median(ceiling.values())
+    for backend in args.backends:
+        link = Link(backend)
+        try:
+            runs: dict[str, list[dict]] = {"a->b": [], "b->a": [], "both": [], "udp64": []}
+            for _ in range(args.reps):
+                for name in ("a->b", "b->a", "both"):
+                    runs[name].append(link.tcp(name, args.duration))
+                runs["udp64"].append(link.udp64(args.duration))
+        finally:
+            link.close()
+        summary = {
+            "one_way_a_to_b_mbit_s": median([r["mbit_s"][0] for r in runs["a->b"]]),
+            "one_way_b_to_a_mbit_s": median([r["mbit_s"][0] for r in runs["b->a"]]),
+            "both_ways_a_to_b_mbit_s": median([r["mbit_s"][0] for r in runs["both"]]),
+            "both_ways_b_to_a_mbit_s": median([r["mbit_s"][1] for r in runs["both"]]),
+            "packets_1500_per_s_a_to_b": median([r["pkt_s"][0] for r in runs["a->b"]]),
+            "cpu_s_per_gb_one_way": median([r["cpu_s_per_gb"] for r in runs["a->b"] if r["cpu_s_per_gb"]]),
+            "cpu_s_per_gb_both_ways": median([r["cpu_s_per_gb"] for r in runs["both"] if r["cpu_s_per_gb"]]),
+            "udp64_packets_per_s": median([r["pkt_s"][0] for r in runs["udp64"]]),
+            "udp64_mbit_s": median([r["mbit_s"][0] for r in runs["udp64"]]),
+            "cpu_s_per_gb_udp64": median([r["cpu_s_per_gb"] for r in runs["udp64"] if r["cpu_s_per_gb"]]),
+        }
+        best_one_way = max(summary["one_way_a_to_b_mbit_s"], summary["one_way_b_to_a_mbit_s"])
+        summary["one_way_share_of_pty_ceiling"] = round(best_one_way / pty_one_way, 3) if pty_one_way else None
+        summary["runs"] = runs if args.verbose else None
+        result["backends"][backend] = summary
+    if "c" in result["backends"] and "python" in result["backends"]:
+        c, p = result["backends"]["c"], result["backends"]["python"]
+        result["c_over_python_one_way"] = round(c["one_way_a_to_b_mbit_s"] / p["one_way_a_to_b_mbit_s"], 2) \
+            if p["one_way_a_to_b_mbit_s"] else None
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--duration", type=float, default=3.0, help="seconds per measurement (default 3)")
+    p.add_argument("--pty-duration", type=float, default=2.0, help="seconds per pty ceiling run (default 2)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions; medians are reported (default 3)")
+    p.add_argument("--backends", nargs="+", default=["c", "python"], choices=("c", "python"))
+    p.add_argument("--verbose", action="store_true", help="include every run in the JSON")
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        print("bench_link needs root (network namespaces and TUN devices)", file=sys.stderr)
+        return 3
+    t0 = time.monotonic()
+    result = run(args)
+    result["wall_s"] = round(time.monotonic() - t0, 1)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"pty ceiling (raw, 64 KiB writes): {result['pty_ceiling_mbit_s']} Mbit/s")
+    for backend, s in result["backends"].items():
+        print(f"\nframing backend {backend}:")
+        for k, v in s.items():
+            if k != "runs":
+                print(f"  {re.sub('_', ' ', k):36s} {v}")
+    if result.get("c_over_python_one_way"):
+        print(f"\nC / Python, one way: {result['c_over_python_one_way']}x")
+    print(f"\n(wall time {result['wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
