@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 
+from pppstack.cli import main
 from pppstack.describe import describe_frame
 from tests.guest.pppd import PppdGuest, at_command, open_host_pty, read_until, shared_pppd_guest
 from tests.test_describe import (
@@ -82,21 +84,38 @@ def pppd_guest() -> PppdGuest:
     return shared_pppd_guest()
 
 
-def test_pppd_logs_our_frames_as_we_describe_them(pppd_guest: PppdGuest) -> None:
+def _drain(fd: int, into: bytearray) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        into += chunk
+
+
+def test_pppd_logs_our_frames_as_we_describe_them(
+    pppd_guest: PppdGuest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # debug twice: pppd then logs Echo packets too; a long max-configure keeps LCP negotiating
     pppd_guest.start_modem(["noauth", "debug", "lcp-max-configure 1000", "lcp-restart 30", "noccp"])
     fd = open_host_pty(pppd_guest.pty_path)
     frames = _frames()
+    heard = bytearray()  # everything pppd's side of the pty sends us after the dial
     try:
         at_command(fd, "AT", timeout=20, retry=0.5)
         os.write(fd, b"ATD*99#\r")
-        read_until(fd, b"CONNECT", 10)
+        heard += read_until(fd, b"CONNECT", 10)
         pppd_guest.wait_for_log("sent [LCP ConfReq", timeout=20)
         for frame in frames:
             os.write(fd, _hdlc(frame))
             time.sleep(0.01)
+            _drain(fd, heard)
         os.write(fd, _hdlc(END))
         log = pppd_guest.wait_for_log("[proto=0x4321] de ad be ef", timeout=60)
+        time.sleep(0.5)
+        _drain(fd, heard)
     finally:
         os.close(fd)
         pppd_guest.stop_modem()
@@ -114,3 +133,14 @@ def test_pppd_logs_our_frames_as_we_describe_them(pppd_guest: PppdGuest) -> None
     assert len(hidden) == 2 and all(o != t for o, t in hidden)
     assert hidden[0][1] == "[PAP AuthReq id=0x7 04 75 73 65 72 09 73 33 63 72]"  # pppd: the password in hex
     assert max(len(line) for line in theirs) == 1018  # pppd's buffer cuts the long line where ours does
+
+    # The other direction, end to end: what pppd wrote on the tty, through `pppstack decode --pppd`,
+    # reads exactly as pppd's own "sent" lines (its Acks, Naks, Rejects, Code-Rejects, TermAcks...).
+    capture = tmp_path / "from-pppd.bin"
+    capture.write_bytes(bytes(heard))
+    capsys.readouterr()
+    assert main(["decode", "--pppd", str(capture)]) == 0
+    decoded = [line.removeprefix("rcvd ") for line in capsys.readouterr().out.splitlines()]
+    sent = [m.group(1) for m in re.finditer(r"^sent (.*)$", log, re.M)]
+    assert len(decoded) >= 10, bytes(heard)[:200]
+    assert decoded == sent[: len(decoded)]
