@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from pppstack.exitcodes import ExitCode
-from pppstack.io.hooks import RUN_DIR, read_status
+from pppstack.io.hooks import default_run_dir, read_status
 
 __all__ = ["register", "handler", "format_status"]
 
@@ -24,7 +24,7 @@ __all__ = ["register", "handler", "format_status"]
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="show the running links (phase, addresses, counters)", description=__doc__)
     p.add_argument("ifname", nargs="?", help="one interface (default: all)")
-    p.add_argument("--run-dir", default=RUN_DIR, help="where the status files are (default /run/pppstack)")
+    p.add_argument("--run-dir", default=default_run_dir(), help="where the status files are (default /run/pppstack)")
     p.add_argument("--json", action="store_true", help="print the status files as JSON")
     p.set_defaults(func=handler)
 

@@ -96,7 +96,8 @@ def add_link_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write the DNS servers here (e.g. /etc/resolv.conf); never done unless asked")
     g.add_argument("--ip-up", metavar="SCRIPT", help="run when IPv4 is up (pppd ip-up arguments and environment)")
     g.add_argument("--ip-down", metavar="SCRIPT", help="run when IPv4 goes down")
-    g.add_argument("--run-dir", default=hooks.RUN_DIR, help="status and DNS files (default /run/pppstack)")
+    g.add_argument("--run-dir", default=hooks.default_run_dir(),
+                   help="status and DNS files (default /run/pppstack; per-user when not root)")
     g.add_argument("--debug", action="store_true", help="log every PPP packet in pppd's format")
     g.add_argument("--quiet", "-q", action="store_true", help="only warnings and the final summary")
     g.add_argument("--json", action="store_true", help="print the final summary as JSON")
@@ -484,7 +485,7 @@ class UpCommand:
                 self.setup.config = net_config(opts, args, device)
             self.sessions += 1
             log.info("starting PPP on %s", device)
-            before = self._demo_hook if self.tun is None and self.sim is not None else None
+            before = self._demo_hook if self.sim is not None else None
             end, _ = run_session(port, link, self.setup, signals, initial=initial, carrier_watch=opts.modem,
                                  before_run=before, packet_sink=self._sink)
             log.info("link ended: %s", end.message)
@@ -537,9 +538,12 @@ class UpCommand:
         return ExitCode.OK
 
     def _demo_hook(self, driver: Any) -> None:
-        from pppstack.io.pingdemo import PingDemo
+        from pppstack.io.pingdemo import KernelPingDemo, PingDemo
 
-        self.demo = PingDemo(driver, stay=self.args.stay)
+        if self.tun is not None:  # a real interface: the system's ping goes through the kernel and our TUN
+            self.demo = KernelPingDemo(driver, stay=self.args.stay)
+        else:                     # no privileges: ICMP built here, carried by PPP, answered by the simulator
+            self.demo = PingDemo(driver, stay=self.args.stay)
         self.demo.attach(self.setup)
 
     def _sink(self, packets: list[bytes]) -> None:

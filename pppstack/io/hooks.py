@@ -26,13 +26,21 @@ from typing import Any
 
 __all__ = [
     "HookContext", "hook_env", "hook_argv", "run_hook", "write_resolv_conf", "remove_file",
-    "write_status", "read_status", "RUN_DIR", "status_path", "resolv_path",
+    "write_status", "read_status", "RUN_DIR", "default_run_dir", "status_path", "resolv_path",
 ]
 
 log = logging.getLogger("pppstack.hooks")
 
 RUN_DIR = "/run/pppstack"
 SCRIPT_PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def default_run_dir() -> str:
+    """/run/pppstack for root; a per-user directory otherwise (XDG_RUNTIME_DIR or /tmp)."""
+    if os.geteuid() == 0:
+        return RUN_DIR
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(base, "pppstack") if base else f"/tmp/pppstack-{os.geteuid()}"
 
 
 def status_path(ifname: str, run_dir: str = RUN_DIR) -> str:

@@ -77,6 +77,7 @@ class InterfaceSetup:
         self.last_end: dict[str, Any] | None = None
         self.notes: list[str] = []         # what could not be done (no privileges...)
         self.events: list[str] = []
+        self._status_failed = False
 
     # -- status ---------------------------------------------------------------------------------
     @property
@@ -112,7 +113,8 @@ class InterfaceSetup:
         try:
             hooks.write_status(self.status_file, self.status())
         except OSError as exc:
-            if "status" not in " ".join(self.notes):
+            if not self._status_failed:
+                self._status_failed = True
                 self.notes.append(f"could not write {self.status_file}: {exc.strerror or exc}")
                 log.warning("could not write the status file %s: %s", self.status_file, exc.strerror or exc)
 

@@ -115,3 +115,67 @@ class PingDemo:
             return [f"  ping through PPP to {s['target']}: {s['sent']} sent, no replies"]
         return [f"  ping through PPP to {s['target']}: {s['received']}/{s['sent']} replies, median round trip "
                 f"{s['rtt_ms_median']} ms"]
+
+
+class KernelPingDemo:
+    """With a real TUN: the system's `ping` through the interface, then stop unless `stay`."""
+
+    def __init__(self, driver: Any, count: int = 3, stay: bool = False) -> None:
+        self.driver = driver
+        self.count = count
+        self.stay = stay
+        self.finished = False
+        self.setup: Any = None
+        self.target: ipaddress.IPv4Address | None = None
+        self.output = ""
+        self.rtts: list[float] = []
+        self.sent = 0
+
+    def attach(self, setup: Any) -> None:
+        self.setup = setup
+        self.driver.call_later(0.1, self._tick)
+
+    def _tick(self, now: float) -> None:
+        if self.setup.local is None or self.setup.peer is None:
+            self.driver.call_later(0.1, self._tick)
+            return
+        import threading
+
+        self.target = self.setup.peer
+        threading.Thread(target=self._ping, daemon=True).start()
+
+    def _ping(self) -> None:
+        import re
+        import subprocess
+
+        self.sent = self.count
+        try:
+            proc = subprocess.run(["ping", "-n", "-c", str(self.count), "-i", "0.2", "-W", "2", "-I",
+                                   self.setup.ifname, str(self.target)], capture_output=True, text=True, timeout=20)
+            self.output = proc.stdout
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            self.output = str(exc)
+        self.rtts = [float(m) for m in re.findall(r"time=([\d.]+) ms", self.output)]
+        for line in self.output.splitlines():
+            if "time=" in line:
+                log.info("%s", line.strip())
+        if self.stay:
+            log.info("the link stays up: try `ping %s` (Ctrl-C ends it)", self.target)
+        else:
+            self.finished = True
+            self.driver.request_stop("demo finished")
+
+    def receive(self, packets: list[bytes]) -> None:  # the kernel gets the replies, not us
+        pass
+
+    def summary(self) -> dict[str, Any]:
+        return {"target": str(self.target) if self.target else None, "sent": self.sent, "received": len(self.rtts),
+                "rtt_ms_median": round(statistics.median(self.rtts), 3) if self.rtts else None,
+                "rtt_ms": self.rtts, "via": self.setup.ifname if self.setup else None}
+
+    def summary_lines(self) -> list[str]:
+        s = self.summary()
+        if not s["received"]:
+            return [f"  ping {s['target']} through {s['via']}: no replies"]
+        return [f"  ping {s['target']} through {s['via']} (a real interface): {s['received']}/{s['sent']} replies, "
+                f"median round trip {s['rtt_ms_median']} ms"]

@@ -471,9 +471,13 @@ class PppDriver:
         packets = self.tun.read_batch(TUN_BATCH)
         if not packets:
             return
-        send = self.link.send_ip
-        for p in packets:
-            send(p, now)
+        many = getattr(self.link, "send_ip_many", None)
+        if many is not None:
+            many(packets, now)  # one framing call for the batch
+        else:
+            send = self.link.send_ip
+            for p in packets:
+                send(p, now)
         c = self.counters
         c.packets_out += len(packets)
         c.bytes_out += sum(map(len, packets))
