@@ -56,6 +56,24 @@ _counter = itertools.count()
 _ABSENT_POLL = 0.05
 
 
+class _QuietSimEngine(logging.Filter):
+    """The simulator's PPP engine logs on the same "pppstack.ppp" logger as the client it serves
+    (they share a process under `up --simulate`).  Its lines are the network's, not the user's: mark
+    them "sim:" and show them only when "pppstack.sim" logs at DEBUG, so a user's log shows their link."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.threadName.startswith("pppstack-sim"):
+            return True
+        if not logging.getLogger("pppstack.sim").isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg = f"sim: {record.msg}"
+        return True
+
+
+_engine_filter = _QuietSimEngine()
+
+
 @dataclass
 class _Port:
     role: str                       # "modem", "diag", "pcui"
@@ -96,6 +114,9 @@ class SimHandle:
         self.modem.start(now)
         if self._pcui is not None:
             self._pcui.start(now)
+        engine_log = logging.getLogger("pppstack.ppp")
+        if _engine_filter not in engine_log.filters:
+            engine_log.addFilter(_engine_filter)
         self._thread = threading.Thread(target=self._run, name="pppstack-sim", daemon=True)
         self._thread.start()
 
