@@ -5,40 +5,20 @@ diagnostic tool needs more: where each item starts in the capture, the octets of
 frame it threw away and why, and the modem's text (the AT dialogue before CONNECT, NO
 CARRIER after) in order.  RFC 1662 §4 (flag 0x7e, escape 0x7d, abort 0x7d 0x7e), §7.1
 (control characters in the receive ACCM arriving unescaped were inserted by the DCE and
-are dropped), appendices C.2/C.3 (FCS-16, FCS-32).  Sans-I/O: feed bytes, get items.
+are dropped); FCS-16/32 come from pppstack.hdlc.  Sans-I/O: feed bytes, get items.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from enum import Enum
+
+from pppstack.hdlc import fcs16, fcs32
 
 __all__ = ["ItemKind", "DiscardReason", "StreamItem", "Scanner", "fcs16", "scan"]
 
 FLAG, ESCAPE = 0x7E, 0x7D
 _TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
-
-
-def _fcs16_table() -> tuple[int, ...]:
-    table = []
-    for b in range(256):
-        v = b
-        for _ in range(8):
-            v = (v >> 1) ^ 0x8408 if v & 1 else v >> 1
-        table.append(v)
-    return tuple(table)
-
-
-_FCS16 = _fcs16_table()
-
-
-def fcs16(data: bytes) -> int:
-    """RFC 1662 C.2 FCS-16 of `data`, as transmitted (ones' complement, low octet first)."""
-    fcs = 0xFFFF
-    for b in data:
-        fcs = (fcs >> 8) ^ _FCS16[(fcs ^ b) & 0xFF]
-    return fcs ^ 0xFFFF
 
 
 class ItemKind(Enum):
@@ -161,7 +141,7 @@ class Scanner:
         return StreamItem(ItemKind.FRAME, start, body, len(raw), None, "", dropped)
 
     def _fcs(self, body: bytes) -> bytes:
-        return fcs16(body).to_bytes(2, "little") if self.fcs_bits == 16 else zlib.crc32(body).to_bytes(4, "little")
+        return fcs16(body).to_bytes(2, "little") if self.fcs_bits == 16 else fcs32(body).to_bytes(4, "little")
 
     def _fcs_ok(self, data: bytes) -> bool:
         n = self.fcs_bits // 8
