@@ -65,6 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--sim-fault", action="append", default=[], metavar="FAULT",
                    help="with --simulate: inject a fault (e.g. NO_CARRIER, DEAD_ECHO)")
     g.add_argument("--usb-mode", metavar="FILE", help="usb-mode.json / usb_modeswitch file for the mode switch")
+    n = p.add_argument_group("NCM (--mode ncm; --device then names the AT port)")
+    n.add_argument("--usb", metavar="VID:PID", help="which USB function (default: the first NCM function)")
+    n.add_argument("--at-port", metavar="TTY", help="the PCUI port to dial on (default: found through sysfs)")
+    n.add_argument("--local-ip", metavar="ADDR/PREFIX", help="static address instead of ^DHCP?")
+    n.add_argument("--gateway", metavar="ADDR", help="static gateway instead of ^DHCP?")
+    n.add_argument("--ntb32", action="store_true", help="use 32-bit NTBs when the device offers them")
+    n.add_argument("--ndp-at-end", action="store_const", const=True, default=None,
+                   help="put the NDP after the datagrams (vendor-class Huawei firmware)")
     p.set_defaults(func=handler)
 
 
