@@ -34,7 +34,7 @@ def netns():
 
 def test_simulate_as_root_pings_through_a_real_interface(netns: str, tmp_path) -> None:
     proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--simulate",
-                           "--run-dir", str(tmp_path), "--json"], capture_output=True, text=True, env=ENV,
+                           "--run-dir", str(tmp_path), "--json", "--debug"], capture_output=True, text=True, env=ENV,
                           timeout=90)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
@@ -42,6 +42,9 @@ def test_simulate_as_root_pings_through_a_real_interface(netns: str, tmp_path) -
     assert summary["ping"]["received"] == 3 and summary["ping"]["via"] == "ppp0", proc.stderr
     assert "IPCP is up: local address 100.68.27.142, peer 10.64.64.64" in proc.stderr
     assert "CONNECT" in proc.stderr  # the AT dial ran
+    # --debug: pppd's own packet format, secrets hidden
+    assert "sent [LCP ConfReq id=0x1 <asyncmap 0x0> <magic 0x" in proc.stderr
+    assert "rcvd [IPCP ConfNak id=0x1 <addr 100.68.27.142>" in proc.stderr
     # the interface and status file are gone afterwards
     links = subprocess.run(["ip", "-n", netns, "link"], capture_output=True, text=True).stdout
     assert "ppp0" not in links
