@@ -65,11 +65,14 @@ def test_urcs_in_the_reply_parse_as_urcs_and_fill_state(clock, rng) -> None:
 def test_reports_come_idle_on_a_timer(clock, rng) -> None:
     m = make(clock, rng, signal_interval=10.0)
     send(m, clock, "AT")                      # the first report rides on the first answer
-    assert m.get_timer() == pytest.approx(clock.now + 10.0)
+    assert m.get_timer() == pytest.approx(clock.now + 10.0 + 1.0)   # next due in 10 s, held 1 s
     m.handle_timer(clock.advance(10.0))
+    assert m.data_to_send() == b""             # due, held a moment for a command to carry it
+    assert m.get_timer() == pytest.approx(clock.now + 1.0)
+    m.handle_timer(clock.advance(1.0))
     assert m.data_to_send() == b'\r\n^RSSI: 16\r\n\r\n^CERSSI:0,-80,-4,0,0,0,0\r\n\r\n^HCSQ:"WCDMA",45,41,57\r\n'
     send(m, clock, "AT^CURC=0")
-    m.handle_timer(clock.advance(10.0))
+    m.handle_timer(clock.advance(11.0))
     assert m.data_to_send() == b""
 
 

@@ -293,6 +293,8 @@ class SimHandle:
                         timeout = min(timeout, _ABSENT_POLL)
                         continue
                     p.client = True
+                    if p.modem is not None:
+                        p.modem.port_opened(now)
                 fds[p.master] = p
                 poller.register(p.master, select.POLLIN | (select.POLLOUT if p.out else 0))
             if self.tun is not None:

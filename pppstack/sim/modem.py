@@ -64,6 +64,7 @@ class SimConfig:
     register_after: float = 1.0          # after the PIN / a reset, until registered
     ipcp_stall_naks: int = 12
     signal_interval: float = 10.0        # ^RSSI/^CERSSI/^HCSQ every so often (0: never)
+    report_hold: float = 1.0             # a due report waits this long to ride inside a command's reply
     client_ip: IPv4Address = IPv4Address("100.68.27.142")
     gateway_ip: IPv4Address = IPv4Address("10.64.64.64")
     dns: tuple[IPv4Address, ...] = (IPv4Address("10.177.0.34"), IPv4Address("10.168.187.116"))
@@ -232,7 +233,7 @@ class SimModem:
     def get_timer(self) -> float | None:
         times = list(self._timers.values())
         if self._next_report is not None and self.mode is Mode.COMMAND and self._reports_on:
-            times.append(self._next_report)
+            times.append(self._next_report + self.config.report_hold)
         if self.network is not None and self.mode is Mode.DATA:
             t = self.network.get_timer()
             if t is not None:
@@ -247,7 +248,8 @@ class SimModem:
         if self.network is not None and self.mode is Mode.DATA:
             self.network.handle_timer(now)
             self._after_network(now)
-        if self.mode is Mode.COMMAND and self._next_report is not None and now >= self._next_report:
+        if self.mode is Mode.COMMAND and self._next_report is not None \
+                and now >= self._next_report + self.config.report_hold:
             if self._reports_on:
                 self._emit_urcs(self.radio.signal_urcs())
             self._schedule_report(now)
@@ -260,6 +262,11 @@ class SimModem:
     def take_packets(self) -> list[bytes]:
         """The client's IP packets (only with respond=False; else the responder answers them)."""
         return self.network.take_packets() if self.network is not None else []
+
+    def port_opened(self, now: float) -> None:
+        """A host opened the port: a fresh signal report is due (it rides on the first reply)."""
+        if self.config.signal_interval > 0 and (self._next_report is None or self._next_report > now):
+            self._next_report = now
 
     def hangup(self, reason: str, now: float) -> None:
         """DTR dropped (the host closed the port): leave data mode quietly (AT&D2)."""
