@@ -103,7 +103,7 @@ class PppOptions:
     unit: int | None = None
     # session
     persist: bool = False
-    holdoff: int = 1
+    holdoff: int = 30  # pppd main.c
     maxfail: int = 10
     connect: str | None = None
     disconnect: str | None = None

@@ -73,3 +73,44 @@ def test_simulated_network_drop_is_named(netns: str, tmp_path) -> None:
     assert summary["exit_name"] in ("PEER_DEAD", "NO_CARRIER"), proc.stderr
     assert proc.returncode == summary["exit_code"]
     assert "echo" in summary["message"].lower() or "carrier" in summary["message"].lower()
+
+
+def test_sighup_redials_and_sigterm_ends_cleanly(netns: str, tmp_path) -> None:
+    import signal
+    import threading
+    import time
+
+    proc = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--simulate",
+                             "--stay", "--run-dir", str(tmp_path)], stderr=subprocess.PIPE, text=True, env=ENV)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()
+
+    def wait_for(text: str, count: int = 1, timeout: float = 30) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if "".join(lines).count(text) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"never saw {text!r} x{count}:\n{''.join(lines)}")
+
+    try:
+        wait_for("IPCP is up")
+        end = time.monotonic() + 3  # the status file follows the log line
+        while True:
+            status = json.loads((tmp_path / "ppp0.json").read_text())
+            if status["local"] or time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        assert status["phase"] == "up" and status["local"] == "100.68.27.142"
+        proc.send_signal(signal.SIGHUP)
+        wait_for("redialling (SIGHUP)")
+        wait_for("IPCP is up", count=2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, "".join(lines)
+        log = "".join(lines)
+        assert "closed on request (SIGTERM received)" in log and "2 call(s)" in log
+        assert "ppp0" not in subprocess.run(["ip", "-n", netns, "link"], capture_output=True, text=True).stdout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

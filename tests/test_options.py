@@ -56,7 +56,7 @@ def test_later_words_win_and_negations() -> None:
 
 def test_defaults_match_pppd() -> None:
     o = PppOptions()
-    assert o.maxfail == 10 and o.holdoff == 1 and o.defaultroute_metric == 0 and o.lcp_echo_interval == 0
+    assert o.maxfail == 10 and o.holdoff == 30 and o.defaultroute_metric == 0 and o.lcp_echo_interval == 0
     assert o.pcomp and o.accomp and o.asyncmap is None
 
 

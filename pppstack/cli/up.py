@@ -37,6 +37,8 @@ __all__ = ["register", "handler", "build_options", "setup_logging", "ConnectSpec
 
 log = logging.getLogger("pppstack")
 
+REDIAL_PAUSE = 4  # seconds: the modem's LCP restart timer (3 s) after our Terminate-Request, plus margin
+
 # exit codes after which another attempt makes sense with `persist`
 _RETRYABLE = {
     ExitCode.HANGUP, ExitCode.PORT_VANISHED, ExitCode.CARRIER_LOST, ExitCode.NO_CARRIER, ExitCode.PEER_DEAD,
@@ -90,7 +92,7 @@ def add_link_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--user")
     g.add_argument("--password")
     g.add_argument("--persist", action="store_true", help="dial again after the link drops")
-    g.add_argument("--holdoff", type=int, metavar="SECONDS", help="wait before dialling again (default 1)")
+    g.add_argument("--holdoff", type=int, metavar="SECONDS", help="wait before dialling again (default 30, as pppd)")
     g.add_argument("--maxfail", type=int, metavar="N", help="give up after N failures in a row (0: never)")
     g.add_argument("--noipv6", action="store_true", help="do not negotiate IPv6CP")
     g.add_argument("--defaultroute", action="store_true", help="add a default route through the link")
@@ -417,7 +419,12 @@ class UpCommand:
                 return self._finish(end.code, end.message)
             if signals.redial_requested:
                 signals.redial_requested = False
-                log.info("redialling (SIGHUP)")
+                # After our Terminate-Request the modem waits its restart time (3 s) before it is back
+                # in command mode; dialling sooner meets a port still in PPP mode.
+                wait = max(REDIAL_PAUSE, opts.holdoff if opts.persist else 0)
+                log.info("redialling (SIGHUP) in %d s", wait)
+                if not signals.sleep(wait):
+                    return self._finish(ExitCode.OK, "Stopped while waiting to redial.")
                 continue
             if self.demo is not None and self.demo.finished and end.code is ExitCode.OK:
                 return self._finish(ExitCode.OK, end.message)
