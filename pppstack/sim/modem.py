@@ -419,7 +419,6 @@ class SimModem:
             self._timers["registered"] = now + self.config.register_after
 
     def _on_reappear(self, now: float) -> None:
-        self.port_index += 3  # ttyUSB0..2 are still held by whoever had them open: 3..5 now
         self._events.append(PortAppeared(self.port_index))
         self.log.append(f"re-enumerated as ttyUSB{self.port_index}")
         self._on_booted(now)
@@ -485,6 +484,9 @@ class SimModem:
         self._events.append(DataModeEnded("brown-out: the stick rebooted"))
         self._events.append(PortVanished("the stick browned out and dropped off USB", self.config.reenumerate_after))
         self.log.append("brown-out: port gone")
+        # the old ttyUSB0..2 are still held by whoever had them open, so the stick comes back as 3..5;
+        # by the next brown-out those were released and it takes 0..2 again
+        self.port_index = 3 if self.port_index < 3 else 0
         self._timers["reappear"] = now + self.config.reenumerate_after
 
     def _on_reset(self, now: float) -> None:
