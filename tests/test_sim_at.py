@@ -9,6 +9,8 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pppstack.modem import huawei as hw
 from pppstack.modem.at import AtChannel, FinalResult, Response, SimState, Urc
@@ -222,3 +224,27 @@ def test_line_noise_never_raises(clock, rng) -> None:
     m.receive_data(bytes(range(256)) * 8 + b"\r\r\n\nAT+CGDCONT=,,,\"\r" + b"A" * 5000 + b"\r", clock.now)
     m.data_to_send()
     assert send(m, clock, "ATE0") .endswith(b"\r\nOK\r\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(chunks=st.lists(st.binary(max_size=64) | st.sampled_from(
+    [b"AT\r", b"ATD*99#\r", b'AT+CGDCONT=1,"IP","x"\r', b"AT+CPIN?\r", b"~\xff\x03\xc0\x21\x01", b"\r\n", b"+++"]),
+    max_size=40), steps=st.lists(st.floats(min_value=0, max_value=5), max_size=40),
+    faults=st.sets(st.sampled_from(list(Fault)), max_size=3))
+def test_any_byte_stream_in_any_mode_never_raises(chunks: list[bytes], steps: list[float], faults: set) -> None:
+    import random
+
+    r = random.Random(7)
+    config = SimConfig(faults=frozenset(faults), brownout_after=1, reset_after=1, dead_echo_after=1)
+    m = SimModem(config, lambda n: bytes(r.getrandbits(8) for _ in range(n)))
+    now = 0.0
+    m.start(now)
+    for i, chunk in enumerate(chunks):
+        now += steps[i] if i < len(steps) else 0.1
+        m.receive_data(chunk, now)
+        timer = m.get_timer()
+        if timer is not None and timer <= now:
+            m.handle_timer(now)
+        m.data_to_send()
+        while m.next_event() is not None:
+            pass
