@@ -194,3 +194,24 @@ def test_wrong_port_hangs_up_after_connect_without_ppp(clock, rng) -> None:
     p.run(lambda: p.sim_got(PortHangup))
     assert p.sim_got(Connected) and not p.got(ev.LinkUp)
     assert p.text.endswith(b"NO CARRIER\n")
+
+
+def test_ipv6_ping_to_the_peers_link_local(clock, rng) -> None:
+    from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
+
+    p = Pair(clock, rng)
+    p.dial()
+    p.run(lambda: p.got(ev.Ipv6Up) and p.got(ev.Ipv4Up))
+    up6 = p.got(ev.Ipv6Up)[0]
+    req = IPv6(src=str(up6.local_ll), dst=str(up6.peer_ll)) / ICMPv6EchoRequest(id=1, seq=9, data=b"six")
+    p.client.send_ip(bytes(req), clock.now)
+    p._shuttle()
+    (reply,) = [IPv6(r) for r in p.client.take_packets()]
+    assert reply.src == str(up6.peer_ll) and reply[ICMPv6EchoReply].seq == 9 and reply[ICMPv6EchoReply].data == b"six"
+
+
+def test_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="PIN"):
+        SimConfig(pin="12a4")
+    with pytest.raises(ValueError, match="brownout_after"):
+        SimConfig(brownout_after=-1)

@@ -79,6 +79,12 @@ class SimConfig:
         object.__setattr__(self, "faults", frozenset(self.faults))
         if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
             raise ValueError(f"a SIM PIN is 4 to 8 digits, not {self.pin!r}")
+        for name in ("brownout_after", "reenumerate_after", "wrong_port_after", "dead_echo_after", "reset_after",
+                     "boot_time", "register_after", "signal_interval", "report_hold"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.ipcp_stall_naks < 0:
+            raise ValueError("ipcp_stall_naks must not be negative")
 
     def has(self, fault: Fault) -> bool:
         return fault in self.faults
