@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     p = subparsers.add_parser(
         "sim", help="run a simulated Huawei E3372h-320 on a pty (prints the port path)",
-        description=__doc__, epilog="faults:\n" + "\n".join(f"  {f.name.lower():16} {f.value}" for f in Fault)
+        description=__doc__, epilog="faults:\n" + "\n".join(f"  {f.name.lower():16} {f.description}" for f in Fault)
         + "\n\nexit codes:\n" + exit_code_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fault", action="append", default=[], metavar="FAULT",
                    help="inject a fault (repeatable): " + ", ".join(f.name.lower() for f in Fault))

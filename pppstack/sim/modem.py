@@ -46,6 +46,23 @@ class Fault(Enum):
     DEAD_ECHO = "dead-echo"              # LCP echo unanswered after N s
     RESET = "reset"                      # the modem resets mid-session
 
+    @property
+    def description(self) -> str:
+        return _FAULT_WORDS[self]
+
+
+_FAULT_WORDS = {
+    Fault.WRONG_PORT: "hangs up right after CONNECT, as the thread's ttyUSB0 did",
+    Fault.BROWNOUT: "drops off USB N s after CONNECT (2G brown-out), back later as another ttyUSBn",
+    Fault.SIM_PIN: "the SIM wants a PIN (1234 unless --pin); dialling says +CME ERROR: SIM PIN required",
+    Fault.LEGACY_REJECTED: "ATQ0, ATS0=0, AT&C1, AT&D2 ... answer ERROR, as on the E3372h-320",
+    Fault.NO_CARRIER: "ATD answers NO CARRIER (the network refuses the data call)",
+    Fault.BUSY: "ATD answers BUSY",
+    Fault.IPCP_STALL: "IPCP is Naked with placeholder addresses many times first, as 3G networks do",
+    Fault.DEAD_ECHO: "LCP echo requests go unanswered after N s (dead bearer, tty still up)",
+    Fault.RESET: "the modem resets mid-session: NO CARRIER, then ^BOOT",
+}
+
 
 @dataclass(frozen=True)
 class SimConfig:
