@@ -71,7 +71,7 @@ def handler(args: argparse.Namespace) -> int:
         return int(ExitCode.OPTION_ERROR)
     settings = opts.link_config_kwargs()
     settings.update(local_ip=local, remote_ip=remote, ms_dns=dns or opts.ms_dns, require_pap=args.require_pap,
-                    require_chap=args.require_chap, secrets=secrets, noipdefault=False)
+                    require_chap=args.require_chap, secrets=secrets)
     if args.name:
         settings["name"] = args.name
     tun = None

@@ -18,22 +18,29 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shlex
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from pppstack.exitcodes import EXPLANATIONS, ExitCode, exit_code_table
 from pppstack.io import hooks
+from pppstack.io.dialing import (
+    ConnectSpec,
+    find_ppp_port,
+    parse_connect,
+    read_text,
+    run_connect,
+    run_dialer,
+    wait_for_port,
+)
 from pppstack.io.netconf import InterfaceSetup, NetConfig
 from pppstack.io.pppdriver import LinkEnd
-from pppstack.io.serialport import PortVanished, SerialPort, open_port
+from pppstack.io.serialport import PortVanished, open_port
 from pppstack.io.session import Signals, build_link, run_session
 from pppstack.io.tun import TunDevice, TunError, TunPermissionError
 from pppstack.options import OptionError, PppOptions, parse_argv, with_overrides
 
-__all__ = ["register", "handler", "build_options", "setup_logging", "ConnectSpec", "parse_connect"]
+__all__ = ["register", "handler", "build_options", "setup_logging", "add_link_arguments", "net_config"]
 
 log = logging.getLogger("pppstack")
 
@@ -124,11 +131,6 @@ def setup_logging(debug: bool, quiet: bool = False) -> None:
     root.propagate = False
 
 
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
 def build_options(args: argparse.Namespace) -> PppOptions:
     """Files, then words, then flags: later settings win, as with pppd."""
     words: list[str] = []
@@ -154,173 +156,11 @@ def build_options(args: argparse.Namespace) -> PppOptions:
         flag_words += ["ip-up-script", args.ip_up]
     if getattr(args, "ip_down", None):
         flag_words += ["ip-down-script", args.ip_down]
-    opts = parse_argv(words, loader=_read_text)
-    opts = parse_argv(flag_words, base=opts, loader=_read_text, source="flags")
+    opts = parse_argv(words, loader=read_text)
+    opts = parse_argv(flag_words, base=opts, loader=read_text, source="flags")
     if getattr(args, "device", None):  # any path: a tty, a pty, or a stable symlink to one
         opts = with_overrides(opts, device=args.device)
     return opts
-
-
-# -- connect scripts ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ConnectSpec:
-    """A `connect` line: our chat engine when it runs chat, otherwise an external program."""
-
-    chat_words: tuple[str, ...] | None
-    chat_file: str | None = None
-    timeout: int = 45
-    use_env: bool = False
-    verbose: bool = False
-    phone: str | None = None
-    phone2: str | None = None
-    command: str | None = None
-
-
-def parse_connect(line: str) -> ConnectSpec:
-    """Split `connect '...'` the way a shell would; recognise chat and its flags."""
-    try:
-        argv = shlex.split(line)
-    except ValueError as exc:
-        raise OptionError(f"connect {line!r}: {exc}") from None
-    if argv and os.path.basename(argv[0]) == "pppstack" and len(argv) > 1 and argv[1] == "chat":
-        argv = argv[1:]
-    if not argv or os.path.basename(argv[0]) != "chat":
-        return ConnectSpec(None, command=line)
-    spec: dict[str, Any] = {}
-    i = 1
-    while i < len(argv) and argv[i].startswith("-") and len(argv[i]) > 1:
-        flag = argv[i]
-        takes = flag in ("-f", "-t", "-T", "-U", "-r")
-        value = argv[i + 1] if takes and i + 1 < len(argv) else None
-        if takes and value is None:
-            raise OptionError(f"connect: chat {flag} needs a value")
-        if flag == "-f":
-            spec["chat_file"] = value
-        elif flag == "-t":
-            try:
-                spec["timeout"] = int(value)  # type: ignore[arg-type]
-            except ValueError:
-                raise OptionError(f"connect: chat -t needs a number, got {value!r}") from None
-        elif flag == "-T":
-            spec["phone"] = value
-        elif flag == "-U":
-            spec["phone2"] = value
-        elif flag == "-E":
-            spec["use_env"] = True
-        elif flag == "-v":
-            spec["verbose"] = True
-        i += 2 if takes else 1
-    return ConnectSpec(tuple(argv[i:]), **spec)
-
-
-def run_connect(port: SerialPort, spec: ConnectSpec) -> tuple[bool, str, bytes]:
-    """Run the connect script on the port; (ok, sentence, bytes after CONNECT)."""
-    import subprocess
-
-    from pppstack.io.atport import run
-    from pppstack.modem.chat import Chat, ChatScript, ChatScriptError, OutputKind
-
-    if spec.chat_words is None:
-        log.info("running connect script: %s", spec.command)
-        proc = subprocess.run(spec.command or "", shell=True, stdin=port.read_fd, stdout=port.write_fd, check=False)
-        if proc.returncode:
-            return False, f"Connect script failed (exit status {proc.returncode})", b""
-        return True, "connect script succeeded", b""
-    try:
-        script = (ChatScript.parse(_read_text(spec.chat_file)) if spec.chat_file
-                  else ChatScript.from_argv(spec.chat_words))
-    except (OSError, ChatScriptError) as exc:
-        return False, f"Connect script failed: {getattr(exc, 'strerror', None) or exc}", b""
-    machine = Chat(script, dict(os.environ) if spec.use_env else None, timeout=spec.timeout, verbose=True,
-                   phone=(spec.phone, spec.phone2), read_file=_read_text)
-
-    def show() -> None:
-        for item in machine.take_output():
-            if item.kind is OutputKind.ERROR:
-                log.warning("chat: %s", item.text)
-            elif item.kind is OutputKind.LOG and spec.verbose:
-                log.info("chat: %s", item.text)
-            elif item.kind is not OutputKind.LOG:
-                log.info("chat: %s", item.text.strip())
-
-    result = run(port, machine, on_progress=show)
-    show()
-    if not result.ok:
-        return False, f"Connect script failed (chat exit code {result.exit_code}: {result.message})", b""
-    return True, "connect script succeeded", machine.take_unconsumed()
-
-
-def run_dialer(port: SerialPort, args: argparse.Namespace) -> tuple[ExitCode, str, bytes]:
-    from pppstack.io.atport import run
-    from pppstack.modem.dial import DialError, PppDialer
-
-    try:
-        dialer = PppDialer(args.apn, args.pin, args.pdp_type, args.number)
-    except ValueError as exc:
-        return ExitCode.OPTION_ERROR, str(exc), b""
-    log.info("dialling on %s%s", port.path, f" (APN {args.apn})" if args.apn else "")
-    result = run(port, dialer, timeout=180)
-    if result.ok:
-        log.info("%s", result.message)
-        return ExitCode.OK, result.message, dialer.take_unconsumed()
-    pin_errors = {DialError.SIM_PIN_REQUIRED, DialError.SIM_PIN_REJECTED, DialError.SIM_PUK_REQUIRED}
-    code = ExitCode.SIM_PIN if result.error in pin_errors else ExitCode.CONNECT_FAILED
-    if result.error is DialError.PORT_LOST:
-        code = ExitCode.PORT_VANISHED
-    return code, result.message, b""
-
-
-# -- finding the modem -------------------------------------------------------------------------
-
-def find_ppp_port(args: argparse.Namespace, wait: float = 0.0) -> tuple[str | None, str]:
-    """The PPP port of the first modem (switching a CD-ROM-mode stick first); (path, why not)."""
-    from pppstack.io.sysfs import find_modems
-    from pppstack.modem.ports import DeviceMode
-
-    deadline = time.monotonic() + wait
-    switched = False
-    while True:
-        modems = find_modems()
-        for m in modems:
-            if m.mode is DeviceMode.NEEDS_SWITCH and not switched:
-                log.info("%s (%s) is in CD-ROM mode: sending the mode switch", m.product_name or "modem", m.id)
-                try:
-                    from pppstack.cli.modeswitch import BUILTIN
-                    from pppstack.io.modeswitch import switch
-                    from pppstack.modem.usbmode import parse_config
-
-                    config = parse_config(_read_text(args.usb_mode), args.usb_mode) if args.usb_mode else BUILTIN
-                    for line in switch(config, vendor=m.vendor, product=m.product).lines():
-                        log.info("  %s", line)
-                except Exception as exc:  # the switch reports in words; keep looking for ports
-                    return None, f"the mode switch failed: {exc}"
-                switched = True
-                deadline = max(deadline, time.monotonic() + 20)
-                break
-            path = m.ppp_port
-            if path:
-                log.info("found %s %s (%s): PPP port %s", m.manufacturer, m.product_name, m.id, path)
-                return path, ""
-        else:
-            if time.monotonic() >= deadline:
-                why = "no USB modem found" if not modems else "the modem has no PPP-capable serial port"
-                if any(m.mode is DeviceMode.HILINK for m in modems):
-                    why = "the modem is in HiLink (router) mode, which has no PPP port; switch it to stick mode"
-                return None, why
-        time.sleep(0.5)
-
-
-def wait_for_port(path: str, seconds: float, signals: Signals) -> bool:
-    """A port that went away (USB reset) may come back: wait for its node."""
-    end = time.monotonic() + seconds
-    while not signals.stop_requested:
-        if os.path.exists(path):
-            return True
-        if time.monotonic() >= end:
-            return False
-        time.sleep(0.2)
-    return False
 
 
 # -- the command -------------------------------------------------------------------------------
@@ -507,10 +347,7 @@ class UpCommand:
             return end
 
     def _link_settings(self) -> dict[str, Any]:
-        kw = self.opts.link_config_kwargs()
-        if not self.opts.local_ip and not self.opts.remote_ip:
-            kw.pop("local_ip", None)
-        return kw
+        return self.opts.link_config_kwargs()
 
     # -- TUN ------------------------------------------------------------------------------------
     def _make_tun(self) -> ExitCode:
