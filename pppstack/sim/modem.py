@@ -3,9 +3,10 @@
 Theory of operation.  The modem has three modes.  In COMMAND mode it reads command lines ending
 in CR (V.250 §5.2: S3), echoes them when E1, and answers with Huawei's wording and framing:
 ``\\r\\n<info>\\r\\n`` lines and a final ``\\r\\nOK\\r\\n`` (commands.py holds the dialect).  Its
-unsolicited codes (^RSSI, ^CERSSI, ^HCSQ, ^MODE, ^SRVST, ^BOOT, ^SIMST) come out on a timer when
-idle and, when one is due while a command runs, between that command's answer and its final result
-(exactly as in the thread's log after AT+CGDCONT).  A successful ATD*99# switches to DATA mode: it
+unsolicited codes (^RSSI, ^CERSSI, ^HCSQ, ^MODE, ^SRVST, ^BOOT, ^SIMST) fall due on a timer
+(and when a host opens the port); a due report rides inside the next command's reply, between its
+answer and its final result exactly as in the thread's log after AT+CGDCONT, or goes out alone if
+no command comes within `report_hold` seconds.  A successful ATD*99# switches to DATA mode: it
 says CONNECT and runs the network's side of PPP (network.py).  When PPP ends the modem returns to
 COMMAND mode and prints NO CARRIER (V.250 §6.3.1).  GONE is the port having dropped off USB.
 
