@@ -41,10 +41,17 @@ def test_bad_file_is_an_option_error_with_location(tmp_path) -> None:
 
 
 def test_cli_exit_code_for_bad_options(tmp_path, capsys) -> None:
+    import logging
+
     from pppstack.cli import main
 
-    assert main(["up", "--", "demand"]) == 2
-    assert "demand dialling is not implemented" in capsys.readouterr().err
+    logger = logging.getLogger("pppstack")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    try:
+        assert main(["up", "--", "demand"]) == 2
+        assert "demand dialling is not implemented" in capsys.readouterr().err
+    finally:  # the CLI configures logging for the process; give it back to the other tests
+        logger.handlers[:], logger.propagate, logger.level = saved
 
 
 @pytest.mark.parametrize(("line", "words", "file", "timeout", "env"), [

@@ -188,8 +188,15 @@ def test_other_text_is_logged_then_hangup_mentions_it(pty_pair, caplog) -> None:
         os.close(master)
         state["master"] = None
 
-    with caplog.at_level("WARNING", logger="pppstack.driver"):
-        end, _ = _run_driver(path, link, act)
+    import logging
+
+    logger = logging.getLogger("pppstack.driver")
+    logger.addHandler(caplog.handler)  # directly: the CLI may have stopped propagation in this process
+    try:
+        with caplog.at_level("WARNING", logger="pppstack.driver"):
+            end, _ = _run_driver(path, link, act)
+    finally:
+        logger.removeHandler(caplog.handler)
     assert end.code is ExitCode.HANGUP and "^RSSI:12" in end.message
     assert any("where PPP frames should be" in r.getMessage() for r in caplog.records)
 
