@@ -114,3 +114,35 @@ def test_sighup_redials_and_sigterm_ends_cleanly(netns: str, tmp_path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_brownout_port_vanishes_and_persist_refinds_the_modem(netns: str, tmp_path) -> None:
+    """BROWNOUT: the stick drops off USB after CONNECT and comes back as the next ttyUSBn."""
+    import signal
+    import threading
+    import time
+
+    proc = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--simulate",
+                             "--stay", "--sim-fault", "BROWNOUT", "--persist", "--holdoff", "1", "--maxfail", "3",
+                             "--run-dir", str(tmp_path)], stderr=subprocess.PIPE, text=True, env=ENV)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()
+    try:
+        end = time.monotonic() + 45
+        while time.monotonic() < end and proc.poll() is None:
+            log = "".join(lines)
+            if "dropped off USB" in log and log.count("IPCP is up") >= 2:
+                break
+            time.sleep(0.1)
+        log = "".join(lines)
+        assert "dropped off USB" in log, log
+        assert log.count("IPCP is up") >= 2, log
+        assert "the simulated modem's PPP port is" in log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

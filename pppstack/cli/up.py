@@ -281,8 +281,13 @@ class UpCommand:
                 return self._finish(ExitCode.OK, "Stopped while waiting to redial.")
 
     def _port_path(self, device: str | None, signals: Signals) -> tuple[str | None, ExitCode, str]:
-        if self.sim is not None:
-            return self.sim.port_path, ExitCode.OK, ""
+        if self.sim is not None:  # after a simulated brown-out the stick comes back as another ttyUSBn
+            path = self.sim.wait_for_port(15.0)
+            if path is None:
+                return None, ExitCode.NO_DEVICE, "The simulated modem did not come back."
+            if self.sessions:
+                log.info("the simulated modem's PPP port is %s", path)
+            return path, ExitCode.OK, ""
         if device:
             if os.path.exists(device):
                 return device, ExitCode.OK, ""
