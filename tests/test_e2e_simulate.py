@@ -146,3 +146,25 @@ def test_brownout_port_vanishes_and_persist_refinds_the_modem(netns: str, tmp_pa
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def test_connect_chat_script_dials_the_simulator(netns: str, tmp_path) -> None:
+    """pppd's `connect 'chat -v -f FILE'`, run by our chat engine, then PPP on the same port."""
+    script = tmp_path / "e3372.chat"
+    script.write_text("ABORT BUSY ABORT 'NO CARRIER' ABORT ERROR\nTIMEOUT 10\n'' AT\nOK "
+                      "'AT+CGDCONT=1,\"IP\",\"internet\"'\nOK ATD*99***1#\nCONNECT ''\n")
+    proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--simulate",
+                           "--connect", f"/usr/sbin/chat -v -t5 -f {script}", "--run-dir", str(tmp_path), "--json"],
+                          capture_output=True, text=True, env=ENV, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert "chat: send (ATD*99***1#^M)" in proc.stderr or "ATD*99***1#" in proc.stderr
+    assert "dialling on" not in proc.stderr  # the AT dialer did not run: the script did the dialling
+    assert json.loads(proc.stdout)["ping"]["received"] == 3
+
+
+def test_connect_script_abort_is_connect_failed(netns: str, tmp_path) -> None:
+    proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--simulate",
+                           "--sim-fault", "BUSY", "--connect", "chat -v ABORT BUSY '' AT OK ATD*99***1# CONNECT ''",
+                           "--run-dir", str(tmp_path)], capture_output=True, text=True, env=ENV, timeout=90)
+    assert proc.returncode == 7, proc.stderr  # ExitCode.CONNECT_FAILED
+    assert "Connect script failed" in proc.stderr and "Traceback" not in proc.stderr
