@@ -109,6 +109,15 @@ def run_session(port: SerialPort, link: Any, setup: InterfaceSetup, signals: Sig
         driver.call_later(status_interval, refresh)
 
     driver.call_later(0.0, refresh)
+
+    def progress(now: float) -> None:  # a word while negotiation takes long (e.g. a silent peer)
+        if setup.phase in ("negotiating", "lcp-up"):
+            state = getattr(link, "debug_state", dict)()
+            shown = ", ".join(f"{k.upper()} {v}" for k, v in state.items() if k != "phase")
+            log.info("still negotiating (%s)", shown or setup.phase)
+            driver.call_later(3.0, progress)
+
+    driver.call_later(3.0, progress)
     if initial:  # bytes that followed CONNECT in the same read belong to PPP
         driver.call_later(0.0, lambda now: (link.receive_data(initial, now), None)[1])
     if before_run is not None:
