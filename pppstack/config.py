@@ -77,6 +77,8 @@ class LinkConfig:
     require_pap: bool = False
     require_chap: bool = False
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Accept any name and secret, as a mobile network's modem does (the simulator, test peers).
+    accept_any_credentials: bool = False
     name: str = ""
     pap_restart: float = 3.0
     pap_max_authreq: int = 10

@@ -144,6 +144,21 @@ def test_wrong_credentials_fail_both_sides_with_a_sentence(role: str) -> None:
     assert not w.of("a", ev.Ipv4Up)
 
 
+@pytest.mark.parametrize("role", ["pap", "chap"])
+def test_accept_any_credentials_lets_any_name_and_secret_in(role: str) -> None:
+    """A mobile network's modem takes whatever credentials it is given; with the flag off the
+    same client is refused, so the flag (not the secrets table) is what lets it in."""
+    sa = dict(require_pap=True) if role == "pap" else dict(require_chap=True)
+    for accept, expect_up in ((True, True), (False, False)):
+        w = Wire(client(user="anyone", password="anything"),
+                 server(**sa, secrets={"alice": "right"}, accept_any_credentials=accept))
+        w.a.open(w.now)
+        w.b.open(w.now)
+        w.run(lambda w=w: both_up(w)() or bool(w.of("b", ev.LinkDown)), max_time=60)
+        assert both_up(w)() is expect_up
+        assert bool(w.of("b", ev.AuthSucceeded)) is expect_up
+
+
 def test_chap_rechallenge_keeps_the_link_up() -> None:
     w = Wire(client(user="u", password="p"), server(require_chap=True, secrets={"u": "p"}, chap_interval=30))
     w.a.open(w.now)

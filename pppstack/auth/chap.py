@@ -115,8 +115,10 @@ class ChapServer:
     protocol_name = "CHAP"
 
     def __init__(self, secrets: Mapping[str, str], name: str, send: Send, rng: Callable[[int], bytes], *,
-                 restart: float = 3.0, max_challenge: int = 10, interval: float = 0) -> None:
+                 restart: float = 3.0, max_challenge: int = 10, interval: float = 0,
+                 accept_any: bool = False) -> None:
         self.secrets = secrets
+        self.accept_any = accept_any
         self._name = name.encode()
         self._send = send
         self._rng = rng
@@ -175,7 +177,8 @@ class ChapServer:
         value, name_b = parts
         name = name_b.decode("utf-8", "replace")
         secret = self.secrets.get(name, self.secrets.get("*"))  # "*": any name (pppd secrets files)
-        ok = secret is not None and hmac.compare_digest(value, md5_response(ident, secret.encode(), self._challenge))
+        ok = self.accept_any or (
+            secret is not None and hmac.compare_digest(value, md5_response(ident, secret.encode(), self._challenge)))
         self._waiting = False
         self.peer_name = name
         first = not self.done

@@ -70,8 +70,10 @@ class PapServer:
 
     protocol_name = "PAP"
 
-    def __init__(self, secrets: Mapping[str, str], send: Send, *, timeout: float = 30.0) -> None:
+    def __init__(self, secrets: Mapping[str, str], send: Send, *, timeout: float = 30.0,
+                 accept_any: bool = False) -> None:
         self.secrets = secrets
+        self.accept_any = accept_any
         self._send = send
         self.timeout = timeout
         self.deadline: float | None = None
@@ -106,7 +108,7 @@ class PapServer:
             self._reply(ident, self.succeeded)
             return None
         secret = self.secrets.get(name, self.secrets.get("*"))  # "*": any name (pppd secrets files)
-        ok = secret is not None and hmac.compare_digest(secret.encode(), password)
+        ok = self.accept_any or (secret is not None and hmac.compare_digest(secret.encode(), password))
         self._reply(ident, ok)
         self.done, self.succeeded, self.deadline, self.peer_name = True, ok, None, name
         if ok:

@@ -47,11 +47,12 @@ class AuthPhase:
                                          restart=c.chap_restart)
         if got is not None:
             if got == _PAP:
-                self.server = PapServer(c.secrets, self._sender(Protocol.PAP), timeout=c.pap_timeout)
+                self.server = PapServer(c.secrets, self._sender(Protocol.PAP), timeout=c.pap_timeout,
+                                        accept_any=c.accept_any_credentials)
             else:
                 self.server = ChapServer(c.secrets, c.name, self._sender(Protocol.CHAP), self.rng,
                                          restart=c.chap_restart, max_challenge=c.chap_max_challenge,
-                                         interval=c.chap_interval)
+                                         interval=c.chap_interval, accept_any=c.accept_any_credentials)
         machines = self.machines()
         self.pending = len(machines)
         for m in machines:

@@ -23,8 +23,6 @@ from ipaddress import IPv4Address
 
 from pppstack import events as ev
 from pppstack import hdlc
-from pppstack.auth.chap import RESPONSE, ChapServer, md5_response
-from pppstack.auth.phase import AuthPhase
 from pppstack.config import LinkConfig
 from pppstack.errors import MalformedPacket
 from pppstack.pppos import PPPoS
@@ -54,42 +52,18 @@ class NetworkSettings:
     respond: bool = True                           # False: IP packets leave through take_packets()
 
 
-class _AnyCredentialsChap(ChapServer):
-    """The stick's authenticator: any name and secret pass (the Response is checked as if the
-    secret were empty, which is what the secrets table then holds)."""
-
-    def receive(self, code: int, ident: int, data: bytes, now: float) -> object:
-        if code == RESPONSE and data and len(data) > data[0]:
-            name = data[1 + data[0]:]
-            data = bytes((16,)) + md5_response(ident, b"", getattr(self, "_challenge", b"")) + name
-        return super().receive(code, ident, data, now)
-
-
-class _AnyCredentialsAuth(AuthPhase):
-    def start(self, his: bytes | None, got: bytes | None, now: float) -> bool:
-        server_pending = got is not None
-        if server_pending:
-            # swap the class before the first Challenge goes out; state stays the engine's own
-            started = super().start(his, got, now)
-            if isinstance(self.server, ChapServer):
-                self.server.__class__ = _AnyCredentialsChap
-            return started
-        return super().start(his, got, now)
-
-
 class NetworkSide:
     """One PPP session as the network (see the module docstring)."""
 
     def __init__(self, settings: NetworkSettings, rng: Callable[[int], bytes], now: float) -> None:
         self.settings = settings
-        secrets = {"*": ""} if settings.accept_any_credentials else dict(settings.secrets)
         self.config = LinkConfig(
-            require_chap=True, secrets=secrets, name=settings.chap_name, local_ip=settings.gateway_ip,
+            require_chap=True, secrets=dict(settings.secrets),
+            accept_any_credentials=settings.accept_any_credentials, name=settings.chap_name,
+            local_ip=settings.gateway_ip,
             remote_ip=settings.client_ip, ipcp_accept_remote=False, ipcp_accept_local=False,
             ms_dns=settings.dns, usepeerdns=False, noipv6=not settings.ipv6)
         self.ppp = PPPoS(self.config, rng)
-        if settings.accept_any_credentials:
-            self.ppp.link.auth.__class__ = _AnyCredentialsAuth
         self.started = now
         self.responder = Responder() if settings.respond else None
         self._filter = hdlc.Decoder(accm=0, mru=16384) if (
