@@ -309,10 +309,15 @@ def test_ipv6cp_opens_with_pppd(pppd_guest: PppdGuest, netns: str) -> None:
         assert peer_ll, log
         # the guest kernel runs DAD on ppp0's new link-local address (~1-2 s) and drops packets
         # to it meanwhile: ping long enough to outlast it
-        p = ns_run(netns, "ping", "-6", "-c", "12", "-i", "0.5", "-W", "2", f"{peer_ll.group(1)}%{ready['ifname']}",
-                   timeout=40)
+        p = ns_run(netns, "ping", "-6", "-c", "16", "-i", "0.5", "-W", "2", f"{peer_ll.group(1)}%{ready['ifname']}",
+                   timeout=60)
         m = re.search(rb"(\d+) received", p.stdout)
-        assert m and int(m.group(1)) >= 3, p.stdout + p.stderr
+        if not (m and int(m.group(1)) >= 3):
+            _, guest_state = pppd_guest.run("ip -6 addr show dev ppp0; ip -6 route; grep -E 'Ip6In|Icmp6' "
+                                            "/proc/net/snmp6 | grep -v ' 0$'")
+            ours = subprocess.run(["ip", "-n", netns, "-6", "addr"], capture_output=True, text=True).stdout
+            raise AssertionError(f"IPv6 ping failed:\n{p.stdout.decode()}{p.stderr.decode()}\nguest:\n{guest_state}\n"
+                                 f"ours:\n{ours}\nevents: {client.events}\npppd:\n{pppd_guest.pppd_log()}")
         assert up6["peer_ifid"]
     finally:
         client.stop()
