@@ -23,6 +23,17 @@ import pytest
 
 pytestmark = pytest.mark.netns
 
+
+@pytest.fixture
+def tmp_path():
+    """A private directory: pytest's shared numbered temp dirs are pruned by other pytest runs on a
+    shared machine while our child processes still use them."""
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pppstack-e2e-") as d:
+        yield pathlib.Path(d)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), ROOT])),
            PYTHONUNBUFFERED="1")

@@ -18,6 +18,17 @@ import pytest
 
 pytestmark = pytest.mark.netns
 
+
+@pytest.fixture
+def tmp_path():
+    """A private directory: pytest's shared numbered temp dirs are pruned by other pytest runs on a
+    shared machine while our child processes still use them."""
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pppstack-e2e-") as d:
+        yield pathlib.Path(d)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
 
@@ -156,7 +167,7 @@ def test_connect_chat_script_dials_the_simulator(netns: str, tmp_path) -> None:
     proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--simulate",
                            "--connect", f"/usr/sbin/chat -v -t5 -f {script}", "--run-dir", str(tmp_path), "--json"],
                           capture_output=True, text=True, env=ENV, timeout=90)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "chat: send (ATD*99***1#^M)" in proc.stderr or "ATD*99***1#" in proc.stderr
     assert "dialling on" not in proc.stderr  # the AT dialer did not run: the script did the dialling
     assert json.loads(proc.stdout)["ping"]["received"] == 3

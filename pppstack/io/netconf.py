@@ -150,7 +150,6 @@ class InterfaceSetup:
             self.up_wall = time.time()
         self.sessions += 1
         dns_text = f", DNS {', '.join(map(str, self.dns))}" if self.dns else ""
-        log.info("IPCP is up: local address %s, peer %s%s", self.local, self.peer, dns_text)
         if self.tun is not None:
             try:
                 self.tun.set_mtu(mtu)
@@ -162,6 +161,8 @@ class InterfaceSetup:
                 log.error("could not configure %s: %s", self.ifname, exc)
             if self.driver is not None:
                 self.driver.enable_tun(self.tun)
+        # logged once the interface is configured, so whoever waits for this line can use it
+        log.info("IPCP is up: local address %s, peer %s%s", self.local, self.peer, dns_text)
         self._dns()
         hooks.run_hook(self.config.ip_up, self._ctx())
 
