@@ -183,8 +183,15 @@ SENDER = textwrap.dedent("""
 def test_up_and_serve_ping_tcp_100mb_status_and_clean_stop(namespaces, tmp_path) -> None:
     a, b = namespaces
     master, slave_path = _raw_pty()
+    hook = tmp_path / "hook"
+    hook.write_text('#!/bin/sh\necho "$0 $1 $4 $5 IPLOCAL=$IPLOCAL IPREMOTE=$IPREMOTE DNS1=$DNS1 '
+                    'USEPEERDNS=$USEPEERDNS BYTES_SENT=$BYTES_SENT CONNECT_TIME=$CONNECT_TIME" >> "$0.log"\n')
+    hook.chmod(0o755)
+    os.symlink(hook, tmp_path / "ip-up")
+    os.symlink(hook, tmp_path / "ip-down")
     try:
-        up, serve = _start_pair(a, b, tmp_path, device=slave_path, serve_master=master)
+        up, serve = _start_pair(a, b, tmp_path, device=slave_path, serve_master=master,
+                                extra_up=("--ip-up", str(tmp_path / "ip-up"), "--ip-down", str(tmp_path / "ip-down")))
     finally:
         os.close(master)  # the serve child holds its own copy
     procs: list[subprocess.Popen] = []
@@ -242,6 +249,13 @@ def test_up_and_serve_ping_tcp_100mb_status_and_clean_stop(namespaces, tmp_path)
         assert "ppp7" not in a.run("ip", "link").stdout
         assert not (tmp_path / "a" / "ppp7.json").exists()
         assert not (tmp_path / "a" / "ppp7" / "resolv.conf").exists()
+        # ip-up and ip-down ran with pppd's arguments and environment
+        up_log = (tmp_path / "ip-up.log").read_text()
+        assert f"ip-up ppp7 {CLIENT_IP} {SERVER_IP} IPLOCAL={CLIENT_IP} IPREMOTE={SERVER_IP} DNS1=10.64.0.53 " \
+               "USEPEERDNS=1 BYTES_SENT= CONNECT_TIME=" in up_log, up_log
+        down = (tmp_path / "ip-down.log").read_text()
+        assert f"ip-down ppp7 {CLIENT_IP} {SERVER_IP}" in down
+        assert int(down.split("BYTES_SENT=")[1].split()[0]) > total, down
         serve.p.wait(15)
         assert "ended the link" in serve.log or "Terminate" in serve.log, serve.log
     finally:
