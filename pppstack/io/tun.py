@@ -171,6 +171,9 @@ class TunDevice:
 
     @staticmethod
     def _explain(exc: OSError, name: str) -> TunError:
+        # pytun.Error is an OSError carrying EPERM/EACCES but not a PermissionError
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            return TunPermissionError(errno.EPERM, "creating a TUN device needs root or CAP_NET_ADMIN")
         if exc.errno == errno.ENOENT:
             return TunError(errno.ENOENT, "/dev/net/tun is missing: load the tun module (modprobe tun)")
         if exc.errno == errno.EBUSY:
