@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ImportError as exc:  # e.g. PPPSTACK_HDLC=c without the C core: say so, no traceback
+        print(f"pppstack: {exc}", file=sys.stderr)
+        return int(ExitCode.OPTION_ERROR)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
