@@ -322,7 +322,15 @@ class UpCommand:
                 or (opts.device is None and not args.no_dial)
             if args.no_dial:
                 dial = False
+            if self.setup is None:
+                self.setup = InterfaceSetup(self.tun, net_config(opts, args, device), ifname=opts.ifname)
+                if self.sim is not None:
+                    self.setup.notes.extend(getattr(self, "_sim_notes", []))
+            else:
+                self.setup.config = net_config(opts, args, device)
             if dial:
+                self.setup.phase = "dialling"
+                self.setup.write_status()
                 if self.connect is not None:
                     ok, why, initial = run_connect(port, self.connect)
                     if not ok:
@@ -337,12 +345,6 @@ class UpCommand:
                 link = build_link(self._link_settings())
             except (TypeError, ValueError) as exc:
                 return LinkEnd(ExitCode.OPTION_ERROR, f"The PPP settings were refused: {exc}", "options")
-            if self.setup is None:
-                self.setup = InterfaceSetup(self.tun, net_config(opts, args, device))
-                if self.sim is not None:
-                    self.setup.notes.extend(getattr(self, "_sim_notes", []))
-            else:
-                self.setup.config = net_config(opts, args, device)
             self.sessions += 1
             log.info("starting PPP on %s", device)
             before = self._demo_hook if self.sim is not None else None
