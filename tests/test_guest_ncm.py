@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from guest.ncm import GADGET_IP, GADGET_MAC, GADGET_PID, GADGET_VID, HOST_MAC, NcmGadgetGuest, shared_ncm_guest
+
+from tests.guest.ncm import GADGET_IP, GADGET_MAC, GADGET_PID, GADGET_VID, HOST_MAC, NcmGadgetGuest, shared_ncm_guest
 
 pytestmark = pytest.mark.guest
 

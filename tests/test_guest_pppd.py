@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from guest.pppd import PppdGuest, at_command, open_host_pty, read_until, shared_pppd_guest
+
+from tests.guest.pppd import PppdGuest, at_command, open_host_pty, read_until, shared_pppd_guest
 
 pytestmark = pytest.mark.guest
 

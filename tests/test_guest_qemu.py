@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from guest.build import Recipe, recipe_hash
-from guest.pppd import PPPD_RECIPE, PppdGuest, shared_pppd_guest
+
+from tests.guest.build import Recipe, recipe_hash
+from tests.guest.pppd import PPPD_RECIPE, PppdGuest, shared_pppd_guest
 
 
 def test_recipe_hash_changes_with_every_ingredient() -> None:

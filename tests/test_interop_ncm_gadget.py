@@ -13,7 +13,8 @@ import json
 import re
 
 import pytest
-from guest.ncm import GADGET_IP, GADGET_PID, GADGET_VID, HOST_MAC, NcmGadgetGuest, shared_ncm_guest
+
+from tests.guest.ncm import GADGET_IP, GADGET_PID, GADGET_VID, HOST_MAC, NcmGadgetGuest, shared_ncm_guest
 
 pytestmark = pytest.mark.guest
 

@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from guest.pppd import (
+
+from tests.guest.pppd import (
     DEBIAN_OPTIONS,
     DNS1,
     DNS2,

@@ -19,7 +19,7 @@ import shlex
 from pathlib import Path
 
 from .build import PYTHON_PACKAGES, GuestImage, Recipe, build
-from .qemu import Guest, GuestSpec, Share
+from .qemu import Guest, GuestSpec, Share, registry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,15 +108,13 @@ class NcmGadgetGuest:
         self.guest.stop()
 
 
-_shared: NcmGadgetGuest | None = None
-
-
 def shared_ncm_guest() -> NcmGadgetGuest:
     """One gadget guest per test process, powered off at exit."""
-    global _shared
-    if _shared is None or _shared.guest.proc is None or _shared.guest.proc.poll() is not None:
+    shared = registry()
+    g = shared.get("ncm")
+    if g is None or g.guest.proc is None or g.guest.proc.poll() is not None:  # type: ignore[attr-defined]
         g = NcmGadgetGuest()
         g.start()
-        _shared = g
+        shared["ncm"] = g
         atexit.register(g.stop)
-    return _shared
+    return g  # type: ignore[return-value]

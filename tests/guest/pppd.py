@@ -16,7 +16,7 @@ import atexit
 import shlex
 
 from .build import PPPD_PACKAGES, GuestImage, Recipe, build
-from .qemu import Guest, GuestSpec
+from .qemu import Guest, GuestSpec, registry
 
 PPP_MODULES = ("virtio_console", "virtio_pci", "ppp_async", "ppp_deflate", "bsd_comp", "tun")
 
@@ -170,18 +170,16 @@ class PppdGuest:
         self.guest.stop()
 
 
-_shared: PppdGuest | None = None
-
-
 def shared_pppd_guest() -> PppdGuest:
     """One pppd guest per test process (booting costs seconds), powered off at exit."""
-    global _shared
-    if _shared is None or _shared.guest.proc is None or _shared.guest.proc.poll() is not None:
+    shared = registry()
+    g = shared.get("pppd")
+    if g is None or g.guest.proc is None or g.guest.proc.poll() is not None:  # type: ignore[attr-defined]
         g = PppdGuest()
         g.start()
-        _shared = g
+        shared["pppd"] = g
         atexit.register(g.stop)
-    return _shared
+    return g  # type: ignore[return-value]
 
 
 # -- host side of the modem pty ----------------------------------------------------------------

@@ -31,6 +31,23 @@ from pathlib import Path
 from .build import GuestImage
 
 
+def registry() -> dict[str, object]:
+    """Process-wide home for the shared guests.
+
+    The harness may be imported as ``tests.guest`` or as ``guest`` (pytest puts tests/ on
+    sys.path); that gives two module objects, so module globals would boot a guest per name.
+    A synthetic entry in sys.modules is one dict per process whatever the import path."""
+    import sys
+    import types
+
+    mod = sys.modules.get("_pppstack_guest_registry")
+    if mod is None:
+        mod = types.ModuleType("_pppstack_guest_registry")
+        mod.guests = {}  # type: ignore[attr-defined]
+        sys.modules["_pppstack_guest_registry"] = mod
+    return mod.guests  # type: ignore[attr-defined,no-any-return]
+
+
 class GuestError(RuntimeError):
     """The guest failed to boot, answer, or finish a command in time."""
 
