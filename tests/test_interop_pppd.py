@@ -314,9 +314,11 @@ def test_ipv6cp_opens_with_pppd(pppd_guest: PppdGuest, netns: str) -> None:
                    timeout=60)
         m = re.search(rb"(\d+) received", p.stdout)
         if not (m and int(m.group(1)) >= 3):
-            _, guest_state = pppd_guest.run("ip -6 addr show dev ppp0; ip -6 route; grep -E 'Ip6In|Icmp6' "
-                                            "/proc/net/snmp6 | grep -v ' 0$'")
-            ours = subprocess.run(["ip", "-n", netns, "-6", "addr"], capture_output=True, text=True).stdout
+            _, guest_state = pppd_guest.run("ip -6 addr show dev ppp0; ip -6 route; grep ppp /proc/net/dev; "
+                                            "grep -E 'Ip6(In|Out)|Icmp6(In|Out)Echo' /proc/net/snmp6 | grep -v ' 0$'")
+            ours = subprocess.run(["ip", "-n", netns, "-s", "-6", "addr"], capture_output=True, text=True).stdout
+            ours += subprocess.run(["ip", "-n", netns, "-s", "link"], capture_output=True, text=True).stdout
+            client.stop()
             raise AssertionError(f"IPv6 ping failed:\n{p.stdout.decode()}{p.stderr.decode()}\nguest:\n{guest_state}\n"
                                  f"ours:\n{ours}\nevents: {client.events}\npppd:\n{pppd_guest.pppd_log()}")
         assert up6["peer_ifid"]
