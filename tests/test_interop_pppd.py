@@ -532,3 +532,24 @@ def test_pppstack_serve_with_pppd_as_the_client(pppd_guest: PppdGuest, netns: st
         pppd_guest.stop_modem()
     assert "Traceback" not in err.decode(), err.decode()
     assert "rcvd [LCP TermReq" in pppd_guest.pppd_log()
+
+
+def test_ip_packets_whose_first_bytes_look_like_text_survive(pppd_guest: PppdGuest, netns: str) -> None:
+    """With protocol-field compression an IPv4 frame starts 21 45 <TOS>: TOS 0x0a makes that
+    "!E\\n", which looks like modem text. The guest echoes our TOS in its replies (icmp_reply), so
+    every reply starts that way; a deframer that takes text-then-newline for modem talk at the
+    start of a frame throws all of them away (IPv6 frames, 57 60 <flow label>, hit the same
+    when the flow label holds 0x0a/0x0d)."""
+    client = _up(pppd_guest, netns, ["noauth", "noccp", "novj"], ("--noipv6",))
+    try:
+        client.wait_for("TunReady", 60)
+        _ping_from_ns(netns, LOCAL_IP)
+        for tos in ("0x0a", "0x0d"):
+            p = ns_run(netns, "ping", "-c", "4", "-i", "0.3", "-W", "3", "-Q", tos, LOCAL_IP, timeout=30)
+            m = re.search(rb"(\d+) received", p.stdout)
+            assert m and int(m.group(1)) >= 3, f"TOS {tos}: " + (p.stdout + p.stderr).decode()
+    finally:
+        client.stop()
+        pppd_guest.stop_modem()
+    stats = client.events[-1]
+    assert "'bad_fcs': 0" in str(stats.get("hdlc")), stats
