@@ -326,6 +326,7 @@ struct hdlc_decoder {
     int hunting;    /* no flag seen yet: everything is garbage */
     int has_raw;    /* any byte since the last flag */
     int text;       /* every byte since the flag is a text byte (kept in raw) */
+    int lines;      /* modem text lines (a run began with CR/LF) since the last flag */
     int esc, over;
     uint64_t dropped;
     uint8_t *run;   /* the unescaped run carried between calls */
@@ -527,9 +528,13 @@ static size_t text_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
             return i;
         d->has_raw = 1;
         if (tt[b] && d->raw_len + 1 <= d->max_len) {
+            /* only a run that starts a line is modem talk; a frame's first bytes can look like
+             * text ("!E\n": IPv4 with PFC and TOS 0x0a) and are judged by the FCS at the flag */
+            if (d->raw_len == 0 && (b == '\r' || b == '\n'))
+                d->lines = 1;
             d->raw[d->raw_len++] = b;
             i++;
-            if (b == '\r' || b == '\n') {
+            if (d->lines && (b == '\r' || b == '\n')) {
                 garbage(x, d->raw, d->raw_len);
                 new_run(x);
                 d->has_raw = 0;
@@ -666,6 +671,7 @@ size_t hdlc_decode(hdlc_decoder *d, const char *in_, size_t n, char *out_, size_
         }
         if (in[i] == FLAG) {
             close_run(&x);
+            d->lines = 0;
             i++;
             continue;
         }

@@ -54,6 +54,7 @@ class SpecDecoder:
         self.hunting = True
         self.counts = dict(frames=0, bad_fcs=0, aborts=0, runts=0, oversize=0, unescaped_ctrl=0, garbage_bytes=0)
         self.items: list[tuple[str, bytes]] = []
+        self.lines = False  # a run began with CR/LF: modem text lines until the next flag
         self._reset()
 
     @property
@@ -120,17 +121,20 @@ class SpecDecoder:
             if b == 0x7E:
                 self._close()
                 self._reset()
+                self.lines = False
                 continue
             self.raw_len += 1
             if self.text:
                 if b in TEXT and self.raw_len <= self.max_len:
+                    if self.raw_len == 1 and b in (0x0A, 0x0D):
+                        self.lines = True
                     self.raw.append(b)
                     flagged = b < 0x20 and self.accm >> b & 1
                     if flagged:
                         self.dropped += 1
                     else:
                         self.out.append(b)
-                    if b in (0x0A, 0x0D):
+                    if self.lines and b in (0x0A, 0x0D):
                         self._garbage(self.raw)
                         self._reset()
                     continue

@@ -141,6 +141,25 @@ def test_no_carrier_after_a_frame_is_garbage(hx) -> None:  # noqa: ANN001
     assert d.take_garbage() == b"\r\nNO CARRIER\r\n"
 
 
+@pytest.mark.parametrize("head", [
+    bytes.fromhex("21450a"),      # IPv4 with PFC, TOS 0x0a: "!E\n"
+    bytes.fromhex("57600d"),      # IPv6 with PFC, a flow label byte 0x0d: "W`\r"
+    b"OK\r",                      # even a frame that starts like a whole modem reply
+])
+def test_frames_whose_first_bytes_look_like_text_survive(hx, head: bytes) -> None:  # noqa: ANN001
+    """With asyncmap 0 and PFC/ACFC a data frame can begin with printable bytes and a raw CR/LF;
+    only a run that starts a line is modem talk, the rest is judged by the FCS at the flag."""
+    frame = head + bytes(range(40))
+    wire = hx.encode(frame, accm=0) * 2 + b"\r\nNO CARRIER\r\n"
+    for chunk in (len(wire), 1, 3):
+        d = hx.Decoder(accm=0)
+        items = [it for i in range(0, len(wire), chunk) for it in d.feed_items(wire[i:i + chunk])]
+        kinds = [(type(it).__name__, getattr(it, "data", b"")) for it in items]
+        assert kinds[:2] == [("Frame", frame), ("Frame", frame)], kinds
+        assert b"".join(d for k, d in kinds[2:] if k == "Garbage") == b"\r\nNO CARRIER\r\n"
+        assert d.counters.bad_fcs == 0 and d.counters.frames == 2
+
+
 def test_text_before_first_flag_and_between_flags(hx) -> None:  # noqa: ANN001
     d = hx.Decoder()
     items = d.feed_items(b"\r\nCONNECT 150000000\r\n" + LCP_CONFREQ_WIRE + b"OK~")

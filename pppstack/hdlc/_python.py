@@ -21,10 +21,14 @@ the run, which then is, in this order:
 * shorter than FCS + 2 bytes   -> Discard("runt")     (RFC 1662 §3: too short)
 * otherwise                    -> Discard("bad_fcs")
 
-A run that so far holds only text bytes (printable ASCII, TAB, CR, LF; at most the limit) is
-modem talk: when it reaches a CR or LF it is reported as garbage at once, so "NO CARRIER\\r\\n"
-after the last frame is seen without waiting for a flag that never comes.  Every rule above is
-decided byte by byte, so the result does not depend on how the stream is chunked; the C backend
+A run that starts with CR or LF and so far holds only text bytes (printable ASCII, TAB, CR, LF;
+at most the limit) is a modem line (verbose result codes come as "\\r\\nNO CARRIER\\r\\n"): when it
+reaches a CR or LF it is reported as garbage at once, and so is every text line after it until
+the next flag, so NO CARRIER after the last frame is seen without waiting for a flag that never
+comes.  A run starting with any other byte is judged at its flag: the first bytes of a real frame
+can look like text ("!E\\n" is IPv4 with PFC and TOS 0x0a), and only the FCS tells them apart.
+Every rule above is decided byte by byte, so the result does not depend on how the stream is
+chunked; the C backend
 implements the very same rules and the tests hold the two bit-identical.
 """
 
@@ -178,6 +182,7 @@ class Decoder:
         self._c = Counters()
         self._garbage = bytearray()
         self._hunting = True  # no flag seen yet
+        self._lines = False  # inside modem text lines since the last flag
         self._new_run()
 
     @property
@@ -258,6 +263,7 @@ class Decoder:
                     self._bytes(piece[start:] if start else piece)
             if k < last:
                 self._close(items)
+                self._lines = False
         return items
 
     def _emit_garbage(self, items: list[Item], data: bytes | bytearray) -> None:
@@ -275,9 +281,14 @@ class Decoder:
         end = m.start() if m else len(piece)
         pos = 0
         while True:
-            cr = piece.find(b"\r", pos, end)
-            lf = piece.find(b"\n", pos, end)
-            eol = min(cr, lf) if cr >= 0 and lf >= 0 else max(cr, lf)
+            if not self._lines and not self._raw and pos < end and piece[pos] in (13, 10):
+                self._lines = True
+            if self._lines:
+                cr = piece.find(b"\r", pos, end)
+                lf = piece.find(b"\n", pos, end)
+                eol = min(cr, lf) if cr >= 0 and lf >= 0 else max(cr, lf)
+            else:
+                eol = -1
             seg_end = eol + 1 if eol >= 0 else end
             room = max(0, self._max - len(self._raw))
             if seg_end - pos > room:  # too long for text: the byte past the limit ends text mode
