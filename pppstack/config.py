@@ -95,6 +95,8 @@ class LinkConfig:
     ipcp_accept_remote: bool = True
     usepeerdns: bool = True
     ms_dns: tuple[IPv4Address, ...] = ()
+    request_wins: bool = False  # ask the peer for NBNS (130/132) like DNS; off as in pppd
+    ms_wins: tuple[IPv4Address, ...] = ()  # NBNS servers offered to a peer that asks
     ipcp_restart: float = 3.0
     ipcp_max_configure: int = 10
     ipcp_max_terminate: int = 2
@@ -113,6 +115,7 @@ class LinkConfig:
         setattr_(self, "local_ip", _ip(self.local_ip))
         setattr_(self, "remote_ip", _ip(self.remote_ip))
         setattr_(self, "ms_dns", tuple(_ip(a) for a in self.ms_dns))
+        setattr_(self, "ms_wins", tuple(_ip(a) for a in self.ms_wins))
         setattr_(self, "ipv6_local_ifid", _ifid(self.ipv6_local_ifid))
         setattr_(self, "ipv6_remote_ifid", _ifid(self.ipv6_remote_ifid))
         setattr_(self, "user", self.user or "")

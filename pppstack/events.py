@@ -79,6 +79,7 @@ class Ipv4Up(Event):
     peer: IPv4Address
     dns: tuple[IPv4Address, ...] = ()
     mtu: int = 1500
+    wins: tuple[IPv4Address, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

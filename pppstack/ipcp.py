@@ -3,8 +3,10 @@
 Client side (pppd with `noipdefault usepeerdns`): we ask `<addr 0.0.0.0> <ms-dns1 0.0.0.0>
 <ms-dns2 0.0.0.0>` and adopt what the peer Naks back.  Server side: a peer asking 0.0.0.0 (or an
 address other than `remote_ip`) is Naked with `remote_ip`; `ms_dns` values are offered by Nak.
-VJ compression (2) and NBNS (130/132) are refused.  IP-Addresses (1, deprecated by RFC 1332 §3.1)
-is accepted from a peer that still sends it, judged by its source address like option 3.
+NBNS (130/132) follows DNS but is off by default as in pppd: `request_wins` asks for it,
+`ms_wins` offers it (a peer asking with none configured is Rejected).  VJ compression (2) is
+refused.  IP-Addresses (1, deprecated by RFC 1332 §3.1) is accepted from a peer that still sends
+it, judged by its source address like option 3.
 """
 
 from __future__ import annotations
@@ -130,18 +132,25 @@ class Dns(BaseCodec):
     """Primary (129) or Secondary (131) DNS server address (RFC 1877)."""
 
     data_len = 4
+    names = {129: "Primary-DNS", 131: "Secondary-DNS"}
 
     def __init__(self, type_: int, config: LinkConfig) -> None:
         self.type = type_
-        self.name = "Primary-DNS" if type_ == 129 else "Secondary-DNS"
-        self.index = 0 if type_ == 129 else 1
+        self.name = self.names[type_]
+        self.index = 0 if type_ in (129, 130) else 1
         self.config = config
         self.want: IPv4Address | None = None
         self.got: IPv4Address | None = None
         self.reset()
 
+    def asking(self) -> bool:
+        return self.config.usepeerdns
+
+    def offered(self) -> tuple[IPv4Address, ...]:
+        return self.config.ms_dns
+
     def reset(self) -> None:
-        self.want = ZERO if self.config.usepeerdns else None
+        self.want = ZERO if self.asking() else None
         self.got = None
 
     def request(self) -> bytes | None:
@@ -160,12 +169,24 @@ class Dns(BaseCodec):
         self.want = None
 
     def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
-        ours = self.config.ms_dns
+        ours = self.offered()
         if len(ours) <= self.index:
             return REJECT
         if data != ours[self.index].packed:
             return nak(ours[self.index].packed)
         return ACK
+
+
+class Wins(Dns):
+    """Primary (130) or Secondary (132) NBNS server address (RFC 1877); pppd's ms-wins."""
+
+    names = {130: "Primary-NBNS", 132: "Secondary-NBNS"}
+
+    def asking(self) -> bool:
+        return self.config.request_wins
+
+    def offered(self) -> tuple[IPv4Address, ...]:
+        return self.config.ms_wins
 
 
 class Vj(BaseCodec):
@@ -181,7 +202,10 @@ class IpcpOptions(OptionSet):
         self.addr = IpAddress(config, peer)
         self.dns1 = Dns(129, config)
         self.dns2 = Dns(131, config)
-        super().__init__([IpAddresses(config, peer, self.addr), self.addr, self.dns1, self.dns2, Vj()])
+        self.wins1 = Wins(130, config)
+        self.wins2 = Wins(132, config)
+        codecs = [IpAddresses(config, peer, self.addr), self.addr, self.dns1, self.dns2, self.wins1, self.wins2, Vj()]
+        super().__init__(codecs)
 
     @property
     def local(self) -> IPv4Address:
@@ -197,3 +221,7 @@ class IpcpOptions(OptionSet):
     @property
     def dns(self) -> tuple[IPv4Address, ...]:
         return tuple(d.got for d in (self.dns1, self.dns2) if d.got is not None)
+
+    @property
+    def wins(self) -> tuple[IPv4Address, ...]:
+        return tuple(w.got for w in (self.wins1, self.wins2) if w.got is not None)

@@ -217,7 +217,7 @@ class Link:
                 self._defer(lambda: self.ipcp.close("Could not determine local IP address", self._now))
                 return
             self.ip4_open = True
-            self.events.append(ev.Ipv4Up(o.local, o.remote, o.dns, self.peer_mru))
+            self.events.append(ev.Ipv4Up(o.local, o.remote, o.dns, self.peer_mru, wins=o.wins))
         elif cp is self.ipv6cp:
             o6 = self.ipv6cp_options
             self.ip6_open = True
