@@ -152,3 +152,42 @@ def test_probe_on_pty() -> None:
         with open_port(modem.path) as port:
             r = run(port, AtProbe(timeout=0.2), timeout=5)
     assert not r.ok and not r.answered
+
+
+def test_ncm_dial_default_polls_for_three_minutes_like_modemmanager(clock) -> None:
+    polls = {"n": 0}
+
+    def ndisstat(_: str) -> bytes:
+        polls["n"] += 1
+        return b'\r\n^NDISSTATQRY: 0,,,"IPV4"\r\n' + OK
+
+    replies = {**BASE, 'AT^NDISDUP=1,1,"internet"': OK, "AT^NDISSTATQRY?": ndisstat, "AT^NDISDUP=1,0": OK}
+    d = NcmDialer("internet")
+    start = clock.now
+    answer_all(d, replies, clock, limit=2000)
+    assert d.result.error is DialError.NDIS_FAILED and "180 s" in d.result.message
+    assert polls["n"] == 180 and clock.now - start >= 180.0
+
+
+def test_both_dialers_share_the_same_preamble(clock) -> None:
+    # probe, verbose errors, SIM, network mode, registration, signal, PDP context: same commands,
+    # same order, before ATD (PPP) and before ^NDISDUP (NCM)
+    replies = {**BASE, 'AT^SYSCFGEX="03",3FFFFFFF,2,4,7FFFFFFFFFFFFFFF,,': OK, 'AT^NDISDUP=1,1,"internet"': OK,
+               "AT^NDISSTATQRY?": b'\r\n^NDISSTATQRY: 1,,,"IPV4"\r\n' + OK}
+    sent = {}
+    for d in (PppDialer("internet", mode="03"), NcmDialer("internet", mode="03", pdp_type="IP")):
+        log: list[str] = []
+
+        def record(cmd: str, log: list[str] = log) -> bytes:
+            log.append(cmd)
+            return replies.get(cmd, b"\r\nERROR\r\n")
+
+        answer_all(d, {cmd: record for cmd in replies}, clock)
+        assert d.result.ok, d.result.message
+        sent[type(d).__name__] = log
+    ppp, ncm = sent["PppDialer"], sent["NcmDialer"]
+    assert ppp[-1] == "ATD*99***1#" and ncm[len(ppp) - 1] == 'AT^NDISDUP=1,1,"internet"'
+    assert ppp[:-1] == ncm[:len(ppp) - 1]
+    assert ppp[:3] == ["AT", "AT+CMEE=2", "AT+CPIN?"]
+    assert ppp.index('AT^SYSCFGEX="03",3FFFFFFF,2,4,7FFFFFFFFFFFFFFF,,') < ppp.index("AT+CREG?") \
+        < ppp.index("AT^HCSQ?") < ppp.index('AT+CGDCONT=1,"IP","internet"')

@@ -230,6 +230,24 @@ class _AtDialogue(SansIoMachine):
                               + f" ({self.state.summary()})", "AT+CREG?")
             yield from self._sleep(1.0)
 
+    def _prepare(self, pin: str | None, mode: hw.NetworkMode | str | None, registration_timeout: float | None,
+                 query_signal: bool) -> Program:
+        """What every data bring-up does first: the modem answers, errors come verbose, the SIM is
+        unlocked, the network mode is set, registration is awaited (None: not) and signal logged."""
+        yield from self._probe()
+        yield from self._cmd("AT+CMEE=2")
+        yield from self._sim(pin)
+        if mode is not None:
+            yield from self._required(hw.build_syscfgex(mode), DialError.MODE_REJECTED, "network mode")
+        if registration_timeout is not None:
+            yield from self._registration(registration_timeout)
+        if query_signal:
+            yield from self._signal()
+
+    def _define_context(self, cid: int, pdp_type: str, apn: str) -> Program:
+        yield from self._required(f'AT+CGDCONT={cid},"{pdp_type}","{apn}"', DialError.PDP_CONTEXT_FAILED,
+                                  "PDP context")
+
     def _signal(self) -> Program:
         for q in ("AT^HCSQ?", "AT^SYSINFOEX", "AT+CSQ"):
             yield from self._cmd(q)
@@ -260,18 +278,10 @@ class PppDialer(_AtDialogue):
 
     def _program(self) -> Program:
         try:
-            yield from self._probe()
-            yield from self._cmd("AT+CMEE=2")
-            yield from self._sim(self.pin)
-            if self.mode is not None:
-                yield from self._required(hw.build_syscfgex(self.mode), DialError.MODE_REJECTED, "network mode")
-            if self.wait_registration:
-                yield from self._registration(self.registration_timeout)
-            if self.query_signal:
-                yield from self._signal()
+            wait = self.registration_timeout if self.wait_registration else None
+            yield from self._prepare(self.pin, self.mode, wait, self.query_signal)
             if self.apn is not None:
-                yield from self._required(f'AT+CGDCONT={self.cid},"{self.pdp_type}","{self.apn}"',
-                                          DialError.PDP_CONTEXT_FAILED, "PDP context")
+                yield from self._define_context(self.cid, self.pdp_type, self.apn)
             dial = f"ATD{self.number}"
             resp = yield from self._cmd(dial, self.dial_timeout)
             if resp is None:
@@ -286,13 +296,16 @@ class PppDialer(_AtDialogue):
 
 
 class NcmDialer(_AtDialogue):
-    """Huawei NCM bring-up: ^NDISDUP, poll ^NDISSTATQRY? at 1 Hz, read ^DHCP?."""
+    """Huawei NCM bring-up: ^NDISDUP, poll ^NDISSTATQRY? at 1 Hz, read ^DHCP?.
+
+    `max_polls` defaults to ModemManager's 180 polls (three minutes): a slow network can take
+    well over a minute to activate the bearer."""
 
     def __init__(self, apn: str, user: str | None = None, password: str | None = None,
                  auth: hw.AuthType | None = None, *, pin: str | None = None, cid: int = 1,
                  pdp_type: str | None = None, mode: hw.NetworkMode | str | None = None,
                  wait_registration: bool = True, registration_timeout: float = 60.0,
-                 max_polls: int = 60, command_timeout: float = 3.0, query_signal: bool = True) -> None:
+                 max_polls: int = 180, command_timeout: float = 3.0, query_signal: bool = True) -> None:
         super().__init__(command_timeout=command_timeout)
         self.dial_command = hw.build_ndisdup(apn, user, password, auth, cid)  # validates the strings
         self.apn, self.pin, self.cid, self.mode = apn, pin, cid, mode
@@ -309,18 +322,10 @@ class NcmDialer(_AtDialogue):
     def _program(self) -> Program:
         dialled = False
         try:
-            yield from self._probe()
-            yield from self._cmd("AT+CMEE=2")
-            yield from self._sim(self.pin)
-            if self.mode is not None:
-                yield from self._required(hw.build_syscfgex(self.mode), DialError.MODE_REJECTED, "network mode")
-            if self.wait_registration:
-                yield from self._registration(self.registration_timeout)
-            if self.query_signal:
-                yield from self._signal()
+            wait = self.registration_timeout if self.wait_registration else None
+            yield from self._prepare(self.pin, self.mode, wait, self.query_signal)
             if self.pdp_type is not None:
-                yield from self._required(f'AT+CGDCONT={self.cid},"{self.pdp_type}","{self.apn}"',
-                                          DialError.PDP_CONTEXT_FAILED, "PDP context")
+                yield from self._define_context(self.cid, self.pdp_type, self.apn)
             resp = yield from self._cmd(self.dial_command, shown=self._shown_dial)
             if resp is None or not resp.ok:
                 raise _Failed(DialError.NDIS_FAILED, f"{DialError.NDIS_FAILED.value}: ^NDISDUP -> "
