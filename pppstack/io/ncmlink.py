@@ -43,10 +43,6 @@ class PacketPort(Protocol):
     def write_many(self, packets: Iterable[bytes]) -> int: ...
 
 
-def _hexint(text: str) -> int:
-    return int(text, 16)
-
-
 @dataclass(frozen=True)
 class NcmUpOptions:
     usb: str | None = None                    # "12d1:155e" (vendor:product, hex); None: first NCM function
@@ -84,12 +80,21 @@ class NcmUpOptions:
         g = lambda name, default=None: getattr(ns, name, default)  # noqa: E731
         local = g("local_ip")
         gw = g("gateway")
+        _parse_usb(g("usb"))  # refuse a malformed id here, with the other option errors
+        try:
+            local_ip = ipaddress.IPv4Interface(local) if local else None
+        except ValueError:
+            raise ValueError(f"--local-ip {local!r} is not an IPv4 address (optionally with /prefix), "
+                             "e.g. 10.10.1.1/30") from None
+        try:
+            gateway = ipaddress.IPv4Address(gw) if gw else None
+        except ValueError:
+            raise ValueError(f"--gateway {gw!r} is not an IPv4 address, e.g. 10.10.1.2") from None
         return cls(
             usb=g("usb"), at_port=g("at_port") or g("device"), apn=g("apn"), user=g("user"),
             password=g("password"), pin=g("pin"), pdp_type=g("pdp_type") if g("pdp_type") != "IP" else None,
             ifname=g("ifname") or "ncm%d", mtu=g("mtu"),
-            local_ip=ipaddress.IPv4Interface(local) if local else None,
-            gateway=ipaddress.IPv4Address(gw) if gw else None,
+            local_ip=local_ip, gateway=gateway,
             ntb32=bool(g("ntb32", False)), ndp_at_end=g("ndp_at_end"), noipv6=bool(g("noipv6", False)),
             defaultroute=bool(g("defaultroute", False)), defaultroute_metric=g("defaultroute_metric"),
             no_routes=bool(g("no_routes", False)), routes=tuple(g("route", ()) or ()), json=bool(g("json", False)),
@@ -213,10 +218,18 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
 # ------------------------------------------------------------------------ the whole command
 
 def _parse_usb(text: str | None) -> tuple[int | None, int | None]:
+    """``--usb VID[:PID]`` in hex (lsusb's form) -> ids; ValueError with a sentence for the user."""
     if not text:
         return None, None
     vid, _, pid = text.partition(":")
-    return _hexint(vid), (_hexint(pid) if pid else None)
+    try:
+        ids = [int(part, 16) for part in ((vid, pid) if pid else (vid,))]
+    except ValueError:
+        ids = []
+    if not ids or not all(0 <= i <= 0xFFFF for i in ids):
+        raise ValueError(f"--usb {text!r} is not a USB id: give vendor[:product] in hex as lsusb shows it, "
+                         "e.g. 12d1:155e")
+    return ids[0], (ids[1] if pid else None)
 
 
 def _sysfs_at_port(dev: object) -> str | None:
@@ -340,6 +353,7 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
     ``backend``: a pyusb backend (tests pass the fake modem's)."""
     try:
         opts = options if isinstance(options, NcmUpOptions) else NcmUpOptions.from_namespace(options)
+        vid, pid = _parse_usb(opts.usb)
     except ValueError as exc:
         log.error("bad NCM option: %s", exc)
         return ExitCode.OPTION_ERROR
@@ -350,7 +364,6 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
     except ImportError as exc:
         log.error("pyusb is needed for the NCM data path: %s", exc)
         return ExitCode.FATAL
-    vid, pid = _parse_usb(opts.usb)
     try:
         device = NcmDevice.open(vid=vid, pid=pid, backend=backend)
     except NcmUsbError as exc:
