@@ -16,16 +16,9 @@ from typing import Any
 
 __all__ = ["PingDemo", "icmp_echo_request", "parse_icmp_echo_reply", "inet_checksum"]
 
+from pppstack.sim.responder import inet_checksum  # one RFC 1071 implementation for the whole package
+
 log = logging.getLogger("pppstack")
-
-
-def inet_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s >> 16) + (s & 0xFFFF)
-    return ~s & 0xFFFF
 
 
 def icmp_echo_request(src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address, ident: int, seq: int,
