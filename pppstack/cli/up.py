@@ -160,7 +160,20 @@ def build_options(args: argparse.Namespace) -> PppOptions:
     opts = parse_argv(flag_words, base=opts, loader=read_text, source="flags")
     if getattr(args, "device", None):  # any path: a tty, a pty, or a stable symlink to one
         opts = with_overrides(opts, device=args.device)
+    _check_ifname(opts.ifname)
     return opts
+
+
+def _check_ifname(name: str | None) -> None:
+    """Refuse names the kernel would reject or that are taken by a non-PPP interface (e.g. lo)."""
+    if not name:
+        return
+    if len(name.encode()) > 15 or "/" in name or any(c.isspace() for c in name) or name in (".", ".."):
+        raise OptionError(f"--ifname {name!r} is not a valid interface name (at most 15 characters, "
+                          "no '/' or spaces)")
+    import os
+    if os.path.exists(f"/sys/class/net/{name}") and not os.path.exists(f"/sys/class/net/{name}/tun_flags"):
+        raise OptionError(f"--ifname {name!r} is already used by another interface; pick a free name such as ppp0")
 
 
 # -- the command -------------------------------------------------------------------------------
