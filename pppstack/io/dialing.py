@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pppstack.exitcodes import ExitCode
-from pppstack.io.serialport import SerialPort
+from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 from pppstack.options import OptionError
 
 __all__ = ["ConnectSpec", "parse_connect", "run_connect", "run_dialer", "find_ppp_port", "wait_for_port",
@@ -137,15 +137,44 @@ def run_dialer(port: SerialPort, args: argparse.Namespace) -> tuple[ExitCode, st
     except ValueError as exc:
         return ExitCode.OPTION_ERROR, str(exc), b""
     log.info("dialling on %s%s", port.path, f" (APN {args.apn})" if args.apn else "")
-    result = run(port, dialer, timeout=180)
+    watched = _WatchedPort(port)
+    result = run(watched, dialer, timeout=180)  # type: ignore[arg-type]
     if result.ok:
         log.info("%s", result.message)
         return ExitCode.OK, result.message, dialer.take_unconsumed()
     pin_errors = {DialError.SIM_PIN_REQUIRED, DialError.SIM_PIN_REJECTED, DialError.SIM_PUK_REQUIRED}
     code = ExitCode.SIM_PIN if result.error in pin_errors else ExitCode.CONNECT_FAILED
     if result.error is DialError.PORT_LOST:
-        code = ExitCode.PORT_VANISHED
+        # serialport already tells a vanished node (PortVanished) from EOF/EIO (Hangup); keep that split
+        if isinstance(watched.error, PortVanished):
+            return ExitCode.PORT_VANISHED, f"{result.message} (the modem dropped off USB)", b""
+        return ExitCode.HANGUP, result.message, b""
     return code, result.message, b""
+
+
+class _WatchedPort:
+    """Delegates to a SerialPort and remembers the last error, so the dial result keeps its cause."""
+
+    def __init__(self, port: SerialPort) -> None:
+        self._port = port
+        self.error: Exception | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._port, name)
+
+    def read(self) -> bytes:
+        try:
+            return self._port.read()
+        except SerialPortError as exc:
+            self.error = exc
+            raise
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._port.write(data)
+        except SerialPortError as exc:
+            self.error = exc
+            raise
 
 
 # -- finding the modem -------------------------------------------------------------------------
