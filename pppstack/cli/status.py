@@ -73,19 +73,41 @@ def format_status(st: dict[str, Any], now: float | None = None) -> str:
     return "\n".join(lines)
 
 
+_SHAPES: dict[str, type | tuple[type, ...]] = {
+    "counters": dict, "last_end": dict, "notes": list, "dns": list, "resolv_conf": list,
+    "up_since": (int, float), "pid": int,
+}
+
+
+def _checked(st: object) -> dict[str, Any]:
+    """The status file's content if it has the shape `up` writes; ValueError in words otherwise."""
+    if not isinstance(st, dict):
+        raise ValueError(f"expected a JSON object, found a {type(st).__name__}")
+    for key, kind in _SHAPES.items():
+        if st.get(key) is not None and not isinstance(st[key], kind):
+            raise ValueError(f"field {key!r} has the wrong type ({type(st[key]).__name__})")
+    return st
+
+
 def handler(args: argparse.Namespace) -> int:
     pattern = os.path.join(args.run_dir, f"{args.ifname}.json" if args.ifname else "*.json")
     found: list[dict[str, Any]] = []
+    broken = 0
     for path in sorted(glob.glob(pattern)):
         try:
-            st = read_status(path)
+            st = _checked(read_status(path))
         except (OSError, ValueError) as exc:
-            print(f"pppstack status: cannot read {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            why = getattr(exc, "strerror", None) or exc
+            print(f"pppstack status: skipping {path}: it is not a readable pppstack status file ({why})",
+                  file=sys.stderr)
+            broken += 1
             continue
         st["alive"] = _alive(st.get("pid"))
         found.append(st)
     if args.json:
         print(json.dumps(found if not args.ifname else (found[0] if found else None), indent=2, sort_keys=True))
+    elif not found and broken:
+        print(f"no readable status file in {args.run_dir}")
     elif not found:
         what = f"for {args.ifname} " if args.ifname else ""
         print(f"no pppstack link {what}is running (no status file in {args.run_dir})")
