@@ -20,6 +20,7 @@ import time
 from pppstack.cli.up import add_link_arguments, build_options, net_config, setup_logging
 from pppstack.exitcodes import EXPLANATIONS, ExitCode, exit_code_table
 from pppstack.io.netconf import InterfaceSetup
+from pppstack.io.pppdriver import not_a_serial_port
 from pppstack.io.serialport import PortVanished, SerialPort, open_port
 from pppstack.io.session import Signals, build_link, run_session
 from pppstack.io.tun import TunDevice, TunError, TunPermissionError
@@ -133,7 +134,13 @@ def _open(args: argparse.Namespace, speed: int) -> SerialPort | ExitCode:
     deadline = time.monotonic() + 5
     while True:
         try:
-            return open_port(args.device, speed, exclusive=False)
+            port = open_port(args.device, speed, exclusive=False)
+            refusal = not_a_serial_port(port.fileno(), args.device)
+            if refusal:
+                port.close()
+                print(f"pppstack serve: {refusal}", file=sys.stderr)
+                return ExitCode.OPEN_FAILED
+            return port
         except PortVanished:
             if time.monotonic() > deadline:
                 print(f"pppstack serve: {args.device} does not exist", file=sys.stderr)

@@ -34,7 +34,7 @@ from pppstack.io.dialing import (
     wait_for_port,
 )
 from pppstack.io.netconf import InterfaceSetup, NetConfig
-from pppstack.io.pppdriver import LinkEnd
+from pppstack.io.pppdriver import LinkEnd, not_a_serial_port
 from pppstack.io.serialport import PortVanished, open_port
 from pppstack.io.session import Signals, build_link, run_session
 from pppstack.io.tun import TunDevice, TunError, TunPermissionError
@@ -327,6 +327,10 @@ class UpCommand:
         except (OSError, ValueError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
             return LinkEnd(ExitCode.OPEN_FAILED, f"Could not open {device}: {why}.", "open-failed")
+        refusal = not_a_serial_port(port.fileno(), device)
+        if refusal:
+            port.close()
+            return LinkEnd(ExitCode.OPEN_FAILED, refusal, "open-failed")
         with port:
             initial = b""
             if signals.stop_requested:

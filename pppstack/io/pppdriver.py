@@ -113,6 +113,16 @@ def _quote(texts: tuple[str, ...]) -> str:
     return ", ".join(repr(t[:60]) for t in shown)
 
 
+def not_a_serial_port(fd: int, path: str) -> str | None:
+    """A sentence if the opened ``fd`` cannot carry PPP (a regular file, /dev/null, ...), else None."""
+    import stat
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or (stat.S_ISCHR(mode) and not os.isatty(fd)):
+        return (f"{path} is not a serial port (it is a {'regular file' if stat.S_ISREG(mode) else 'non-tty device'});"
+                " give the modem's PPP port, e.g. /dev/ttyUSB0 (see `pppstack ports`).")
+    return None
+
+
 def classify_end(ev: Evidence) -> LinkEnd:
     """Turn what was observed into an exit code and a sentence (pure; unit-tested)."""
     text = _quote(ev.modem_text)
