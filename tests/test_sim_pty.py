@@ -183,7 +183,11 @@ def test_wrong_port_hangs_up_right_after_connect(sim_factory) -> None:
     assert c.wait_end(3.0) in ("eof", "eio")          # pppd: "Modem hangup"
     assert 0.2 <= time.monotonic() - t < 2.0
     c.close()
-    c = Client(sim.port_path)                         # the port is still there and answers
+    # the same name answers again: the sim hung up by closing its pty, so the link is re-made
+    # a moment later (a wrong port is a live port, not a vanished one)
+    path = sim.wait_for_port(2.0)
+    assert path == sim.port_path
+    c = Client(path)
     c.send("AT")
     c.read_until(b"OK\r\n")
     c.close()

@@ -402,7 +402,7 @@ class UpCommand:
             print("pppstack up: the simulator is not available in this build", file=sys.stderr)
             return ExitCode.FATAL
         try:
-            faults = frozenset(Fault[f.upper()] for f in self.args.sim_fault)
+            faults = frozenset(Fault[f.upper().replace("-", "_")] for f in self.args.sim_fault)
         except KeyError as exc:
             print(f"pppstack up: unknown simulator fault {exc.args[0]!r} (one of {', '.join(f.name for f in Fault)})",
                   file=sys.stderr)
@@ -460,6 +460,9 @@ class UpCommand:
         for note in (setup.notes if setup else []):
             lines.append(f"  note: {note}")
         lines.append(f"  exit code {int(code)} ({code.name.lower().replace('_', ' ')}): {EXPLANATIONS[code]}")
+        if self.sim is not None and not self.args.stay and code is ExitCode.OK:
+            lines.append("  next: add --stay to keep the link up and try it yourself (ping, --debug for every "
+                         "packet in pppd's format, --sim-fault BROWNOUT --persist to watch a recovery)")
         print("\n".join(lines), file=sys.stderr)
 
     def _cleanup(self) -> None:

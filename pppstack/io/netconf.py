@@ -135,7 +135,8 @@ class InterfaceSetup:
         log.info("LCP is up (our MRU %s, peer's MRU %s)", getattr(event, "mru", "?"), self.peer_mru)
 
     def _on_AuthSucceeded(self, event: Any, now: float) -> None:  # noqa: N802
-        log.info("%s authentication succeeded", getattr(event, "protocol", ""))
+        # the engine already logged the outcome with the peer's own words ("... : Access granted")
+        log.debug("%s authentication succeeded", getattr(event, "protocol", ""))
 
     def _on_Ipv4Up(self, event: Any, now: float) -> None:  # noqa: N802
         self.phase = "up"

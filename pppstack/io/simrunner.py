@@ -263,6 +263,21 @@ class SimHandle:
             self._lock.notify_all()
         if isinstance(e, CommandSeen):
             log.debug("sim: %s -> %s", e.line, e.final)
+        elif isinstance(e, Connected):
+            self.log.append(f"{time.monotonic():.3f} CONNECT to {e.number}")
+            log.debug("sim: answered ATD%s with CONNECT", e.number)
+        elif isinstance(e, DataModeEnded):
+            # routine at every hang-up: the client already reports how its link ended
+            self.log.append(f"{time.monotonic():.3f} back in command mode: {e.reason}")
+            log.debug("sim: back in command mode (%s)", e.reason)
+        elif isinstance(e, PortVanished):
+            self._note(f"the stick dropped off USB ({e.reason}); it comes back in {e.reappear_after:g} s")
+        elif isinstance(e, PortAppeared):
+            self._note(f"the stick re-enumerated: its modem port is now ttyUSB{e.index}")
+        elif isinstance(e, ModemReset):
+            self._note(f"the modem reset ({e.reason})")
+        elif isinstance(e, PortHangup):
+            self._note(f"the modem hung up the port ({e.reason})")
         elif not isinstance(e, PppEvent):
             self._note(repr(e))
 
