@@ -15,6 +15,7 @@ import pytest
 from pppstack.cli import main
 from pppstack.cli.decode import HexError, parse_hex
 from pppstack.describe.stream import DiscardReason, ItemKind, Scanner, fcs16, scan
+from tests.hdlc_spec import fcs16_bitwise as spec_fcs16
 
 H = bytes.fromhex
 
@@ -27,13 +28,8 @@ IPCP_NAK = H("ff038021 03010016 03060a404040 81060a0b0c0d 83060a0b0c0e")
 
 
 def fcs16_bitwise(data: bytes) -> int:
-    """RFC 1662 C.2 bit by bit, to check the scanner's table version."""
-    fcs = 0xFFFF
-    for b in data:
-        fcs ^= b
-        for _ in range(8):
-            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
-    return fcs ^ 0xFFFF
+    """RFC 1662 C.2 bit by bit (the shared reference), to check the scanner's table version."""
+    return spec_fcs16(data) ^ 0xFFFF
 
 
 def hdlc(frame: bytes, accm: int = 0xFFFFFFFF, fcs32: bool = False, corrupt: bool = False) -> bytes:

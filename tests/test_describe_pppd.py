@@ -18,6 +18,7 @@ import pytest
 from pppstack.cli import main
 from pppstack.describe import describe_frame
 from tests.guest.pppd import PppdGuest, at_command, open_host_pty, read_until, shared_pppd_guest
+from tests.hdlc_spec import fcs16_bitwise as spec_fcs16
 from tests.test_describe import (
     CCP_CASES,
     EAP_CASES,
@@ -50,12 +51,7 @@ EXTRA_FRAMES = [
 
 
 def _fcs16(data: bytes) -> int:
-    fcs = 0xFFFF
-    for b in data:
-        fcs ^= b
-        for _ in range(8):
-            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
-    return fcs ^ 0xFFFF
+    return spec_fcs16(data) ^ 0xFFFF
 
 
 def _hdlc(frame: bytes) -> bytes:

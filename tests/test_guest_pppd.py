@@ -10,18 +10,14 @@ import os
 import pytest
 
 from tests.guest.pppd import PppdGuest, at_command, open_host_pty, read_until, shared_pppd_guest
+from tests.hdlc_spec import fcs16_bitwise as spec_fcs16
 
 pytestmark = pytest.mark.guest
 
 
 def _fcs16(data: bytes) -> int:
     # RFC 1662 appendix C.2, bit by bit (independent of pppstack.hdlc on purpose)
-    fcs = 0xFFFF
-    for b in data:
-        fcs ^= b
-        for _ in range(8):
-            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
-    return fcs
+    return spec_fcs16(data)
 
 
 def _unescape(frame: bytes) -> bytes:
