@@ -4,13 +4,12 @@ edges where negotiated framing applies (Linux ppp_async's order, anchors §4.3).
 from __future__ import annotations
 
 import pytest
+import scapy.layers.inet as scapy_inet  # the oracle is a test dependency: missing it fails
+import scapy.layers.ppp as scapy_ppp
 from ppp_support import Wire, both_up, client, feed, opts, out_packets, server
 
 from pppstack import hdlc
 from pppstack.wire import split_frame
-
-scapy_ppp = pytest.importorskip("scapy.layers.ppp")
-scapy_inet = pytest.importorskip("scapy.layers.inet")
 
 
 def frames(data: bytes) -> list[bytes]:
