@@ -39,17 +39,18 @@ _ALL_ROUTERS = IPv6Address("ff02::2")
 _UNSPECIFIED = IPv6Address("::")
 _ARP_HDR = struct.Struct("!HHBBH")
 _ROUTER = "router"        # neighbour-table key for "the IPv6 default router, not yet known"
+NeighbourKey = IPv4Address | IPv6Address | str
 
 
 @dataclass(frozen=True, slots=True)
 class NeighbourResolved:
-    address: IPv4Address | IPv6Address | str
+    address: NeighbourKey
     mac: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class NeighbourUnreachable:
-    address: IPv4Address | IPv6Address | str
+    address: NeighbourKey
     dropped: int
     message: str
 
@@ -94,7 +95,7 @@ def _mcast6_mac(addr: bytes) -> bytes:
 def _ones_sum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\x00"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return s
@@ -167,7 +168,7 @@ class L2Shim:
         self._packets: list[bytes] = []
         self._frames: list[bytes] = []
         self._events: deque[L2Event] = deque()
-        self._neigh: dict[object, _Neighbour] = {}
+        self._neigh: dict[NeighbourKey, _Neighbour] = {}
         self._hdr4: dict[bytes, bytes] = {}       # IPv4 dst -> ready Ethernet header
         self._hdr6: dict[bytes, bytes] = {}
         self._peer_mac: bytes | None = None
@@ -231,14 +232,14 @@ class L2Shim:
                 else:
                     self._solicit(key, n, now)
 
-    def _resolve(self, key: object, now: float) -> _Neighbour:
+    def _resolve(self, key: NeighbourKey, now: float) -> _Neighbour:
         n = self._neigh.get(key)
         if n is None:
             n = self._neigh[key] = _Neighbour()
             self._solicit(key, n, now)
         return n
 
-    def _solicit(self, key: object, n: _Neighbour, now: float) -> None:
+    def _solicit(self, key: NeighbourKey, n: _Neighbour, now: float) -> None:
         n.tries += 1
         n.next_try = now + self.config.arp_interval
         if isinstance(key, IPv4Address):
@@ -253,7 +254,7 @@ class L2Shim:
             self.counters["rs_sent"] += 1
             self._frames.append(_build_router_solicitation(self.mac, self.ll6))
 
-    def _learn(self, key: object, mac: bytes) -> None:
+    def _learn(self, key: NeighbourKey, mac: bytes) -> None:
         n = self._neigh.get(key)
         if n is None:
             if len(self._neigh) >= 64:
@@ -295,7 +296,7 @@ class L2Shim:
         else:
             self.counters["tx_not_ip"] += 1
 
-    def _queue(self, key: object, packet: bytes, now: float) -> None:
+    def _queue(self, key: NeighbourKey, packet: bytes, now: float) -> None:
         n = self._resolve(key, now)
         if n.mac is not None:        # known, but the header cache was cleared
             self._frames.append(n.mac + self.mac + (_T_IP if packet[0] >> 4 == 4 else _T_IPV6) + packet)
@@ -337,7 +338,7 @@ class L2Shim:
             mac = _mcast6_mac(dst)
         else:
             a = IPv6Address(dst)
-            key: object = a if a.is_link_local else _ROUTER
+            key: NeighbourKey = a if a.is_link_local else _ROUTER
             n = self._neigh.get(key)
             if n is not None and n.mac is not None:
                 mac = n.mac

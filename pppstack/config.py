@@ -24,7 +24,7 @@ MAX_MRU = 16384
 def _ip(value: object) -> IPv4Address | None:
     if value is None or isinstance(value, IPv4Address):
         return value
-    return IPv4Address(value)  # type: ignore[arg-type]
+    return IPv4Address(value)
 
 
 def _ifid(value: object) -> bytes | None:
@@ -40,7 +40,7 @@ def _ifid(value: object) -> bytes | None:
         if text.count(":") == 3:
             return b"".join(int(g, 16).to_bytes(2, "big") for g in text.split(":"))
         return bytes.fromhex(text.rjust(16, "0"))
-    data = bytes(value)  # type: ignore[call-overload]
+    data: bytes = bytes(value)  # type: ignore[call-overload]
     if len(data) != 8:
         raise ValueError(f"an IPv6 interface identifier has 8 octets, not {len(data)}")
     return data

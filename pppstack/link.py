@@ -85,7 +85,7 @@ class LinkStats:
     modem_text_lines: int = 0
 
 
-_LCP_EXTRA = {Code.PROT_REJ: RXJ, Code.ECHO_REQ: RXR, Code.ECHO_REP: RXR, Code.DISC_REQ: RXR,
+_LCP_EXTRA: dict[int, str] = {Code.PROT_REJ: RXJ, Code.ECHO_REQ: RXR, Code.ECHO_REP: RXR, Code.DISC_REQ: RXR,
               Code.IDENTIFICATION: RXR, Code.TIME_REMAINING: RXR}
 
 

@@ -42,11 +42,14 @@ def nak(hint: bytes) -> tuple[Verdict, bytes]:
 
 
 class OptionCodec(Protocol):
-    """One option of one protocol."""
+    """One option of one protocol (the attributes are read-only: codecs may set them per class)."""
 
-    type: int
-    name: str
-    data_len: int | None  # fixed data length, or None when variable
+    @property
+    def type(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def data_len(self) -> int | None: ...                 # fixed data length, or None when variable
 
     def reset(self) -> None: ...                          # new negotiation: want := configured
     def request(self) -> bytes | None: ...                # value for our Configure-Request, or None
@@ -61,9 +64,9 @@ class OptionCodec(Protocol):
 class BaseCodec:
     """Defaults for a codec: requests nothing, rejects the peer's option."""
 
-    type: ClassVar[int] = 0
-    name: ClassVar[str] = "?"
-    data_len: ClassVar[int | None] = None
+    type: int = 0
+    name: str = "?"
+    data_len: int | None = None
     # pppd exempts the magic number from reject_if_disagree: its Naks are loopback evidence
     nak_forever: ClassVar[bool] = False
 
@@ -157,12 +160,12 @@ class OptionSet:
         out: list[Option] = []
         seen: set[int] = set()
         for o in options:
-            c = self.codecs.get(o.type)
-            if c is None or (c.data_len is not None and len(o.data) != c.data_len) or o.type in seen:
+            codec = self.codecs.get(o.type)
+            if codec is None or (codec.data_len is not None and len(o.data) != codec.data_len) or o.type in seen:
                 verdict, hint = REJECT
             else:
-                verdict, hint = c.check_peer(o.data, give_in)
-                if verdict is Verdict.NAK and give_in and not getattr(c, "nak_forever", False):
+                verdict, hint = codec.check_peer(o.data, give_in)
+                if verdict is Verdict.NAK and give_in and not getattr(codec, "nak_forever", False):
                     verdict = Verdict.REJECT
             seen.add(o.type)
             if verdict > worst:

@@ -25,7 +25,7 @@ if _choice == "python":
     BACKEND = "python"
 else:
     try:
-        from ._native import Decoder, encode, encode_many, fcs16, fcs32
+        from ._native import Decoder, encode, encode_many, fcs16, fcs32  # type: ignore[assignment]  # same API, two classes
     except ImportError as exc:
         if _choice == "c":
             raise ImportError(

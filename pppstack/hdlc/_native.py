@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
+from typing import Any
 
 from pppstack._hdlc_c import ffi, lib  # noqa: E402,I001  (ImportError here selects _python)
 
@@ -59,7 +60,7 @@ class _OutBuf:
         self.cap = cap
         self.ptr = _new_raw("char[]", cap)
 
-    def get(self, need: int):  # noqa: ANN201 - cffi pointer
+    def get(self, need: int) -> Any:  # a cffi char[] pointer
         if need > self.cap:
             self.cap = max(need, 2 * self.cap)
             self.ptr = _new_raw("char[]", self.cap)

@@ -133,7 +133,7 @@ class Response:
     def describe(self) -> str:
         if self.final in (FinalResult.CME_ERROR, FinalResult.CMS_ERROR):
             return f"{self.final.value}: {self.error_text}"
-        return self.final.value
+        return str(self.final.value)
 
 
 @dataclass(frozen=True, slots=True)

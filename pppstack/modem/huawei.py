@@ -109,7 +109,9 @@ def parse_hcsq(line: str) -> Hcsq | None:
         return None
     sysmode = unquote(fields[0]).upper()
     values = tuple(v for v in (_int(f) for f in fields[1:]) if v is not None)
-    g = (lambda i: values[i] if i < len(values) else None)  # noqa: E731
+
+    def g(i: int) -> int | None:
+        return values[i] if i < len(values) else None
     if sysmode == "LTE":
         return Hcsq(sysmode, values, rssi_dbm=_scale(g(0), 96, -121, 1), rsrp_dbm=_scale(g(1), 97, -141, 1),
                     sinr_db=_scale(g(2), 251, -20.2, 0.2), rsrq_db=_scale(g(3), 34, -20, 0.5))

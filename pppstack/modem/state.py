@@ -133,7 +133,7 @@ class ModemState:
             parts.append(f"RSSI {self.rssi_dbm:g} dBm")
         return ", ".join(parts) or "nothing known yet"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         """Plain values for `--json` output and status files."""
         h = self.hcsq
         return {

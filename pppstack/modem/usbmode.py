@@ -253,8 +253,7 @@ def parse_usbmode_json(text: str, source: str | None = None) -> UsbModeConfig:
             pos = exc.pos
             while pos > 0 and cleaned[pos - 1].isspace():
                 pos -= 1
-            line, col = _line_col(text, pos)
-            raise UsbModeError("a comma is missing here (between two values)", line, col, source) from None
+            raise UsbModeError("a comma is missing here (between two values)", *_line_col(text, pos), source) from None
         raise UsbModeError(exc.msg, exc.lineno, exc.colno, source) from None
     if not isinstance(doc, dict):
         raise UsbModeError("the top level must be an object with \"messages\" and \"devices\"", 1, 1, source)
@@ -295,7 +294,8 @@ def parse_usbmode_json(text: str, source: str | None = None) -> UsbModeConfig:
     return UsbModeConfig(tuple(messages), tuple(rules), tuple(warnings))
 
 
-def _rule(vendor: int, product: int, match: str, cfg: dict, n_msgs: int, warnings: list[str], key: str) -> DeviceRule:
+def _rule(vendor: int, product: int, match: str, cfg: dict[str, object], n_msgs: int,
+          warnings: list[str], key: str) -> DeviceRule:
     extra = {k: v for k, v in cfg.items() if k not in _RULE_KEYS}
     for k in extra:
         note = "read by no usbmode code" if k in _IGNORED_KEYS else "unknown key"
