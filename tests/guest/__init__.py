@@ -27,8 +27,11 @@ kernel command line (``guestdebug=1`` makes init trace every command on the seri
 ``PPPSTACK_KEEP_GUEST_DIR=1`` keeps ``console.log``; a GuestError carries the tails of both logs.
 Boot to a ready control channel takes ~2-3 s under TCG; building an image ~6-10 s.
 
-Facts that shaped the harness: hvc (virtconsole) resets termios on the last close, so each
-guest-side script sets raw mode after opening its tty; QEMU drops guest output while the host
-side of a virtconsole is not open, so the first exchange on each channel is retried; pppd
-flushes its tty when it starts, so bytes a client sends right after CONNECT may be lost.
+Facts that shaped the harness: both channels are virtio-serial *ports*, not consoles, because
+QEMU drops guest output on a console whose host side is full (a busy host lost ~10 KB of a
+read-back) while it throttles a port (hw/char/virtio-console.c, flush_buf). A port is no tty:
+nothing sets termios on it, and pppd runs with ``notty`` (its own pty, bytes shunted to the
+port). A port reads end of file while its host side is closed, so guest scripts wait and read
+again on the open port, and a guest write waits until the host connects instead of being lost.
+pppd flushes its tty when it starts, so bytes a client sends right after CONNECT may be lost.
 """

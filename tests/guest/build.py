@@ -62,7 +62,9 @@ _SKIP_PREFIXES = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/sha
                   "usr/lib/python3.11/pydoc_data", "etc/ppp/options")
 
 # Init, shared by every guest: mount the pseudo file systems, load modules, run the recipe's
-# setup, then serve the control channel on /dev/hvc<ctl>. The control protocol is line based:
+# setup, then serve the control channel on the virtio-serial port named "ctl" (qemu.py says why
+# ports, not consoles; udev is absent, so init makes the /dev/virtio-ports/NAME links itself from
+# sysfs). The control protocol is line based:
 # the host sends "<id> <timeout> <base64 script>\n"; the guest answers "@@B <id>\n", the
 # base64 of the script's combined output, then "@@E <id> <rc>\n". Base64 both ways keeps the
 # channel 8-bit clean and immune to tty processing.
@@ -76,6 +78,7 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmp /tmp
+mount -t debugfs debugfs /sys/kernel/debug  # virtio-ports/*: whether a port's host side is open
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 echo 1 > /proc/sys/kernel/printk
 for m in $(cat /etc/guest/modules); do
@@ -84,16 +87,24 @@ done
 ip link set lo up
 hostname pppstack-guest
 . /etc/guest/setup.sh > /tmp/setup.log 2>&1
+mkdir -p /dev/virtio-ports
 i=0
-while [ ! -e /dev/hvc1 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-exec < /dev/hvc1 > /dev/hvc1 2>/dev/console
-# termios must be set while the tty is open: hvc resets it on the last close
-stty raw -echo
+while [ ! -c /dev/virtio-ports/ctl ] && [ $i -lt 200 ]; do
+  for p in /sys/class/virtio-ports/*; do
+    [ -r "$p/name" ] && ln -sfn "/dev/${p##*/}" "/dev/virtio-ports/$(cat "$p/name")"
+  done
+  sleep 0.05; i=$((i+1))
+done
+# one open file for both directions: a port allows a single open at a time (EBUSY)
+exec 0<> /dev/virtio-ports/ctl 1>&0 2>/dev/console
 exec sh /etc/guest/agent.sh
 """
 
+# A port reads end of file while no host side is connected (before the test connects): keep the
+# port open and read again rather than reopen it (closing a port discards what it buffered).
 _AGENT = r"""# control channel: see build.py
-while read -r id tmo b64; do
+while true; do
+  read -r id tmo b64 || { sleep 0.05; continue; }
   [ -n "$id" ] || continue
   printf '%s' "$b64" | base64 -d > /tmp/.cmd
   timeout -s KILL "$tmo" sh /tmp/.cmd > /tmp/.out 2>&1 < /dev/null

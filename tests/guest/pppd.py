@@ -1,12 +1,16 @@
 """Real pppd (Debian's ``ppp`` on Debian's kernel) as a peer, behind a tiny AT modem.
 
-The guest's ``hvc0`` is a pty on the host (``PppdGuest.pty_path``): what a test opens as its
-"modem". ``start_modem(options)`` launches, on ``hvc0``, a busybox-sh AT responder that answers
+The guest's virtio-serial port ``modem`` is a pty on the host (``PppdGuest.pty_path``): what a
+test opens as its "modem". ``start_modem(options)`` launches, on that port, a busybox-sh AT
+responder that answers
 ``AT…`` with ``OK`` (with E3372-like lines for ``+CPIN?``, ``+CREG?``/``+CGREG?``/``+CEREG?``,
 ``+CSQ``, ``^HCSQ?``, ``^SYSINFOEX``, ``+COPS?``; ``ATE0`` turns echo off) and ``ATD…``
-with ``CONNECT``, then execs pppd on the same tty with the options given — so a client goes
-through a dial phase just as with a real modem. Debian's ``/etc/ppp/options`` (``auth crtscts
-lock modem``) is left out of the image; each test states its options. pppd logs with ``debug``
+with ``CONNECT``, then execs pppd on the same port with the options given — so a client goes
+through a dial phase just as with a real modem. A port is not a tty, so pppd runs with
+``notty``: it makes its own pty pair and shunts bytes between it and the port (its stdin and
+stdout); when the host closes the pty, the port reads end of file and pppd sees a hangup.
+Debian's ``/etc/ppp/options`` (``auth crtscts lock modem``) is left out of the image; each test
+states its options. pppd logs with ``debug``
 to ``/tmp/ppp/pppd.log``, which ``pppd_log()`` returns for tests to check what pppd agreed to.
 """
 
@@ -18,6 +22,9 @@ import shlex
 from .build import PPPD_PACKAGES, GuestImage, Recipe, build
 from .qemu import Guest, GuestSpec, registry
 
+# where the guest kernel says whether the host side of the modem port is open (nr=1 in qemu.py)
+_MODEM_DEBUGFS = "/sys/kernel/debug/virtio-ports/vport0p1"
+
 PPP_MODULES = ("virtio_console", "virtio_pci", "ppp_async", "ppp_deflate", "bsd_comp", "tun")
 
 LOCAL_IP = "10.64.64.1"    # pppd's end
@@ -25,15 +32,17 @@ REMOTE_IP = "10.64.64.2"   # handed to the client
 DNS1 = "10.64.64.53"
 DNS2 = "10.64.64.54"
 
-# The AT responder. hvc0 is put in raw mode with CR->NL so `read` sees each command as a line;
-# busybox sh reads one byte at a time, so nothing after the ATD line is consumed before pppd.
+# The AT responder. Each command ends at CR (`read -d`); busybox sh reads one byte at a time, so
+# nothing after the ATD line is consumed before pppd. The port reads end of file while the host
+# has the pty closed: then wait and read again, keeping the port open (a close discards its buffer).
 _MODEM_SH = r"""#!/bin/sh
-tty=/dev/hvc0
-exec < $tty > $tty
-stty raw -echo icrnl
+port=/dev/virtio-ports/modem
+exec 0<> $port 1>&0   # one open for both ways: a port allows one open at a time
+cr=$(printf '\r')
 echo_on=$(cat /tmp/ppp/echo 2>/dev/null || echo 1)
-while read -r line; do
-  line=$(printf '%s' "$line" | tr -d '\r')
+while true; do
+  read -r -d "$cr" line || { sleep 0.05; continue; }
+  line=$(printf '%s' "$line" | tr -d '\r\n')
   [ -n "$line" ] || continue
   echo "$line" >> /tmp/ppp/at.log
   [ "$echo_on" = 1 ] && printf '%s\r' "$line"
@@ -41,11 +50,8 @@ while read -r line; do
   case "$cmd" in
     ATD*)
       printf '\r\nCONNECT 150000000\r\n'
-      # fd 3 keeps hvc0 open across the exec: on its last close hvc resets termios to cooked
-      # mode with ECHO, and the client's first frames would come straight back until pppd
-      # sets the line up (our engine then sees its own magic number: a false loopback)
-      exec 3<&0
-      exec pppd file /tmp/ppp/options /dev/hvc0 < /dev/null > /tmp/ppp/pppd.stdout 2>&1 ;;
+      # notty: pppd on its own pty, bytes shunted to and from this port (stdin/stdout)
+      exec pppd file /tmp/ppp/options notty 2> /tmp/ppp/pppd.stdout ;;
     ATE0*) echo_on=0; printf '\r\nOK\r\n' ;;
     ATE1*) echo_on=1; printf '\r\nOK\r\n' ;;
     AT+CPIN\?*) printf '\r\n+CPIN: READY\r\n\r\nOK\r\n' ;;
@@ -83,7 +89,7 @@ BASE_OPTIONS = (
 CLIENT_BASE_OPTIONS = ("115200", "local", "nocrtscts", "nodetach", "debug", "logfile /tmp/ppp/pppd.log",
                        "noipdefault", "usepeerdns", "noauth", "noccp")
 
-# Debian's /etc/ppp/options without the four lines that cannot work on a virtconsole / in a
+# Debian's /etc/ppp/options without the four lines that cannot work on a virtio port / in a
 # test (auth crtscts lock modem): what "pppd as Debian ships it" means for the tests.
 DEBIAN_OPTIONS = ("asyncmap 0", "hide-password", "lcp-echo-interval 30", "lcp-echo-failure 4", "noipx")
 
@@ -116,7 +122,7 @@ class PppdGuest:
 
     def start_modem(self, options: list[str] | tuple[str, ...] = ("noauth",), *, pap_secrets: str = "",
                     chap_secrets: str = "", echo: bool = True) -> None:
-        """Stop any previous pppd, write the options, and start the AT responder on hvc0."""
+        """Stop any previous pppd, write the options, and start the AT responder on the port."""
         self.stop_modem()
         text = "\n".join((*BASE_OPTIONS, *options)) + "\n"
         self.guest.shell("rm -rf /tmp/ppp; mkdir -p /tmp/ppp; : > /tmp/ppp/pppd.log")
@@ -128,25 +134,29 @@ class PppdGuest:
 
     def start_pppd_client(self, options: list[str] | tuple[str, ...], *, pap_secrets: str = "",
                           chap_secrets: str = "") -> None:
-        """Run pppd as the *client* straight on hvc0 (no AT dialogue): for tests of our network
-        side (`pppstack serve`). pppd gets its address and DNS from us (noipdefault, usepeerdns)."""
+        """Run pppd as the *client* straight on the port (no AT dialogue): for tests of our network
+        side (`pppstack serve`). pppd gets its address and DNS from us (noipdefault, usepeerdns).
+
+        pppd starts once the host has the pty open: before, the port reads end of file, which
+        pppd's shunt takes for a hangup."""
         self.stop_modem()
         text = "\n".join((*CLIENT_BASE_OPTIONS, *options)) + "\n"
         self.guest.shell("rm -rf /tmp/ppp; mkdir -p /tmp/ppp; : > /tmp/ppp/pppd.log")
         self.guest.write_file("/tmp/ppp/options", text)
         self.guest.write_file("/etc/ppp/pap-secrets", pap_secrets, 0o600)
         self.guest.write_file("/etc/ppp/chap-secrets", chap_secrets, 0o600)
-        # fd 3 holds hvc0 open in raw mode until pppd has it (see the responder's comment)
-        self.guest.shell("setsid sh -c 'exec 3<>/dev/hvc0; stty raw -echo <&3; exec pppd file /tmp/ppp/options "
-                         "/dev/hvc0 < /dev/null > /tmp/ppp/pppd.stdout 2>&1' > /dev/null 2>&1 < /dev/null & "
-                         "echo $! > /tmp/ppp/modem.pid")
+        wait_host = f'until grep -qx "host_connected: 1" {_MODEM_DEBUGFS}; do sleep 0.05; done'
+        self.guest.shell(f"setsid sh -c '{wait_host}; "
+                         "exec pppd file /tmp/ppp/options notty 0<> /dev/virtio-ports/modem 1>&0 "
+                         "2> /tmp/ppp/pppd.stdout' > /dev/null 2>&1 < /dev/null & echo $! > /tmp/ppp/modem.pid")
 
     def stop_modem(self, timeout: float = 10.0) -> None:
-        """End pppd (or the responder) if it runs: SIGTERM (pppd sends LCP Terminate), then KILL."""
+        """End pppd (or the responder) if it runs: SIGTERM (pppd sends LCP Terminate), then KILL
+        its whole session, so no leftover (pppd's byte shunt) keeps reading the port."""
         self.guest.run(
-            "p=$(cat /tmp/ppp/modem.pid 2>/dev/null) || exit 0; kill $p 2>/dev/null || exit 0; "
+            "p=$(cat /tmp/ppp/modem.pid 2>/dev/null) || exit 0; kill $p 2>/dev/null; "
             f"i=0; while kill -0 $p 2>/dev/null && [ $i -lt {int(timeout * 10)} ]; do sleep 0.1; i=$((i+1)); done; "
-            "kill -9 $p 2>/dev/null; true", timeout=timeout + 5)
+            "kill -9 -$p 2>/dev/null; true", timeout=timeout + 5)
 
     def pppd_running(self) -> bool:
         rc, out = self.guest.run("p=$(cat /tmp/ppp/modem.pid) && kill -0 $p && cat /proc/$p/comm")
@@ -223,29 +233,43 @@ def read_until(fd: int, needle: bytes, timeout: float, buf: bytearray | None = N
     return bytes(out)
 
 
-def at_command(fd: int, cmd: str, expect: bytes = b"OK\r\n", timeout: float = 5.0, retry: float = 0.0) -> bytes:
-    """Send an AT command and wait for ``expect``. With ``retry`` > 0 the command is resent every
-    ``retry`` seconds until it is answered (QEMU drops guest output until the host opens the pty)."""
+def at_command(fd: int, cmd: str, expect: bytes = b"OK\r\n", timeout: float = 15.0, retry: float = 0.0) -> bytes:
+    """Send an AT command and wait for ``expect``; return everything read.
+
+    With ``retry`` > 0 the command is resent every ``retry`` seconds until it is answered: the
+    first line the responder reads may carry bytes a previous test left in the port (it then
+    answers ERROR). Every command sent gets exactly one final result (OK or ERROR; the port
+    loses nothing), so before returning we wait for all of them: no late answer to a resent
+    command is left to be mistaken for the answer to the next one.
+    """
     import os
+    import select
     import time
 
     deadline = time.monotonic() + timeout
     buf = bytearray()
+    sent = 0
+
+    def results() -> int:
+        return buf.count(b"\r\nOK\r\n") + buf.count(b"\r\nERROR\r\n")
+
     while True:
         os.write(fd, cmd.encode() + b"\r")
+        sent += 1
         step = min(retry or timeout, max(0.01, deadline - time.monotonic()))
         try:
-            got = read_until(fd, expect, step, buf)
+            read_until(fd, expect, step, buf)
         except TimeoutError:
             if time.monotonic() >= deadline:
                 raise
             continue
-        if retry:
-            # answers to the earlier tries may still be on their way: let them arrive and drop them
-            time.sleep(retry)
-            try:
-                while os.read(fd, 4096):
+        while results() < sent:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{sent} x {cmd!r} sent, {results()} answered in {timeout} s: {bytes(buf)!r}")
+            if select.select([fd], [], [], left)[0]:
+                try:
+                    buf += os.read(fd, 4096)
+                except BlockingIOError:
                     pass
-            except BlockingIOError:
-                pass
-        return got
+        return bytes(buf)

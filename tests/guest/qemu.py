@@ -1,16 +1,21 @@
 """Boot a guest image under QEMU (TCG) and talk to it.
 
 Layout of every guest:
-- ``hvc0``: the "modem" virtconsole, exposed on the host as a pty (``Guest.pty_path``) or
-  left unconnected;
-- ``hvc1``: the control channel, a unix socket on the host. The guest's init serves a tiny
-  shell agent there (protocol in build.py); ``Guest.run(cmd, timeout)`` returns ``(rc, output)``;
+- ``modem``: a virtio-serial port (``/dev/virtio-ports/modem`` in the guest), exposed on the
+  host as a pty (``Guest.pty_path``) or left unconnected;
+- ``ctl``: the control channel, a virtio-serial port on a unix socket on the host. The guest's
+  init serves a tiny shell agent there (protocol in build.py); ``Guest.run(cmd, timeout)``
+  returns ``(rc, output)``;
 - ``ttyS0``: the kernel console, written to ``console.log`` in the guest's work directory (read
   it when a boot fails);
 - optional 9p shares (``-virtfs``), mounted by the recipe's setup script.
 
-QEMU discards what the guest writes to a virtconsole while no one on the host has it open, so
-the first exchange on each channel is retried until it gets through.
+Both channels are ``virtserialport``, never ``virtconsole``: when the host side cannot take more
+(a full socket or pty buffer, a busy test process), QEMU throttles a port until the host drains
+it, but silently drops what the guest wrote to a console (hw/char/virtio-console.c, flush_buf:
+only ``!is_console`` ports are throttled). A port is not a tty, so nothing in the guest sets
+termios on it; its guest side reads end of file while no host side is connected, and a
+blocking write waits until one is.
 """
 
 from __future__ import annotations
@@ -97,11 +102,12 @@ class Guest:
             "-display", "none", "-monitor", "none", "-smp", "1", "-m", str(self.spec.memory_mb),
             "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd), "-append", append,
             "-serial", f"file:{self.workdir / 'console.log'}",
+            # ports, not consoles: see the module docstring (nr 0 is reserved for a console)
             "-device", "virtio-serial-pci,id=vser0",
             "-chardev", "pty,id=modem" if self.spec.modem_pty else "null,id=modem",
-            "-device", "virtconsole,chardev=modem,name=modem,nr=0",
+            "-device", "virtserialport,bus=vser0.0,chardev=modem,name=modem,nr=1",
             "-chardev", f"socket,id=ctl,path={ctl},server=on,wait=off",
-            "-device", "virtconsole,chardev=ctl,name=ctl,nr=1",
+            "-device", "virtserialport,bus=vser0.0,chardev=ctl,name=ctl,nr=2",
         ]
         for s in self.spec.shares:
             ro = ",readonly=on" if s.readonly else ""
