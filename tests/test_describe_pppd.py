@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import time
 from pathlib import Path
 
@@ -31,7 +32,9 @@ from tests.test_describe import (
 pytestmark = pytest.mark.guest
 
 H = bytes.fromhex
-END = H("ff034321 deadbeef")  # an unknown protocol marks the end of the batch: "[proto=0x4321] de ad be ef"
+# An unknown protocol marks the end of the batch. 0x43 is odd, so the field is one octet (RFC 1661
+# section 2): both printers say "[proto=0x43] 21 de ad be ef".
+END = H("ff034321 deadbeef")
 
 # Frames whose description leaves the FF 03 + 2-octet form, plus protocols pppd has no printer for.
 EXTRA_FRAMES = [
@@ -80,6 +83,62 @@ def pppd_guest() -> PppdGuest:
     return shared_pppd_guest()
 
 
+def _write_all(fd: int, data: bytes, into: bytearray, timeout: float = 30.0) -> None:
+    """Write all of ``data`` to the nonblocking pty, draining what pppd sends meanwhile: a busy
+    guest takes the bytes slowly, and a short write must not drop the rest of a frame."""
+    deadline = time.monotonic() + timeout
+    view = memoryview(data)
+    while view:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the guest took {len(data) - len(view)} of {len(data)} bytes in {timeout} s")
+        r, w, _ = select.select([fd], [fd], [], 0.5)
+        if r:
+            _drain(fd, into)
+        if w:
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                pass
+
+
+BATCH = 8   # frames in flight at once, well under ppp_generic's queue of 32
+
+
+def _batches(frames: list[bytes]) -> list[list[bytes]]:
+    """Runs of at most BATCH frames that ppp_generic puts in the same queue for pppd."""
+
+    def on_channel(frame: bytes) -> bool:  # LCP and the auth protocols (0xc000 and up)
+        proto = frame[2:4] if frame[:2] == b"\xff\x03" else frame[:2]
+        return int.from_bytes(proto, "big") >= 0xC000
+
+    out: list[list[bytes]] = []
+    for frame in frames:
+        if out and len(out[-1]) < BATCH and on_channel(out[-1][0]) == on_channel(frame):
+            out[-1].append(frame)
+        else:
+            out.append([frame])
+    return out
+
+
+def _wait_rcvd(guest: PppdGuest, n: int, fd: int, heard: bytearray, timeout: float = 60.0) -> None:
+    """Wait until pppd's log has ``n`` "rcvd" lines, reading what it sends meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = guest.run("grep -c '^rcvd ' /tmp/ppp/pppd.log")[1]
+        _drain(fd, heard)
+        if int(out.split()[0] if out.split() else 0) >= n:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pppd logged {out.strip()} of {n} frames in {timeout} s")
+        time.sleep(0.1)
+
+
+def _frames_in(heard: bytes) -> int:
+    """How many of pppd's frames were heard: flag-delimited, starting FF 03 (03 escaped, as
+    pppd's LCP escapes every control character), so the dial text before them does not count."""
+    return sum(1 for chunk in heard.split(b"\x7e") if chunk.startswith((b"\xff\x7d\x23", b"\xff\x03")))
+
+
 def _drain(fd: int, into: bytearray) -> None:
     while True:
         try:
@@ -104,14 +163,25 @@ def test_pppd_logs_our_frames_as_we_describe_them(
         os.write(fd, b"ATD*99#\r")
         heard += read_until(fd, b"CONNECT", 10)
         pppd_guest.wait_for_log("sent [LCP ConfReq", timeout=20)
-        for frame in frames:
-            os.write(fd, _hdlc(frame))
-            time.sleep(0.01)
-            _drain(fd, heard)
-        os.write(fd, _hdlc(END))
-        log = pppd_guest.wait_for_log("[proto=0x4321] de ad be ef", timeout=60)
-        time.sleep(0.5)
-        _drain(fd, heard)
+        # Send in batches and wait until pppd has logged each (however slow the guest): the kernel
+        # queues what pppd reads, drops frames beyond 32 queued (ppp_generic's PPP_MAX_RQLEN), and
+        # keeps two queues (LCP/auth on the channel, NCPs on the unit) that pppd drains in no set
+        # order, so a batch holds frames of one queue only.
+        done = 0
+        for batch in _batches(frames):
+            for frame in batch:
+                _write_all(fd, _hdlc(frame), heard)
+            done += len(batch)
+            _wait_rcvd(pppd_guest, done, fd, heard)
+        _write_all(fd, _hdlc(END), heard)
+        log = pppd_guest.wait_for_log(f"rcvd {describe_frame(END)}", timeout=60)
+        assert f"rcvd {describe_frame(END)}" in log, "pppd never logged the end marker\n" + log[-2000:]
+        # everything pppd logged as sent by then reaches us (the port loses nothing): wait for it
+        want = len(re.findall(r"^sent ", log, re.M))
+        deadline = time.monotonic() + 30
+        while _frames_in(bytes(heard)) < want and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                _drain(fd, heard)
     finally:
         os.close(fd)
         pppd_guest.stop_modem()
@@ -140,3 +210,4 @@ def test_pppd_logs_our_frames_as_we_describe_them(
     sent = [m.group(1) for m in re.finditer(r"^sent (.*)$", log, re.M)]
     assert len(decoded) >= 10, bytes(heard)[:200]
     assert decoded == sent[: len(decoded)]
+    assert len(decoded) >= want, f"pppd logged {want} frames sent by the end marker, we heard {len(decoded)}"

@@ -410,7 +410,13 @@ def test_mru_asyncmap_and_keepalive_both_ways(pppd_guest: PppdGuest, netns: str)
         p = ns_run(netns, "ping", "-c", "3", "-M", "do", "-s", "1272", LOCAL_IP, timeout=30)
         assert b"3 received" in p.stdout, p.stdout + p.stderr
         _move_data_both_ways(pppd_guest, netns)
-        time.sleep(2.5)                              # a few keepalive rounds each way
+        # a few keepalive rounds each way (each 1 s apart, later on a busy machine)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            log = pppd_guest.pppd_log()
+            if min(len(re.findall(r"rcvd \[LCP EchoRep", log)), len(re.findall(r"sent \[LCP EchoRep", log))) >= 2:
+                break
+            time.sleep(0.5)
     finally:
         client.stop()
         pppd_guest.stop_modem()

@@ -77,8 +77,9 @@ def pppd_guest() -> PppdGuest:
 def wired(pppd_guest: PppdGuest) -> Iterator[tuple[PppdGuest, SimHandle]]:
     # a slow guest: the signal report due when the port opens waits for chat's first command
     sim = start_sim(SimConfig(report_hold=30.0))
+    # QEMU notices the opened pty within its 1 s poll; until then the guest's writes to the modem
+    # port wait (a virtio-serial port, not a console) and start_pppd_client waits for it too
     gfd = open_host_pty(pppd_guest.pty_path)
-    time.sleep(1.5)   # QEMU's pty chardev notices the host side within its 1 s poll; before, guest output is lost
     sfd = os.open(sim.port_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     tty.setraw(sfd)
     relay = Relay(gfd, sfd)

@@ -184,7 +184,9 @@ def test_other_text_is_logged_then_hangup_mentions_it(pty_pair, caplog) -> None:
     def act(driver):
         _read_all(master)
         os.write(master, b"\r\n^RSSI:12\r\n")
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10   # hang up only once the driver has read the text
+        while not any("^RSSI:12" in t for t in driver.counters.modem_text) and time.monotonic() < deadline:
+            time.sleep(0.01)
         os.close(master)
         state["master"] = None
 
