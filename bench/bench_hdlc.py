@@ -3,7 +3,12 @@ portable C paths (SIMD masked), pure Python, and a naive byte-at-a-time C loop l
 ppp_async compiled here with the same flags.
 
     python bench/bench_hdlc.py            # table on stdout
-    python bench/bench_hdlc.py --json     # JSON list of {"backend","op","accm","size","kind","MBps"}
+    python bench/bench_hdlc.py --json     # {"environment": {...}, "records": [{"backend","op","accm",
+                                          #  "size","kind","MBps"}, ...]}
+
+It measures the installed pppstack (run `pip install .` first), with --backends c python by
+default; a backend asked for but not built is an error, never a silent fallback. The JSON's
+"environment" records the backends, the C core's SIMD paths, the CPU model and Python version.
 
 Backends: c (public API, batched), c-frame (public API, one frame per call), portable (c with
 SIMD masked), c-core / c-core-avx2 / portable-core (the C calls alone over all 256 frames, no
@@ -31,17 +36,27 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchenv  # bench/ is sys.path[0]: the installed pppstack, never the clone's tree
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+py = cn = clib = None  # the installed backends, loaded by _load() once --backends is known
 
-from pppstack.hdlc import _python as py  # noqa: E402
 
-try:
-    from pppstack._hdlc_c import lib as clib  # noqa: E402
+def _load(backends: list[str]) -> None:
+    global py, cn, clib
+    if "c" not in backends:   # Python asked for: no warning that the C core is missing
+        os.environ["PPPSTACK_HDLC"] = "python"
+    benchenv.installed_pppstack()
+    benchenv.require_backends(backends)
+    from pppstack.hdlc import _python
 
-    from pppstack.hdlc import _native as cn  # noqa: E402
-except ImportError:  # pragma: no cover - bench without the C core still runs the Python rows
-    cn = clib = None
+    py = _python
+    if "c" in backends:
+        from pppstack._hdlc_c import lib
+
+        from pppstack.hdlc import _native
+
+        cn, clib = _native, lib
 
 FRAMES = 256
 CHUNK = 65536  # a pty read
@@ -173,16 +188,23 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=7, help="timed repetitions per figure (median)")
     ap.add_argument("--min-time", type=float, default=0.03, help="seconds per repetition")
     ap.add_argument("--python-frames", type=int, default=32, help="frames per repetition for Python")
-    ap.add_argument("--no-python", action="store_true")
+    ap.add_argument("--backends", nargs="+", default=["c", "python"], choices=["c", "python"],
+                    help="framing backends to measure (default both; naive-c comes with c)")
+    ap.add_argument("--no-python", action="store_true", help="the same as --backends c")
     args = ap.parse_args()
+    if args.no_python:
+        args.backends = [b for b in args.backends if b != "python"] or ["c"]
+    args.no_python = "python" not in args.backends
+    _load(args.backends)
     if clib is not None and not args.json:
         print(f"C core SIMD features: 0x{clib.hdlc_features():x} (1=SSSE3 2=AVX2 4=PCLMUL 8=AVX-512 VBMI2); "
               f"PPPSTACK_HDLC_SIMD={os.environ.get('PPPSTACK_HDLC_SIMD', '')!r}", flush=True)
+    env = benchenv.environment(args.backends)
     records = run(args)
     if args.json:
-        print(json.dumps(records, indent=1))
+        print(json.dumps({"environment": env, "records": records}, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(benchenv.run_main(main))

@@ -17,7 +17,12 @@ pair (the server gets the master, the client opens the slave).  For each framing
 
 In the same run it measures the pty pair itself (64 KiB writes, one reader process, each
 direction): the transport's ceiling, and reports our one-way figure as a share of it.
-Needs root (namespaces, TUN).  Prints a table, or JSON with --json.
+Needs root (namespaces, TUN).  Prints a table, or JSON with --json (with an "environment":
+backends, SIMD paths, CPU model, Python version).
+
+Both ends run the installed pppstack (`python -P -m pppstack`, run `pip install .` first); a
+backend asked for but not built is an error before anything is set up. Namespaces, processes
+and run directories are removed on every exit: normal, error, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +41,10 @@ import time
 import tty
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import benchenv  # bench/ is sys.path[0]: the installed pppstack, never the clone's tree
+
+# -P: the children must not import pppstack from whatever directory the user runs this from
+PY = [sys.executable, "-P"]
 A_IP, B_IP = "10.99.0.2", "10.99.0.1"
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -102,8 +111,9 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 class Netns:
-    def __init__(self, tag: str) -> None:
+    def __init__(self, tag: str, owner: list[Netns]) -> None:
         self.name = f"pppbench-{tag}-{uuid.uuid4().hex[:6]}"
+        owner.append(self)   # before it exists: a signal right after `add` still finds it to delete
         sh("ip", "netns", "add", self.name)
         sh("ip", "-n", self.name, "link", "set", "lo", "up")
 
@@ -125,31 +135,60 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Link:
-    """One client/server pair for one framing backend."""
+    """One client/server pair for one framing backend. Use as a context manager: whatever was
+    set up (namespaces, processes, pty, run directory) is torn down however the block ends."""
 
-    def __init__(self, backend: str, debug: bool = False) -> None:
-        self.a, self.b = Netns("a"), Netns("b")
-        env = dict(os.environ, PYTHONPATH=ROOT, PPPSTACK_HDLC=backend, PYTHONUNBUFFERED="1")
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.namespaces: list[Netns] = []
+        self.procs: list[subprocess.Popen] = []
+        self.slave: int | None = None
+        self.run_dir = f"/tmp/pppbench-{uuid.uuid4().hex[:6]}"
+
+    def __enter__(self) -> Link:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def spawn(self, argv: list[str], **kw) -> subprocess.Popen:  # noqa: ANN003
+        p = subprocess.Popen(argv, **kw)
+        self.procs.append(p)
+        return p
+
+    def _start(self) -> None:
+        self.a = Netns("a", self.namespaces)
+        self.b = Netns("b", self.namespaces)
+        print(f"bench_link: namespaces {self.a.name} {self.b.name} (backend {self.backend})", file=sys.stderr,
+              flush=True)
+        env = dict(os.environ, PPPSTACK_HDLC=self.backend, PYTHONUNBUFFERED="1")
+        env.pop("PYTHONPATH", None)
         master, slave = os.openpty()
         tty.setraw(slave)
         self.slave = slave  # held open until the client has opened it (a master reads EIO otherwise)
         path = os.ttyname(slave)
-        common = ["--noipv6", "--run-dir", f"/tmp/pppbench-{uuid.uuid4().hex[:6]}", "--ifname", "pppb0"]
-        self.serve = subprocess.Popen(
-            self.b.cmd(sys.executable, "-m", "pppstack", "serve", "--fd", str(master), "--local", B_IP, "--remote",
-                       A_IP, *common), env=env, pass_fds=(master,), stderr=subprocess.PIPE, text=True)
-        os.close(master)
-        self.up = subprocess.Popen(
-            self.a.cmd(sys.executable, "-m", "pppstack", "up", "--device", path, "--no-dial", *common),
-            env=env, stderr=subprocess.PIPE, text=True)
+        common = ["--noipv6", "--run-dir", self.run_dir, "--ifname", "pppb0"]
+        try:
+            self.serve = self.spawn(
+                self.b.cmd(*PY, "-m", "pppstack", "serve", "--fd", str(master), "--local", B_IP, "--remote",
+                           A_IP, *common), env=env, pass_fds=(master,), stderr=subprocess.PIPE, text=True)
+        finally:
+            os.close(master)
+        self.up = self.spawn(self.a.cmd(*PY, "-m", "pppstack", "up", "--device", path, "--no-dial", *common),
+                             env=env, stderr=subprocess.PIPE, text=True)
         self._wait_up(self.up, "client")
         self._wait_up(self.serve, "server")
         self.sinks = []
         for ns, ip in ((self.a, A_IP), (self.b, B_IP)):
-            p = subprocess.Popen(ns.cmd(sys.executable, "-c", SINK, ip), stdout=subprocess.PIPE, text=True)
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            p = self.spawn(ns.cmd(*PY, "-c", SINK, ip), stdout=subprocess.PIPE, text=True)
+            if p.stdout is None or p.stdout.readline().strip() != "ready":
+                raise benchenv.BenchError(f"the traffic sink in {ns.name} did not start")
             self.sinks.append(p)
-        self.backend_loaded = backend
 
     def _wait_up(self, proc: subprocess.Popen, who: str) -> None:
         assert proc.stderr is not None
@@ -163,15 +202,22 @@ class Link:
             if "IPCP is up" in line:
                 threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # drain
                 return
-        raise RuntimeError(f"the {who} never came up:\n{''.join(lines)}")
+        raise benchenv.BenchError(f"the {who} (PPPSTACK_HDLC={self.backend}) never came up; it said:\n"
+                                  + "".join(lines[-15:]))
 
     def close(self) -> None:
-        for p in (*self.sinks, self.up, self.serve):
-            p.kill()
+        """Kill every process started, then remove the namespaces and the run directory."""
+        while self.procs:
+            p = self.procs.pop()
+            if p.poll() is None:
+                p.kill()
             p.wait()
-        os.close(self.slave)
-        self.a.delete()
-        self.b.delete()
+        if self.slave is not None:
+            os.close(self.slave)
+            self.slave = None
+        while self.namespaces:
+            self.namespaces.pop().delete()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def cpu(self) -> float:
         return cpu_seconds(self.up.pid) + cpu_seconds(self.serve.pid)
@@ -180,7 +226,7 @@ class Link:
     def measure(self, senders: list[tuple[Netns, list[str]]], receivers: list[tuple[Netns, str]],
                 duration: float) -> tuple[list[tuple[int, int]], float]:
         """Run senders; return (bytes, packets) delivered into each receiving TUN and CPU seconds."""
-        procs = [subprocess.Popen(ns.cmd(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs = [self.spawn(ns.cmd(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for ns, argv in senders]
         time.sleep(0.5)  # past TCP slow start
         before = [(ns.tun_stat(i, "rx_bytes"), ns.tun_stat(i, "rx_packets")) for ns, i in receivers]
@@ -191,6 +237,7 @@ class Link:
         for p in procs:
             p.kill()
             p.wait()
+            self.procs.remove(p)
         elapsed = t1 - t0
         rates = [((b1 - b0) / elapsed, (p1 - p0) / elapsed) for (b0, p0), (b1, p1) in zip(before, after, strict=True)]
         return rates, (cpu1 - cpu0) / elapsed  # per second of wall time
@@ -198,12 +245,12 @@ class Link:
     def tcp(self, direction: str, duration: float) -> dict:
         d = str(duration + 1.5)
         if direction == "a->b":
-            senders, receivers = [(self.a, [sys.executable, "-c", TCP_SEND, B_IP, d])], [(self.b, "pppb0")]
+            senders, receivers = [(self.a, [*PY, "-c", TCP_SEND, B_IP, d])], [(self.b, "pppb0")]
         elif direction == "b->a":
-            senders, receivers = [(self.b, [sys.executable, "-c", TCP_SEND, A_IP, d])], [(self.a, "pppb0")]
+            senders, receivers = [(self.b, [*PY, "-c", TCP_SEND, A_IP, d])], [(self.a, "pppb0")]
         else:
-            senders = [(self.a, [sys.executable, "-c", TCP_SEND, B_IP, d]),
-                       (self.b, [sys.executable, "-c", TCP_SEND, A_IP, d])]
+            senders = [(self.a, [*PY, "-c", TCP_SEND, B_IP, d]),
+                       (self.b, [*PY, "-c", TCP_SEND, A_IP, d])]
             receivers = [(self.b, "pppb0"), (self.a, "pppb0")]
         rates, cpu = self.measure(senders, receivers, duration)
         total = sum(r[0] for r in rates)
@@ -212,7 +259,7 @@ class Link:
 
     def udp(self, size: int, duration: float) -> dict:
         d = str(duration + 1.5)
-        rates, cpu = self.measure([(self.a, [sys.executable, "-c", UDP_SEND, B_IP, d, str(size)])],
+        rates, cpu = self.measure([(self.a, [*PY, "-c", UDP_SEND, B_IP, d, str(size)])],
                                   [(self.b, "pppb0")], duration)
         (bps, pps), = rates
         return {"mbit_s": [bps * 8 / 1e6], "pkt_s": [pps], "cpu_s_per_gb": cpu / (bps / 1e9) if bps else None}
@@ -225,17 +272,28 @@ def pty_ceiling(duration: float) -> dict:
         master, slave = os.openpty()
         tty.setraw(slave)
         wfd, rfd = (master, slave) if direction == "master->slave" else (slave, master)
-        reader = subprocess.Popen([sys.executable, "-c", PTY_READER, str(rfd)], pass_fds=(rfd,),
-                                  stdout=subprocess.PIPE, text=True)
-        os.close(rfd)
-        block = bytes(range(256)) * 256
-        end = time.monotonic() + duration
-        while time.monotonic() < end:
-            os.write(wfd, block)
-        time.sleep(0.2)
-        os.close(wfd)
-        n, secs = reader.communicate(timeout=30)[0].split()
-        out[direction] = int(n) * 8 / float(secs) / 1e6
+        reader = None
+        try:
+            reader = subprocess.Popen([*PY, "-c", PTY_READER, str(rfd)], pass_fds=(rfd,),
+                                      stdout=subprocess.PIPE, text=True)
+            os.close(rfd)
+            rfd = -1
+            block = bytes(range(256)) * 256
+            end = time.monotonic() + duration
+            while time.monotonic() < end:
+                os.write(wfd, block)
+            time.sleep(0.2)   # let the reader take the last block before the end of file
+            os.close(wfd)
+            wfd = -1
+            n, secs = reader.communicate(timeout=30)[0].split()
+            out[direction] = int(n) * 8 / float(secs) / 1e6
+        finally:
+            for fd in (wfd, rfd):
+                if fd >= 0:
+                    os.close(fd)
+            if reader is not None and reader.poll() is None:
+                reader.kill()
+                reader.wait()
     return out
 
 
@@ -247,8 +305,7 @@ def run(args: argparse.Namespace) -> dict:
     result: dict = {"duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count(), "backends": {}}
     ceil_runs: list[dict] = []
     for backend in args.backends:
-        link = Link(backend)
-        try:
+        with Link(backend) as link:
             runs: dict[str, list[dict]] = {"a->b": [], "b->a": [], "both": [], "udp64": [], "udp1500": []}
             for _ in range(args.reps):
                 ceil_runs.append(pty_ceiling(args.pty_duration))  # interleaved: same noise windows as ours
@@ -256,8 +313,6 @@ def run(args: argparse.Namespace) -> dict:
                     runs[name].append(link.tcp(name, args.duration))
                 runs["udp64"].append(link.udp(64, args.duration))
                 runs["udp1500"].append(link.udp(1500, args.duration))
-        finally:
-            link.close()
         summary = {
             "one_way_a_to_b_mbit_s": median([r["mbit_s"][0] for r in runs["a->b"]]),
             "one_way_b_to_a_mbit_s": median([r["mbit_s"][0] for r in runs["b->a"]]),
@@ -299,10 +354,12 @@ def main() -> int:
     p.add_argument("--verbose", action="store_true", help="include every run in the JSON")
     args = p.parse_args()
     if os.geteuid() != 0:
-        print("bench_link needs root (network namespaces and TUN devices)", file=sys.stderr)
-        return 3
+        raise benchenv.BenchError("needs root (network namespaces and TUN devices): run it with sudo.",
+                                  benchenv.NOT_ROOT)
+    env = benchenv.environment(args.backends)   # installed, and every backend asked for built
+    benchenv.require_backends(args.backends)
     t0 = time.monotonic()
-    result = run(args)
+    result = {"environment": env, **run(args)}
     result["wall_s"] = round(time.monotonic() - t0, 1)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -320,4 +377,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(benchenv.run_main(main))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import struct
 import sys
@@ -27,11 +26,16 @@ import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchenv  # bench/ is sys.path[0]: the installed package, never the clone's tree
 
-from ncm import Aggregator, Decoder, NtbParameters, decode_ntb, encode_ntb  # noqa: E402
-from ncm.l2 import L2Config  # noqa: E402
-from ncm.link import NcmSession  # noqa: E402
+try:
+    from ncm import Aggregator, Decoder, NtbParameters, decode_ntb, encode_ntb
+    from ncm.l2 import L2Config
+    from ncm.link import NcmSession
+except ImportError as exc:  # the installed pppstack distribution ships ncm
+    print(f"bench_ntb.py: ncm is not installed for {sys.executable} ({exc}): run `pip install .` in the clone "
+          "first (see README); the benchmarks measure the installed package.", file=sys.stderr)
+    raise SystemExit(benchenv.NOT_INSTALLED) from None
 
 PARAMS = NtbParameters(bmNtbFormatsSupported=3, dwNtbInMaxSize=16384, dwNtbOutMaxSize=16384)
 ME, GW = bytes.fromhex("0c5b8f279a64"), bytes.fromhex("001e101f0000")
@@ -183,8 +187,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=0.3, help="length of one timed round")
     ap.add_argument("--repeat", type=int, default=5, help="timed rounds per case (median reported)")
     a = ap.parse_args()
+    env = benchenv.environment(["python"])   # the NTB codec is pure Python: no C backend to choose
     res = run(a.seconds, a.repeat)
-    doc = {"benchmark": "ntb", "python": sys.version.split()[0], "target_mbit_per_s_1500": 1000, "results": res}
+    doc = {"benchmark": "ntb", "environment": env, "python": sys.version.split()[0], "target_mbit_per_s_1500": 1000,
+           "results": res}
     if a.json:
         print(json.dumps(doc, indent=1))
     else:
@@ -196,4 +202,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(benchenv.run_main(main))
