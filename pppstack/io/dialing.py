@@ -139,6 +139,15 @@ def run_dialer(port: SerialPort, args: argparse.Namespace) -> tuple[ExitCode, st
     log.info("dialling on %s%s", port.path, f" (APN {args.apn})" if args.apn else "")
     watched = _WatchedPort(port)
     result = run(watched, dialer, timeout=180)  # type: ignore[arg-type]
+    for note in dialer.notes:
+        log.info("note: %s", note)
+    # the AT transcript: with --debug always, and on failure at any level, so the failing
+    # command and what the modem said to it are on screen
+    level = logging.DEBUG if result.ok else logging.WARNING
+    if log.isEnabledFor(level) and dialer.transcript:
+        log.log(level, "AT transcript (seconds since the first command):")
+        for line in dialer.transcript:
+            log.log(level, "  %s", line)
     if result.ok:
         log.info("%s", result.message)
         return ExitCode.OK, result.message, dialer.take_unconsumed()

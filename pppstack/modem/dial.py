@@ -102,14 +102,32 @@ class _Failed(Exception):
 
 
 class _AtDialogue(SansIoMachine):
-    """Commands with timeouts over an AtChannel; URCs fold into `state`."""
+    """Commands with timeouts over an AtChannel; URCs fold into `state`.
+
+    Resynchronisation (V.250 §5.2: one final result code per command line, in order): a command
+    that timed out may still be answered, and a late answer must never be taken for the next
+    command's.  So after a timeout the timed-out command stays pending in the channel, and before
+    the next command the dialogue drains: it waits until the port has been quiet for `QUIET`
+    seconds (crediting any late final result to the command it belongs to), forgets the old
+    command, then sends a bare ``AT`` and waits for that AT's own final result.  Only then does
+    the next command go out.  A modem that answers neither is reported as not answering.
+    """
+
+    QUIET = 1.0            # s of silence that ends a drain
+    DRAIN_MAX = 5.0        # s: a modem chattering URCs without pause still gets its next command
+    RESYNC_TRIES = 2
 
     def __init__(self, *, command_timeout: float = 3.0, state: ModemState | None = None) -> None:
         super().__init__()
         self.channel = AtChannel(state)
         self.command_timeout = command_timeout
         self.urcs: list[Urc] = []
-        self.transcript: list[str] = []   # "--> AT+CPIN?" / "<-- +CPIN: READY" lines for the log
+        # "  1.503 --> AT+CPIN?" / "  1.520 <-- +CPIN: READY": seconds since the first command
+        self.transcript: list[str] = []
+        self.notes: list[str] = []        # sentences for the log: how we worked around the modem
+        self._t0: float | None = None
+        self._last_rx = 0.0
+        self._late_for: str | None = None  # the command that timed out; set while out of sync
 
     @property
     def state(self) -> ModemState:
@@ -119,37 +137,86 @@ class _AtDialogue(SansIoMachine):
         self._pump()
         return self.channel.take_leftover() + super().take_unconsumed()
 
-    def _pump(self) -> list[Response]:
+    def _log(self, line: str) -> None:
+        if self._t0 is None:
+            self._t0 = self.now
+        self.transcript.append(f"{self.now - self._t0:7.3f} {line}")
+
+    def _pump(self, late: bool = False) -> list[Response]:
         if not self._inbuf:
             return []
+        self._last_rx = self.now
         data = bytes(self._inbuf)
         self._inbuf.clear()
         out = []
         for ev in self.channel.feed(data):
             if isinstance(ev, Urc):
                 self.urcs.append(ev)
-                self.transcript.append(f"<-- {ev.line}")
+                self._log(f"<-- {ev.line}")
             else:
-                self.transcript.extend(f"<-- {line}" for line in ev.lines)
-                self.transcript.append(f"<-- {ev.describe()}")
+                for line in ev.lines:
+                    self._log(f"<-- {line}")
+                self._log(f"<-- {ev.describe()}" + (f"  (late answer to {ev.command})" if late else ""))
                 out.append(ev)
         return out
 
-    def _cmd(self, text: str, timeout: float | None = None, shown: str | None = None) -> Program:
-        """Send one command; returns its Response, or None when nothing final came in time.
-        ``shown`` replaces the command in the transcript (PINs and passwords)."""
+    def _send(self, text: str, shown: str | None = None) -> None:
         self._pump()   # URCs that came while idle
         self._outbuf += self.channel.command(text)
-        self.transcript.append(f"--> {shown or text}")
-        deadline = self.now + (self.command_timeout if timeout is None else timeout)
+        self._log(f"--> {shown or text}")
+
+    def _await(self, timeout: float) -> Program:
+        """The final result of the command just sent, or None when none came within ``timeout``."""
+        deadline = self.now + timeout
         while True:
             responses = self._pump()
             if responses:
                 return responses[-1]
             if self.now >= deadline:
-                self.channel.cancel()
                 return None
             yield deadline
+
+    def _cmd(self, text: str, timeout: float | None = None, shown: str | None = None) -> Program:
+        """Send one command; returns its Response, or None when nothing final came in time.
+        Raises _Failed(TIMEOUT) when an earlier timeout left the modem out of step and it does not
+        answer AT either.  ``shown`` replaces the command in the transcript (PINs and passwords)."""
+        if self._late_for is not None:
+            yield from self._resync(probe=text.strip().upper() != "AT")
+        self._send(text, shown)
+        resp = yield from self._await(self.command_timeout if timeout is None else timeout)
+        if resp is None:
+            self._late_for = shown or text   # still pending in the channel: its answer may come late
+            self._log(f"... no final result within {self.command_timeout if timeout is None else timeout:g} s")
+        return resp
+
+    def _drain(self) -> Program:
+        """Wait until the port is quiet; late final results go to the command that timed out."""
+        start = self.now
+        self._last_rx = max(self._last_rx, start)
+        while True:
+            self._pump(late=True)
+            until = min(self._last_rx + self.QUIET, start + self.DRAIN_MAX)
+            if self.now >= until:
+                break
+            yield until
+        self.channel.cancel()      # whatever it still owes us is forgotten, never credited onwards
+
+    def _resync(self, probe: bool) -> Program:
+        """After a timeout: drain, then (``probe``) a bare AT whose own final result we see."""
+        late = self._late_for
+        for _ in range(self.RESYNC_TRIES if probe else 1):
+            yield from self._drain()
+            if not probe:
+                self._late_for = None
+                return
+            self._send("AT")
+            resp = yield from self._await(self.command_timeout)
+            if resp is not None:
+                self._late_for = None
+                return
+            self._log(f"... no final result within {self.command_timeout:g} s")
+        raise _Failed(DialError.TIMEOUT, f"{DialError.TIMEOUT.value}: after {late} timed out, it did not "
+                      "answer AT either", late)
 
     def _sleep(self, seconds: float) -> Program:
         until = self.now + seconds
@@ -176,10 +243,12 @@ class _AtDialogue(SansIoMachine):
         raise _Failed(DialError.NO_RESPONSE, DialError.NO_RESPONSE.value, "AT")
 
     def _sim(self, pin: str | None) -> Program:
+        bare_ok = False
         for attempt in range(10):
             resp = yield from self._cmd("AT+CPIN?")
             if resp is None:
-                raise _Failed(DialError.TIMEOUT, "no answer to AT+CPIN?", "AT+CPIN?")
+                raise _Failed(DialError.TIMEOUT, "no answer to AT+CPIN? within "
+                              f"{self.command_timeout:g} s", "AT+CPIN?")
             if resp.final is FinalResult.CME_ERROR:
                 code = resp.cme_code
                 if code == 10:
@@ -195,6 +264,17 @@ class _AtDialogue(SansIoMachine):
                     raise _Failed(DialError.SIM_FAILURE, f"the SIM is not usable: {resp.describe()}", "AT+CPIN?", resp)
             elif not resp.ok:
                 raise _Failed(DialError.SIM_FAILURE, f"AT+CPIN? -> {resp.describe()}", "AT+CPIN?", resp)
+            elif not resp.info("+CPIN") and self.state.sim is SimState.UNKNOWN:
+                # Some firmwares answer a bare OK (no +CPIN: line).  Ask once more; a second bare
+                # OK means this firmware never says, and a SIM that needed a PIN would have said so.
+                if bare_ok:
+                    self.state.sim = SimState.READY
+                    self.notes.append("the modem answers AT+CPIN? with a bare OK (no +CPIN: line); "
+                                      "taking the SIM as ready")
+                    return
+                bare_ok = True
+                yield from self._sleep(1.0)
+                continue
             sim = self.state.sim
             if sim is SimState.READY:
                 return
@@ -425,7 +505,11 @@ class StatusQuery(_AtDialogue):
         except _Failed as f:
             self.result = DialResult(False, f.error, f.message, self.state, failed_command="AT")
             return
-        for q in ("AT+CPIN?", "AT+CREG?", "AT+CGREG?", "AT+CEREG?", "AT^SYSINFOEX", "AT^HCSQ?", "AT+CSQ",
-                  "AT^SYSCFGEX?"):
-            yield from self._cmd(q)
+        try:
+            for q in ("AT+CPIN?", "AT+CREG?", "AT+CGREG?", "AT+CEREG?", "AT^SYSINFOEX", "AT^HCSQ?", "AT+CSQ",
+                      "AT^SYSCFGEX?"):
+                yield from self._cmd(q)
+        except _Failed as f:
+            self.result = DialResult(False, f.error, f.message, self.state, failed_command=f.command)
+            return
         self.result = DialResult(True, None, self.state.summary(), self.state)
