@@ -91,8 +91,12 @@ class LinkConfig:
     noip: bool = False
     local_ip: IPv4Address | None = None
     remote_ip: IPv4Address | None = None
-    ipcp_accept_local: bool = True
-    ipcp_accept_remote: bool = True
+    # pppd's defaults: a configured address is ours to keep and the peer's to take.  Without
+    # ipcp-accept-local a peer's Nak does not move `local_ip`; without ipcp-accept-remote a peer
+    # asking an address other than `remote_ip` is Naked with it.  An address not configured is
+    # always negotiable (pppd ipcp_check_options sets accept_* when the address is 0).
+    ipcp_accept_local: bool = False
+    ipcp_accept_remote: bool = False
     usepeerdns: bool = True
     ms_dns: tuple[IPv4Address, ...] = ()
     request_wins: bool = False  # ask the peer for NBNS (130/132) like DNS; off as in pppd
@@ -105,6 +109,11 @@ class LinkConfig:
     noipv6: bool = False
     ipv6_local_ifid: bytes | None = None
     ipv6_remote_ifid: bytes | None = None
+    # The same policy for interface identifiers (pppd ipv6cp-accept-local, and pppd 2.5's
+    # ipv6cp-accept-remote); ipv6cp-use-ipaddr takes both identifiers from the IPv4 addresses.
+    ipv6cp_accept_local: bool = False
+    ipv6cp_accept_remote: bool = False
+    ipv6cp_use_ipaddr: bool = False
     ipv6cp_restart: float = 3.0
     ipv6cp_max_configure: int = 10
     ipv6cp_max_terminate: int = 2

@@ -71,6 +71,8 @@ class IpAddress(BaseCodec):
 
     def on_reject(self) -> None:
         self.enabled = False
+        if self.want != ZERO:
+            self.got = self.want  # pppd ipcp_up: a configured address stands when the peer will not discuss it
 
     def peer_start(self) -> None:
         self.peer.his = None

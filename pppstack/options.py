@@ -94,6 +94,9 @@ class PppOptions:
     noipv6: bool = False
     ipv6_local_ifid: bytes | None = None
     ipv6_remote_ifid: bytes | None = None
+    ipv6cp_accept_local: bool = False
+    ipv6cp_accept_remote: bool = False
+    ipv6cp_use_ipaddr: bool = False
     # routes, DNS file, interface
     defaultroute: bool = False
     defaultroute_metric: int = 0
@@ -141,6 +144,9 @@ class PppOptions:
             "ms_dns": self.ms_dns, "ipcp_max_failure": self.ipcp_max_failure, "noip": self.noip,
             "noipv6": self.noipv6, "ipv6_local_ifid": self.ipv6_local_ifid,
             "ipv6_remote_ifid": self.ipv6_remote_ifid, "name": self.name,
+            "ipcp_accept_local": self.ipcp_accept_local, "ipcp_accept_remote": self.ipcp_accept_remote,
+            "ipv6cp_accept_local": self.ipv6cp_accept_local, "ipv6cp_accept_remote": self.ipv6cp_accept_remote,
+            "ipv6cp_use_ipaddr": self.ipv6cp_use_ipaddr,
         }
         kw = {k: v for k, v in kw.items() if v is not None}
         if names is not None:
@@ -235,6 +241,8 @@ _TRUE: dict[str, tuple[str, Any]] = {
     "refuse-chap": ("refuse_chap", True), "-chap": ("refuse_chap", True),
     "noipdefault": ("noipdefault", True),
     "ipcp-accept-local": ("ipcp_accept_local", True), "ipcp-accept-remote": ("ipcp_accept_remote", True),
+    "ipv6cp-accept-local": ("ipv6cp_accept_local", True), "ipv6cp-accept-remote": ("ipv6cp_accept_remote", True),
+    "ipv6cp-use-ipaddr": ("ipv6cp_use_ipaddr", True),
     "usepeerdns": ("usepeerdns", True),
     "noip": ("noip", True), "-ip": ("noip", True),
     "noipv6": ("noipv6", True), "-ipv6": ("noipv6", True), "+ipv6": ("noipv6", False),

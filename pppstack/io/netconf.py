@@ -2,7 +2,7 @@
 
 Ipv4Up    -> TUN MTU (negotiated), local/32 peer/32, link up, routes (defaultroute at its metric,
              extra routes), the DNS file (usepeerdns), ip-up, status file
-Ipv6Up    -> fe80::<ifid>/128 peer fe80::<his ifid>/128 from the IPv6CP identifiers, ipv6-up
+Ipv6Up    -> link up, then fe80::<ifid>/128 peer fe80::<his ifid>/128 from the IPv6CP identifiers, ipv6-up
 Ipv4Down / link end -> ip-down (waited for, with CONNECT_TIME and byte counts), routes and
              addresses removed, link down, DNS file removed.
 
@@ -200,8 +200,11 @@ class InterfaceSetup:
         lo, pe = event.local_ifid, event.peer_ifid
         if self.tun is not None:
             try:
-                self.ll_local, self.ll_peer = self.tun.set_ipv6_link_local(lo, pe)
+                # Up first, as pppd does (sif6up before sif6addr): an address with `peer` added to a
+                # down interface never gets the kernel's route to the peer's /128, and
+                # `ping fe80::PEER%ifname` then fails.
                 self.tun.up()
+                self.ll_local, self.ll_peer = self.tun.set_ipv6_link_local(lo, pe)
                 if self.config.defaultroute6 and not self.config.no_routes:
                     self.tun.add_route("default", 6, self.config.defaultroute_metric)
             except TunError as exc:
