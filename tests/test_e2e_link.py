@@ -81,7 +81,9 @@ class Proc:
             if text in "".join(self.lines[start:]):
                 return
             if self.p.poll() is not None:
-                time.sleep(0.2)
+                self._t.join(5)   # it exited: the pump ends at end of file, with every line read
+                if text in "".join(self.lines[start:]):
+                    return
                 break
             time.sleep(0.05)
         raise AssertionError(f"never saw {text!r}; log so far:\n{self.log}")

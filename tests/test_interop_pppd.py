@@ -331,7 +331,9 @@ def _wait_address(ns: str, ifname: str, addr: str, proc: subprocess.Popen, timeo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         p = subprocess.run(["ip", "-n", ns, "-4", "addr", "show", "dev", ifname], capture_output=True, text=True)
-        if f"inet {addr}" in p.stdout:
+        # the address and the link up: only then does the kernel route to the peer (else a ping
+        # right after says "Network is unreachable")
+        if f"inet {addr}" in p.stdout and re.search(r"<[^>]*\bUP\b[^>]*>", p.stdout):
             return
         if proc.poll() is not None:
             break

@@ -268,10 +268,17 @@ def test_extra_ports_diag_is_silent_pcui_answers() -> None:
         pcui.close()
 
 
+def _sigint_as_at_a_terminal() -> None:
+    # A suite started in the background (CI, `cmd &`) inherits SIGINT ignored, and Python then
+    # never raises KeyboardInterrupt: give the child the disposition Ctrl-C at a terminal meets.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_cli_prints_the_path_and_stops_on_sigint(tmp_path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "pppstack", "sim", "--fault", "busy", "--no-echo"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+                            preexec_fn=_sigint_as_at_a_terminal)
     try:
         assert proc.stdout is not None
         path = proc.stdout.readline().decode().strip()
