@@ -24,6 +24,7 @@ from typing import Any
 
 from pppstack.exitcodes import EXPLANATIONS, ExitCode, exit_code_table
 from pppstack.io import hooks
+from pppstack.io.atport import Interrupted
 from pppstack.io.dialing import (
     ConnectSpec,
     find_ppp_port,
@@ -269,6 +270,9 @@ class UpCommand:
                 return self._finish(ExitCode.INTERRUPTED, "Stopped before the link came up.")
             self.last_end = end
             if signals.stop_requested:
+                if not end.was_up and end.code is not ExitCode.INTERRUPTED:  # e.g. LCP closed on request
+                    end = LinkEnd(ExitCode.INTERRUPTED, f"{signals.signal_name} received before the link came "
+                                  f"up; stopped ({end.message.rstrip('.')}).", "interrupted")
                 return self._finish(end.code, end.message)
             if signals.redial_requested:
                 signals.redial_requested = False
@@ -277,7 +281,8 @@ class UpCommand:
                 wait = max(REDIAL_PAUSE, opts.holdoff if opts.persist else 0)
                 log.info("redialling (SIGHUP) in %d s", wait)
                 if not signals.sleep(wait):
-                    return self._finish(ExitCode.OK, "Stopped while waiting to redial.")
+                    return self._finish(ExitCode.INTERRUPTED, f"{signals.signal_name} received while waiting "
+                                        "to redial; stopped.")
                 continue
             if self.demo is not None and self.demo.finished and end.code is ExitCode.OK:
                 return self._finish(ExitCode.OK, end.message)
@@ -291,7 +296,8 @@ class UpCommand:
             wait = opts.holdoff if end.was_up else max(opts.holdoff, 1)
             log.info("persist: dialling again in %d s", wait)
             if not signals.sleep(wait):
-                return self._finish(ExitCode.OK, "Stopped while waiting to redial.")
+                return self._finish(ExitCode.INTERRUPTED, f"{signals.signal_name} received while waiting to "
+                                    f"redial (holdoff); stopped. The last link ended: {end.message}")
 
     def _port_path(self, device: str | None, signals: Signals) -> tuple[str | None, ExitCode, str]:
         if self.sim is not None:  # after a simulated brown-out the stick comes back as another ttyUSBn
@@ -307,13 +313,16 @@ class UpCommand:
             if self.sessions and wait_for_port(device, 10.0, signals):
                 return device, ExitCode.OK, ""
             if self.sessions:  # the modem re-enumerated: look for it under its new name
-                found, _ = find_ppp_port(self.args)
+                found, _ = find_ppp_port(self.args, stop=signals)
                 if found:
                     log.info("%s is gone; the modem's PPP port is now %s", device, found)
                     return found, ExitCode.OK, ""
             return None, ExitCode.NO_DEVICE, f"{device} does not exist (is the modem plugged in?)"
-        found, why = find_ppp_port(self.args, wait=20.0 if self.sessions else 0.0)
+        found, why = find_ppp_port(self.args, wait=20.0 if self.sessions else 0.0, stop=signals)
         if found is None:
+            if signals.stop_requested:
+                return (None, ExitCode.INTERRUPTED,
+                        f"{signals.signal_name} received while looking for the modem; stopped.")
             return None, ExitCode.NO_DEVICE, f"No modem to dial: {why}."
         return found, ExitCode.OK, ""
 
@@ -348,12 +357,19 @@ class UpCommand:
             if dial:
                 self.setup.phase = "dialling"
                 self.setup.write_status()
+                interrupted = LinkEnd(ExitCode.INTERRUPTED, f"{signals.signal_name} received while dialling: "
+                                      f"stopped the dial and released {device}.", "interrupted")
                 if self.connect is not None:
-                    ok, why, initial = run_connect(port, self.connect)
+                    try:
+                        ok, why, initial = run_connect(port, self.connect, stop=signals)
+                    except Interrupted:
+                        return interrupted
                     if not ok:
                         return LinkEnd(ExitCode.CONNECT_FAILED, why + ".", "connect-failed")
                 else:
-                    code, why, initial = run_dialer(port, args)
+                    code, why, initial = run_dialer(port, args, stop=signals)
+                    if code is ExitCode.INTERRUPTED:
+                        return interrupted
                     if code is not ExitCode.OK:
                         return LinkEnd(code, why, "connect-failed")
             if signals.stop_requested:

@@ -15,7 +15,23 @@ from typing import Any, Protocol
 
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 
-__all__ = ["run", "Machine"]
+__all__ = ["run", "Machine", "StopSignal", "Interrupted"]
+
+
+class StopSignal(Protocol):
+    """What `run` needs to obey SIGINT/SIGTERM (pppstack.io.session.Signals): a self-pipe the
+    handler writes to, and the flag it sets."""
+
+    wake_fd: int
+    stop_requested: bool
+    signal_name: str | None
+
+    def drain(self) -> None: ...
+    def sleep(self, seconds: float) -> bool: ...
+
+
+class Interrupted(Exception):
+    """A stop signal ended the dialogue; the port is left as it is (the caller closes it)."""
 
 
 class Machine(Protocol):
@@ -32,11 +48,13 @@ class Machine(Protocol):
 
 
 def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
-        clock: Callable[[], float] = time.monotonic, on_progress: Callable[[], None] | None = None) -> Any:
+        clock: Callable[[], float] = time.monotonic, on_progress: Callable[[], None] | None = None,
+        stop: StopSignal | None = None) -> Any:
     """Run ``machine`` to completion on ``port`` (a SerialPort or a bare fd); returns its result.
 
     ``timeout`` bounds the whole dialogue (the machine's own deadlines apply inside it);
     ``on_progress`` is called after every step, e.g. to print chat's log lines as they happen.
+    With ``stop``, a stop signal raises `Interrupted` as soon as it arrives.
     """
     if isinstance(port, int):
         port = SerialPort(port, owns_fd=False)
@@ -49,12 +67,16 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
         sel.close()
         sel = selectors.SelectSelector()
         sel.register(port.read_fd, selectors.EVENT_READ)
+    if stop is not None and stop.wake_fd >= 0:
+        sel.register(stop.wake_fd, selectors.EVENT_READ, "wake")
     pending = b""
     breaks_sent = getattr(machine, "breaks_requested", 0)
     start = clock()
     machine.start(start)
     try:
         while True:
+            if stop is not None and stop.stop_requested:
+                raise Interrupted(f"{stop.signal_name or 'a signal'} received")
             now = clock()
             try:
                 pending += machine.data_to_send()
@@ -78,6 +100,11 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
                 wait = 0.005 if wait is None else min(wait, 0.005)   # the port is full: retry soon
             ready = sel.select(wait)
             now = clock()
+            if stop is not None and any(key.data == "wake" for key, _ in ready):
+                stop.drain()
+                if stop.stop_requested:
+                    raise Interrupted(f"{stop.signal_name or 'a signal'} received")
+                ready = [r for r in ready if r[0].data != "wake"]
             if ready:
                 try:
                     data = port.read()

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import shlex
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from pppstack.exitcodes import ExitCode
+from pppstack.io.atport import Interrupted, StopSignal
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 from pppstack.options import OptionError
 
@@ -91,8 +94,11 @@ def parse_connect(line: str) -> ConnectSpec:
     return ConnectSpec(tuple(argv[i:]), **spec)
 
 
-def run_connect(port: SerialPort, spec: ConnectSpec) -> tuple[bool, str, bytes]:
-    """Run the connect script on the port; (ok, sentence, bytes after CONNECT)."""
+def run_connect(port: SerialPort, spec: ConnectSpec, stop: StopSignal | None = None) -> tuple[bool, str, bytes]:
+    """Run the connect script on the port; (ok, sentence, bytes after CONNECT).
+
+    Raises `Interrupted` when ``stop`` fires first; an external program is then killed with its
+    process group (as pppd kills its connect script's), so nothing holds the port after we go."""
     import subprocess
 
     from pppstack.io.atport import run
@@ -100,9 +106,14 @@ def run_connect(port: SerialPort, spec: ConnectSpec) -> tuple[bool, str, bytes]:
 
     if spec.chat_words is None:
         log.info("running connect script: %s", spec.command)
-        proc = subprocess.run(spec.command or "", shell=True, stdin=port.read_fd, stdout=port.write_fd, check=False)
-        if proc.returncode:
-            return False, f"Connect script failed (exit status {proc.returncode})", b""
+        proc = subprocess.Popen(spec.command or "", shell=True, stdin=port.read_fd, stdout=port.write_fd,
+                                start_new_session=True)
+        status = _wait_child(proc, stop)
+        if status is None:
+            _kill_group(proc)
+            raise Interrupted(f"{stop.signal_name if stop else 'a signal'} received")
+        if status:
+            return False, f"Connect script failed (exit status {status})", b""
         return True, "connect script succeeded", b""
     try:
         script = (ChatScript.parse(read_text(spec.chat_file)) if spec.chat_file
@@ -121,14 +132,53 @@ def run_connect(port: SerialPort, spec: ConnectSpec) -> tuple[bool, str, bytes]:
             elif item.kind is not OutputKind.LOG:
                 log.info("chat: %s", item.text.strip())
 
-    result = run(port, machine, on_progress=show)
+    result = run(port, machine, on_progress=show, stop=stop)
     show()
     if not result.ok:
         return False, f"Connect script failed (chat exit code {result.exit_code}: {result.message})", b""
     return True, "connect script succeeded", machine.take_unconsumed()
 
 
-def run_dialer(port: SerialPort, args: argparse.Namespace) -> tuple[ExitCode, str, bytes]:
+def _wait_child(proc: Any, stop: StopSignal | None) -> int | None:
+    """The program's exit status, or None when a stop signal came first (a pidfd and the signal
+    self-pipe in one select: no polling)."""
+    try:
+        pidfd: int | None = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        pidfd = None                       # old kernel: poll the child every 50 ms
+    fds = [fd for fd in (pidfd, stop.wake_fd if stop is not None else -1) if fd is not None and fd >= 0]
+    try:
+        while True:
+            if stop is not None and stop.stop_requested:
+                return None
+            status = proc.poll()
+            if status is not None:
+                return int(status)
+            select.select(fds, [], [], None if pidfd is not None else 0.05)
+            if stop is not None:
+                stop.drain()
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _kill_group(proc: Any, grace: float = 0.2) -> None:
+    """SIGTERM the program's process group (chat and whatever it started), SIGKILL after ``grace``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(grace)
+            break
+        except Exception:  # subprocess.TimeoutExpired: it ignored SIGTERM
+            continue
+    log.info("stopped the connect program (process group %d)", proc.pid)
+
+
+def run_dialer(port: SerialPort, args: argparse.Namespace,
+               stop: StopSignal | None = None) -> tuple[ExitCode, str, bytes]:
     from pppstack.io.atport import run
     from pppstack.modem.dial import DialError, PppDialer
 
@@ -138,7 +188,11 @@ def run_dialer(port: SerialPort, args: argparse.Namespace) -> tuple[ExitCode, st
         return ExitCode.OPTION_ERROR, str(exc), b""
     log.info("dialling on %s%s", port.path, f" (APN {args.apn})" if args.apn else "")
     watched = _WatchedPort(port)
-    result = run(watched, dialer, timeout=180)  # type: ignore[arg-type]
+    try:
+        result = run(watched, dialer, timeout=180, stop=stop)  # type: ignore[arg-type]
+    except Interrupted as exc:
+        log.info("dial stopped (%s) during: %s", exc, dialer.transcript[-1].strip() if dialer.transcript else "-")
+        return ExitCode.INTERRUPTED, f"{exc} while dialling", b""
     for note in dialer.notes:
         log.info("note: %s", note)
     # the AT transcript: with --debug always, and on failure at any level, so the failing
@@ -188,8 +242,10 @@ class _WatchedPort:
 
 # -- finding the modem -------------------------------------------------------------------------
 
-def find_ppp_port(args: argparse.Namespace, wait: float = 0.0) -> tuple[str | None, str]:
-    """The PPP port of the first modem (switching a CD-ROM-mode stick first); (path, why not)."""
+def find_ppp_port(args: argparse.Namespace, wait: float = 0.0,
+                  stop: StopSignal | None = None) -> tuple[str | None, str]:
+    """The PPP port of the first modem (switching a CD-ROM-mode stick first); (path, why not).
+    A stop signal ends the wait at once (path None, why "interrupted")."""
     from pppstack.io.sysfs import find_modems
     from pppstack.modem.ports import DeviceMode
 
@@ -223,7 +279,10 @@ def find_ppp_port(args: argparse.Namespace, wait: float = 0.0) -> tuple[str | No
                 if any(m.mode is DeviceMode.HILINK for m in modems):
                     why = "the modem is in HiLink (router) mode, which has no PPP port; switch it to stick mode"
                 return None, why
-        time.sleep(0.5)
+        if stop is None:
+            time.sleep(0.5)
+        elif not stop.sleep(0.5) or stop.stop_requested:
+            return None, "interrupted"
 
 
 def wait_for_port(path: str, seconds: float, signals: Any) -> bool:
@@ -234,5 +293,5 @@ def wait_for_port(path: str, seconds: float, signals: Any) -> bool:
             return True
         if time.monotonic() >= end:
             return False
-        time.sleep(0.2)
+        signals.sleep(0.2)
     return False

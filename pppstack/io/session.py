@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import select
 import signal
 import time
 from collections.abc import Callable
@@ -44,7 +45,15 @@ def build_link(settings: dict[str, Any], rng: Callable[[int], bytes] = os.urando
 
 
 class Signals:
-    """Install handlers for the life of a command; route them to the running driver."""
+    """Install handlers for the life of a command; route them to the running driver.
+
+    Every blocking wait outside the PPP driver (finding the port, the AT dialogue, the connect
+    program, holdoff) selects on `wake_fd` as well as on what it waits for: the handler writes a
+    byte to this self-pipe, so a signal ends the wait at once.  (Python runs the handler in the
+    main thread when select() returns EINTR and would then resume select() with the rest of its
+    timeout; the byte in the pipe is what makes the resumed select() return.)  Readers drain the
+    pipe and look at `stop_requested`.
+    """
 
     def __init__(self) -> None:
         self.driver: PppDriver | None = None
@@ -53,8 +62,11 @@ class Signals:
         self.signal_name: str | None = None
         self._saved: dict[int, Any] = {}
         self._waker: Callable[[], None] | None = None
+        self.wake_fd = -1
+        self._wake_w = -1
 
     def __enter__(self) -> Signals:
+        self.wake_fd, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._saved[sig] = signal.signal(sig, self._handle)
         return self
@@ -62,6 +74,20 @@ class Signals:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._saved.items():
             signal.signal(sig, old)
+        for fd in (self.wake_fd, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.wake_fd = self._wake_w = -1
+
+    def drain(self) -> None:
+        """Empty the self-pipe (the flags say what happened)."""
+        try:
+            while os.read(self.wake_fd, 512):
+                pass
+        except OSError:
+            pass
 
     def _handle(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
@@ -75,6 +101,11 @@ class Signals:
             log.info("%s again: stopping now", name)
         self.stop_requested = True
         self.signal_name = name
+        if self._wake_w >= 0:
+            try:
+                os.write(self._wake_w, b"!")
+            except OSError:
+                pass
         if self.driver is not None:
             self.driver.request_stop(f"{name} received")
 
@@ -85,7 +116,11 @@ class Signals:
             left = end - clock()
             if left <= 0:
                 return True
-            time.sleep(min(left, 0.2))
+            if self.wake_fd >= 0:
+                select.select([self.wake_fd], [], [], left)
+                self.drain()
+            else:
+                time.sleep(min(left, 0.2))
         return False
 
 
@@ -104,17 +139,26 @@ def run_session(port: SerialPort, link: Any, setup: InterfaceSetup, signals: Sig
         if signals.stop_requested:
             driver.request_stop(f"{signals.signal_name or 'signal'} received")
 
+    def stopping() -> bool:  # a signal asked us to close: we only wait for the peer's Terminate-Ack
+        return signals is not None and (signals.stop_requested or signals.redial_requested)
+
     def refresh(now: float) -> None:
+        if stopping() and setup.phase in ("negotiating", "lcp-up"):
+            setup.phase = "closing"
         setup.write_status()
         driver.call_later(status_interval, refresh)
 
     driver.call_later(0.0, refresh)
 
     def progress(now: float) -> None:  # a word while negotiation takes long (e.g. a silent peer)
-        if setup.phase in ("negotiating", "lcp-up"):
+        if setup.phase in ("negotiating", "lcp-up", "closing"):
             state = getattr(link, "debug_state", dict)()
             shown = ", ".join(f"{k.upper()} {v}" for k, v in state.items() if k != "phase")
-            log.info("still negotiating (%s)", shown or setup.phase)
+            if stopping():
+                log.info("closing: waiting for the peer to acknowledge our Terminate-Request (%s)",
+                         shown or setup.phase)
+            else:
+                log.info("still negotiating (%s)", shown or setup.phase)
             driver.call_later(3.0, progress)
 
     driver.call_later(3.0, progress)
