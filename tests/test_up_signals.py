@@ -369,3 +369,18 @@ def test_mode_switch_wait_obeys_a_signal(monkeypatch) -> None:
     assert path is None and why == "interrupted"
     assert took < DIAL_LIMIT, took
     print(f"time to exit (mode switch wait): {took:.3f} s")
+
+
+def test_a_second_signal_ends_the_terminate_wait_at_once(run_dir) -> None:
+    modem = PtyModem(BASE, peer=None)
+    with modem:
+        up = _up(["--device", modem.path, "--apn", "internet"], run_dir)
+        try:
+            up.wait_for(lambda: modem.frames_in >= 1, "LCP")
+            up.proc.send_signal(signal.SIGTERM)
+            up.wait_for(lambda: "closing the link" in up.log, "the Terminate-Request wait")
+            code, took = up.signal(signal.SIGINT, hold=0.0)
+            assert code == ExitCode.INTERRUPTED, up.log
+            assert took < DIAL_LIMIT, f"{took:.3f} s\n{up.log}"
+        finally:
+            up.close()
