@@ -246,7 +246,7 @@ def test_connect_program_is_killed_with_its_group(run_dir) -> None:
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
+                    if f.read() == b"sleep\0" + marker.encode() + b"\0":   # not our own argv
                         out.append(pid)
             except OSError:
                 pass
