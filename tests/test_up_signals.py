@@ -277,13 +277,39 @@ def _ppp_phase(modem: PtyModem, argv: list[str], run_dir: str, ready: Callable[[
 
 
 def test_lcp_with_a_silent_peer_exits_24_and_says_it_is_closing(run_dir) -> None:
+    import json
+
     modem = PtyModem(BASE, peer=None)
-    # nobody acknowledges our Terminate-Request: pppd's 2 x 3 s (restart timer) before giving up
-    up = _ppp_phase(modem, [], run_dir, lambda up: modem.frames_in >= 1, "LCP", limit=7.5)
-    after = _after(up)
-    assert "still negotiating" not in after, after
-    assert "closing: waiting for the peer to acknowledge our Terminate-Request" in after, after
-    assert "before the link came up" in after
+    status = os.path.join(run_dir, "ppp0.json")
+
+    def phase() -> str:
+        try:
+            with open(status) as f:
+                return str(json.load(f).get("phase"))
+        except (OSError, ValueError):
+            return ""
+
+    with modem:
+        up = _up(["--device", modem.path, "--apn", "internet"], run_dir)
+        try:
+            up.wait_for(lambda: modem.frames_in >= 1 and phase() == "negotiating", "LCP")
+            time.sleep(0.5)
+            up.signalled_at_line = len(up.lines)
+            t0 = time.monotonic()
+            up.proc.send_signal(signal.SIGTERM)
+            # nobody acknowledges our Terminate-Request: pppd's 2 x 3 s (restart timer) before giving up
+            up.wait_for(lambda: phase() == "closing", "the status file saying closing", timeout=5)
+            code = up.proc.wait(10)
+            took = time.monotonic() - t0
+            assert code == ExitCode.INTERRUPTED, up.log
+            assert took < 7.5, f"{took:.3f} s\n{up.log}"
+            print(f"time to exit (LCP, silent peer): {took:.3f} s")
+            after = _after(up)
+            assert "still negotiating" not in after, after
+            assert "closing: waiting for the peer to acknowledge our Terminate-Request" in after, after
+            assert "before the link came up" in after
+        finally:
+            up.close()
 
 
 def test_auth_phase(run_dir) -> None:
@@ -354,18 +380,20 @@ def test_waiting_for_the_modem_obeys_a_signal(monkeypatch) -> None:
 
 
 def test_mode_switch_wait_obeys_a_signal(monkeypatch) -> None:
+    """The switch is sent through pyusb (our recording backend); the stick re-enumerates as a
+    product the rule does not expect, so the switch's own 20 s wait for the new device runs."""
+    from modem_fakeusb import RecordingBackend
+
     from pppstack.modem.ports import DeviceMode
 
     class Stick:   # what sysfs shows of a stick in CD-ROM mode
         mode = DeviceMode.NEEDS_SWITCH
         vendor, product, id, product_name, ppp_port = 0x12D1, 0x1F01, "1-1", "E3372", None
 
-    class Switched:
-        def lines(self) -> list[str]:
-            return ["sent the switch message"]
-
-    monkeypatch.setattr("pppstack.io.modeswitch.switch", lambda config, **kw: Switched())
+    backend = RecordingBackend(switch_to=0x14DC)
+    monkeypatch.setattr("pppstack.io.modeswitch.default_backend", lambda: backend)
     path, why, took = _find_with_signal(monkeypatch, lambda: [Stick()], wait=0.0)
+    assert any(t[0] == "bulk_write" for t in backend.transfers)   # the switch went out, then we waited
     assert path is None and why == "interrupted"
     assert took < DIAL_LIMIT, took
     print(f"time to exit (mode switch wait): {took:.3f} s")

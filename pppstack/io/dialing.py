@@ -16,6 +16,7 @@ import select
 import shlex
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,8 +263,11 @@ def find_ppp_port(args: argparse.Namespace, wait: float = 0.0,
                     from pppstack.modem.usbmode import parse_config
 
                     config = parse_config(read_text(args.usb_mode), args.usb_mode) if args.usb_mode else BUILTIN
-                    for line in switch(config, vendor=m.vendor, product=m.product).lines():
+                    kw = {} if stop is None else {"sleep": _sleep_or_raise(stop)}  # its 20 s wait obeys signals
+                    for line in switch(config, vendor=m.vendor, product=m.product, **kw).lines():
                         log.info("  %s", line)
+                except Interrupted:
+                    return None, "interrupted"
                 except Exception as exc:  # the switch reports in words; keep looking for ports
                     return None, f"the mode switch failed: {exc}"
                 switched = True
@@ -283,6 +287,13 @@ def find_ppp_port(args: argparse.Namespace, wait: float = 0.0,
             time.sleep(0.5)
         elif not stop.sleep(0.5) or stop.stop_requested:
             return None, "interrupted"
+
+
+def _sleep_or_raise(stop: StopSignal) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        if not stop.sleep(seconds) or stop.stop_requested:
+            raise Interrupted(f"{stop.signal_name or 'a signal'} received")
+    return sleep
 
 
 def wait_for_port(path: str, seconds: float, signals: Any) -> bool:
