@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 
 from pppstack import __version__
 from pppstack.exitcodes import ExitCode, exit_code_table
@@ -44,20 +46,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C raised by our own SIGINT handler.  A subclass on purpose: CPython 3.11 marks a plain
+    KeyboardInterrupt raised inside exec() (dataclasses build methods that way while modules load)
+    as unhandled and kills the process with SIGINT at exit even after we caught it."""
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
+def _interrupted() -> int:
+    print("pppstack: interrupted (Ctrl-C) before anything was started; nothing to clean up.", file=sys.stderr)
+    return int(ExitCode.INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C while the subcommands load (a few tenths of a second on a small router) is a sentence
+    # and INTERRUPTED, not a KeyboardInterrupt traceback: nothing has been opened yet.
+    ours = threading.current_thread() is threading.main_thread() \
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if ours:
+        signal.signal(signal.SIGINT, _raise_interrupted)
     try:
-        parser = build_parser()
-    except ImportError as exc:  # e.g. PPPSTACK_HDLC=c without the C core: say so, no traceback
-        print(f"pppstack: {exc}", file=sys.stderr)
-        return int(ExitCode.OPTION_ERROR)
-    args = parser.parse_args(argv)
+        return _main(argv)
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        try:
+            parser = build_parser()
+        except ImportError as exc:  # e.g. PPPSTACK_HDLC=c without the C core: say so, no traceback
+            print(f"pppstack: {exc}", file=sys.stderr)
+            return int(ExitCode.OPTION_ERROR)
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
     if not getattr(args, "func", None):
         parser.print_help()
         return int(ExitCode.OPTION_ERROR)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        print("pppstack: interrupted", file=sys.stderr)
+        print("pppstack: interrupted (Ctrl-C); stopped.", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.OK)

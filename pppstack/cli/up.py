@@ -240,11 +240,13 @@ class UpCommand:
         self.sessions = 0
         self.last_end: LinkEnd | None = None
         self.demo: Any = None
+        self.signals: Signals | None = None
         self.started = time.monotonic()
 
     # -- the outer loop -------------------------------------------------------------------------
     def run(self) -> ExitCode:
         with Signals() as signals:
+            self.signals = signals
             try:
                 return self._run(signals)
             finally:
@@ -458,8 +460,13 @@ class UpCommand:
             c = setup.driver.counters
             data.update(bytes_sent=c.bytes_out, bytes_rcvd=c.bytes_in, packets_sent=c.packets_out,
                         packets_rcvd=c.packets_in)
+        stopped_by = self.signals.signal_name if self.signals and self.signals.stop_requested else None
         if self.demo is not None:
-            data["ping"] = self.demo.summary()
+            self.demo.interrupted = stopped_by
+            if self.demo.target is None and self.last_end is not None and self.last_end.was_up:
+                self.demo.target = "the peer"  # stopped after the link came up, before the first ping
+            if self.demo.target is not None:  # no ping line at all when the link never came up
+                data["ping"] = self.demo.summary()
         if setup is not None and setup.notes:
             data["notes"] = list(setup.notes)
         if self.args.json:
@@ -468,7 +475,7 @@ class UpCommand:
             print(json.dumps(data, indent=2))
             return
         lines = [f"pppstack: {message}"]
-        if self.demo is not None:
+        if "ping" in data:
             lines += self.demo.summary_lines()
         if setup is not None and setup.driver is not None:
             lines.append(f"  {self.sessions} call(s); sent {data['packets_sent']} packets ({data['bytes_sent']} bytes),"
@@ -476,7 +483,7 @@ class UpCommand:
         for note in (setup.notes if setup else []):
             lines.append(f"  note: {note}")
         lines.append(f"  exit code {int(code)} ({code.name.lower().replace('_', ' ')}): {EXPLANATIONS[code]}")
-        if self.sim is not None and not self.args.stay and code is ExitCode.OK:
+        if self.sim is not None and not self.args.stay and code is ExitCode.OK and not stopped_by:
             lines.append("  next: add --stay to keep the link up and try it yourself (ping, --debug for every "
                          "packet in pppd's format, --sim-fault BROWNOUT --persist to watch a recovery)")
         print("\n".join(lines), file=sys.stderr)

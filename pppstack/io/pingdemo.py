@@ -60,6 +60,7 @@ class PingDemo:
         self.finished = False
         self.setup: Any = None
         self.target: ipaddress.IPv4Address | None = None
+        self.interrupted: str | None = None  # the signal that stopped the demo before it finished
 
     def attach(self, setup: Any) -> None:
         self.setup = setup
@@ -98,16 +99,11 @@ class PingDemo:
                 self.driver.call_later(0.0, self._done)
 
     def summary(self) -> dict[str, Any]:
-        return {"target": str(self.target) if self.target else None, "sent": self.seq, "received": len(self.rtts),
-                "rtt_ms_median": round(statistics.median(self.rtts), 3) if self.rtts else None,
-                "rtt_ms": [round(r, 3) for r in self.rtts]}
+        return _summary(self, self.seq, [round(r, 3) for r in self.rtts])
 
     def summary_lines(self) -> list[str]:
         s = self.summary()
-        if not s["received"]:
-            return [f"  ping through PPP to {s['target']}: {s['sent']} sent, no replies"]
-        return [f"  ping through PPP to {s['target']}: {s['received']}/{s['sent']} replies, median round trip "
-                f"{s['rtt_ms_median']} ms"]
+        return _summary_lines(s, f"  ping through PPP to {s['target']}")
 
 
 class KernelPingDemo:
@@ -123,6 +119,7 @@ class KernelPingDemo:
         self.output = ""
         self.rtts: list[float] = []
         self.sent = 0
+        self.interrupted: str | None = None
 
     def attach(self, setup: Any) -> None:
         self.setup = setup
@@ -149,6 +146,9 @@ class KernelPingDemo:
         except (OSError, subprocess.TimeoutExpired) as exc:
             self.output = str(exc)
         self.rtts = [float(m) for m in re.findall(r"time=([\d.]+) ms", self.output)]
+        transmitted = re.search(r"(\d+) packets transmitted", self.output)
+        if transmitted:  # fewer than asked when Ctrl-C reached ping too
+            self.sent = int(transmitted.group(1))
         for line in self.output.splitlines():
             if "time=" in line:
                 log.info("%s", line.strip())
@@ -162,13 +162,32 @@ class KernelPingDemo:
         pass
 
     def summary(self) -> dict[str, Any]:
-        return {"target": str(self.target) if self.target else None, "sent": self.sent, "received": len(self.rtts),
-                "rtt_ms_median": round(statistics.median(self.rtts), 3) if self.rtts else None,
-                "rtt_ms": self.rtts, "via": self.setup.ifname if self.setup else None}
+        s = _summary(self, self.sent, self.rtts)
+        s["via"] = self.setup.ifname if self.setup else None
+        return s
 
     def summary_lines(self) -> list[str]:
         s = self.summary()
-        if not s["received"]:
-            return [f"  ping {s['target']} through {s['via']}: no replies"]
-        return [f"  ping {s['target']} through {s['via']} (a real interface): {s['received']}/{s['sent']} replies, "
-                f"median round trip {s['rtt_ms_median']} ms"]
+        return _summary_lines(s, f"  ping {s['target']} through {s['via']} (a real interface)")
+
+
+def _summary(demo: Any, sent: int, rtts: list[float]) -> dict[str, Any]:
+    s: dict[str, Any] = {"target": str(demo.target) if demo.target else None, "sent": sent, "received": len(rtts),
+                         "rtt_ms": rtts}
+    if rtts:
+        s["rtt_ms_median"] = round(statistics.median(rtts), 3)
+    if demo.interrupted and not demo.finished:
+        s["interrupted"] = demo.interrupted
+    return s
+
+
+def _summary_lines(s: dict[str, Any], head: str) -> list[str]:
+    """One line a newcomer reads; an interrupted demo says so rather than looking like packet loss."""
+    if s["target"] is None:  # the link never came up: there was nothing to ping
+        return []
+    if "interrupted" in s:
+        got = f"{s['received']} of {s['sent']} answered" if s["sent"] else "no request sent yet"
+        return [f"{head}: interrupted by {s['interrupted']} ({got})"]
+    if not s["received"]:
+        return [f"{head}: {s['sent']} sent, no replies"]
+    return [f"{head}: {s['received']}/{s['sent']} replies, median round trip {s['rtt_ms_median']} ms"]
