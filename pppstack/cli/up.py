@@ -240,6 +240,7 @@ class UpCommand:
         self.sessions = 0
         self.last_end: LinkEnd | None = None
         self.demo: Any = None
+        self.faultdemo: Any = None
         self.signals: Signals | None = None
         self.started = time.monotonic()
 
@@ -258,6 +259,7 @@ class UpCommand:
             code = self._start_sim()
             if code is not ExitCode.OK:
                 return code
+            opts = self.opts  # the fault demo may have shortened holdoff or turned LCP echo on
         code = self._make_tun()
         if code is not ExitCode.OK:
             return code
@@ -271,6 +273,10 @@ class UpCommand:
             if end is None:  # stopped by a signal before the link came up
                 return self._finish(ExitCode.INTERRUPTED, "Stopped before the link came up.")
             self.last_end = end
+            if self.faultdemo is not None:
+                driver = self.setup.driver if self.setup is not None else None
+                naks = driver.link.stats.protocols.get("IPCP", {}).get("naks_received", 0) if driver else 0
+                self.faultdemo.call_ended(self.sessions, end.code, end.message, end.was_up, naks)
             if signals.stop_requested:
                 if not end.was_up and end.code is not ExitCode.INTERRUPTED:  # e.g. LCP closed on request
                     end = LinkEnd(ExitCode.INTERRUPTED, f"{signals.signal_name} received before the link came "
@@ -425,7 +431,13 @@ class UpCommand:
             print(f"pppstack up: unknown simulator fault {exc.args[0]!r} (one of {', '.join(f.name for f in Fault)})",
                   file=sys.stderr)
             return ExitCode.OPTION_ERROR
-        self.sim = start_sim(SimConfig(faults=faults))
+        from pppstack.io.faultdemo import FaultDemo
+
+        config = SimConfig(faults=faults)
+        if faults:
+            self.faultdemo = FaultDemo(faults, config)
+            self.opts = self.faultdemo.adjust(self.opts, self.args)
+        self.sim = start_sim(config)
         log.info("simulated Huawei E3372h-320 on %s", self.sim.port_path)
         if not self.args.apn:
             self.args.apn = "internet"
@@ -434,10 +446,11 @@ class UpCommand:
     def _demo_hook(self, driver: Any) -> None:
         from pppstack.io.pingdemo import KernelPingDemo, PingDemo
 
+        wait = self.faultdemo.wait_after_pings() if self.faultdemo is not None and not self.args.stay else None
         if self.tun is not None:  # a real interface: the system's ping goes through the kernel and our TUN
-            self.demo = KernelPingDemo(driver, stay=self.args.stay)
+            self.demo = KernelPingDemo(driver, stay=self.args.stay, wait_for=wait)
         else:                     # no privileges: ICMP built here, carried by PPP, answered by the simulator
-            self.demo = PingDemo(driver, stay=self.args.stay)
+            self.demo = PingDemo(driver, stay=self.args.stay, wait_for=wait)
         self.demo.attach(self.setup)
 
     def _sink(self, packets: list[bytes]) -> None:
@@ -467,8 +480,12 @@ class UpCommand:
                 self.demo.target = "the peer"  # stopped after the link came up, before the first ping
             if self.demo.target is not None:  # no ping line at all when the link never came up
                 data["ping"] = self.demo.summary()
-        if setup is not None and setup.notes:
-            data["notes"] = list(setup.notes)
+        notes = (list(setup.notes) if setup else []) + (self.faultdemo.notes if self.faultdemo else [])
+        if notes:
+            data["notes"] = notes
+        if self.faultdemo is not None:
+            commands = [e for _, e in self.sim.events()] if self.sim is not None else []
+            data["faults"] = self.faultdemo.summary(commands, self.opts.persist)
         if self.args.json:
             import json
 
@@ -480,10 +497,13 @@ class UpCommand:
         if setup is not None and setup.driver is not None:
             lines.append(f"  {self.sessions} call(s); sent {data['packets_sent']} packets ({data['bytes_sent']} bytes),"
                          f" received {data['packets_rcvd']} packets ({data['bytes_rcvd']} bytes)")
-        for note in (setup.notes if setup else []):
+        if self.faultdemo is not None:
+            lines += self.faultdemo.summary_lines(commands, self.opts.persist)
+        for note in notes:
             lines.append(f"  note: {note}")
         lines.append(f"  exit code {int(code)} ({code.name.lower().replace('_', ' ')}): {EXPLANATIONS[code]}")
-        if self.sim is not None and not self.args.stay and code is ExitCode.OK and not stopped_by:
+        if self.sim is not None and not self.args.stay and code is ExitCode.OK and not stopped_by \
+                and self.faultdemo is None:
             lines.append("  next: add --stay to keep the link up and try it yourself (ping, --debug for every "
                          "packet in pppd's format, --sim-fault BROWNOUT --persist to watch a recovery)")
         print("\n".join(lines), file=sys.stderr)

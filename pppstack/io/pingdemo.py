@@ -47,8 +47,9 @@ class PingDemo:
     """Send `count` echo requests once IPCP is up; stop the link after the replies unless `stay`."""
 
     def __init__(self, driver: Any, count: int = 5, interval: float = 0.2, stay: bool = False,
-                 timeout: float = 3.0) -> None:
+                 timeout: float = 3.0, wait_for: float | None = None) -> None:
         self.driver = driver
+        self.wait_for = wait_for  # after the pings, keep the link up this long for a simulated fault
         self.count = count
         self.interval = interval
         self.stay = stay
@@ -85,7 +86,7 @@ class PingDemo:
         if self.finished:
             return
         self.finished = True
-        self.driver.request_stop("demo finished")
+        _stop_or_wait(self.driver, self.wait_for)
 
     def receive(self, packets: list[bytes]) -> None:
         for p in packets:
@@ -98,6 +99,7 @@ class PingDemo:
             if not self.stay and len(self.rtts) >= self.count:
                 self.driver.call_later(0.0, self._done)
 
+
     def summary(self) -> dict[str, Any]:
         return _summary(self, self.seq, [round(r, 3) for r in self.rtts])
 
@@ -109,8 +111,9 @@ class PingDemo:
 class KernelPingDemo:
     """With a real TUN: the system's `ping` through the interface, then stop unless `stay`."""
 
-    def __init__(self, driver: Any, count: int = 3, stay: bool = False) -> None:
+    def __init__(self, driver: Any, count: int = 3, stay: bool = False, wait_for: float | None = None) -> None:
         self.driver = driver
+        self.wait_for = wait_for
         self.count = count
         self.stay = stay
         self.finished = False
@@ -156,7 +159,7 @@ class KernelPingDemo:
             log.info("the link stays up: try `ping %s` (Ctrl-C ends it)", self.target)
         else:
             self.finished = True
-            self.driver.request_stop("demo finished")
+            _stop_or_wait(self.driver, self.wait_for)
 
     def receive(self, packets: list[bytes]) -> None:  # the kernel gets the replies, not us
         pass
@@ -169,6 +172,15 @@ class KernelPingDemo:
     def summary_lines(self) -> list[str]:
         s = self.summary()
         return _summary_lines(s, f"  ping {s['target']} through {s['via']} (a real interface)")
+
+
+def _stop_or_wait(driver: Any, wait_for: float | None) -> None:
+    """End the demo, or keep the link up until a simulated fault ends it (at most `wait_for` s)."""
+    if wait_for is None:
+        driver.request_stop("demo finished")
+        return
+    log.info("pings done; the link stays up until the simulated fault happens (at most %.0f s)", wait_for)
+    driver.call_later(wait_for, lambda now: driver.request_stop("the simulated fault did not happen in time"))
 
 
 def _summary(demo: Any, sent: int, rtts: list[float]) -> dict[str, Any]:

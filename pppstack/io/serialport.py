@@ -180,6 +180,13 @@ class SerialPort:
             except OSError:
                 pass
         if self._owns:
+            # A pty's slave outlives our close while its master is open, and TIOCEXCL with it: without
+            # this, a non-root redial (persist) of the same pty fails with EBUSY.  Harmless on a ttyUSB.
+            if os.isatty(self.read_fd):
+                try:
+                    fcntl.ioctl(self.read_fd, termios.TIOCNXCL)
+                except OSError:
+                    pass
             for fd in {self.read_fd, self.write_fd}:
                 try:
                     os.close(fd)
