@@ -365,19 +365,21 @@ class UpCommand:
             if dial:
                 self.setup.phase = "dialling"
                 self.setup.write_status()
-                interrupted = LinkEnd(ExitCode.INTERRUPTED, f"{signals.signal_name} received while dialling: "
-                                      f"stopped the dial and released {device}.", "interrupted")
+
+                def interrupted() -> LinkEnd:  # worded when it happens: the signal's name is known only then
+                    return LinkEnd(ExitCode.INTERRUPTED, f"{signals.signal_name or 'A signal'} received while "
+                                   f"dialling: stopped the dial and released {device}.", "interrupted")
                 if self.connect is not None:
                     try:
                         ok, why, initial = run_connect(port, self.connect, stop=signals)
                     except Interrupted:
-                        return interrupted
+                        return interrupted()
                     if not ok:
                         return LinkEnd(ExitCode.CONNECT_FAILED, why + ".", "connect-failed")
                 else:
                     code, why, initial = run_dialer(port, args, stop=signals)
                     if code is ExitCode.INTERRUPTED:
-                        return interrupted
+                        return interrupted()
                     if code is not ExitCode.OK:
                         return LinkEnd(code, why, "connect-failed")
             if signals.stop_requested:
