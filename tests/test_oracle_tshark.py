@@ -45,7 +45,7 @@ def dissected(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, list[s
     capture.write_bytes(AT_DIALOGUE + b"".join(hdlc(f) for f in FRAMES) + hdlc(LCP_REQ, corrupt=True) + NO_CARRIER)
     pcap = tmp / "capture.pcap"
     assert main(["decode", "--pcap", str(pcap), str(capture)]) == 0
-    cmd = [_tshark(), "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
+    cmd = [_tshark(), "-n", "-r", str(pcap), "-Y", "ppp", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
            "-E", "aggregator=|"] + [a for f in FIELDS for a in ("-e", f)]  # fmt: skip
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp)}

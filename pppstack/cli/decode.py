@@ -9,6 +9,10 @@ One line per item, prefixed by its byte offset in the input:
 
 Frames print exactly as pppd logs them after "rcvd " (so `--pppd` output diffs against a
 pppd debug log); text outside frames is quoted the way pppd quotes strings.
+
+The input may also be a pppd debug log (syslog, logread, journalctl or pppd's own logfile): its
+`sent [...]`/`rcvd [...]` lines are turned back into frames (pppstack.capture.pppdlog), so an
+old log becomes a pcapng for Wireshark and a ladder diagram (`pppstack trace --ladder`).
 """
 
 from __future__ import annotations
@@ -16,18 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import struct
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from pppstack.capture.pppdlog import looks_like_pppd_log, read_log
+from pppstack.capture.timeline import Record, RecordKind, from_log, redact_pap, to_pcapng
 from pppstack.describe import decode_frame, describe_frame, normalize_frame
 from pppstack.describe._printf import hexbytes, quoted
 from pppstack.describe.stream import DiscardReason, ItemKind, Scanner, StreamItem
 from pppstack.exitcodes import ExitCode
 
 __all__ = ["register", "handler", "parse_hex", "HexError", "write_pcap", "redact_pap"]
+_ = redact_pap  # re-exported: it lived here before pppstack.capture
 
 EPILOG = """output:
   OFFSET  [PROTO ...]            a good frame, as pppd's debug log prints it
@@ -36,14 +42,23 @@ EPILOG = """output:
   OFFSET  discarded, REASON ...  a frame thrown away: bad FCS, aborted, too short, longer than
                                  the MRU, or cut off by the end of the input
   The OFFSET is where the item starts in the input (for frames: after the opening flag).
-  --pcap writes good frames as DLT_PPP_SERIAL (linktype 50) with FF 03 and a two-octet
-  protocol restored; each packet's timestamp is its offset in microseconds; PAP passwords
-  are replaced by '*' unless --pcap-keep-secrets.
+  --pcap writes pcapng: good frames on a PPP_WITH_DIR interface (linktype 204) with FF 03
+  and a two-octet protocol restored, the modem's text on a second interface (Wireshark shows
+  it as line-based text, and as the packet comment), in one timeline.  For a raw capture each
+  packet's timestamp is its offset in microseconds and the direction is "received"; for a
+  pppd log the times and directions are the log's.  PAP passwords are replaced by '*' and AT
+  commands carrying a PIN or password are masked, unless --pcap-keep-secrets.
+
+pppd logs:
+  LINE  sent [PROTO ...]         a sent/rcvd line, rebuilt into a frame
+  LINE  ~ sent [PROTO ...]: WHY  rebuilt, but not exactly (e.g. a PAP password pppd hid)
+  LINE  skipped sent [...]: WHY  could not be rebuilt (e.g. [IP data], of which pppd logs 8 octets)
 
 examples:
   pppstack decode capture.bin
   pppstack decode --hex - <<< '7e ff 7d 23 c0 21 7d 21 7d 21 7d 20 7d 24 ... 7e'
-  socat -u /dev/ttyUSB0,raw - | pppstack decode --accm 0"""
+  socat -u /dev/ttyUSB0,raw - | pppstack decode --accm 0
+  pppstack decode --pcap old.pcapng /var/log/ppp.log"""
 
 _READ_CHUNK = 1 << 16
 
@@ -80,7 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mru", type=int, default=1500, help="frames with a longer information field are discarded")
     p.add_argument("--json", action="store_true", help="one JSON object per item, then a summary object")
     p.add_argument("--pppd", action="store_true", help='print only good frames, as pppd logs them ("rcvd [...]")')
-    p.add_argument("--pcap", metavar="FILE", help="also write good frames to FILE (pcap, DLT_PPP_SERIAL)")
+    p.add_argument("--pcap", metavar="FILE", help="also write the frames and modem text to FILE (pcapng)")
+    p.add_argument("--pppd-log", action="store_true",
+                   help="the input is a pppd debug log (found by itself when it has sent/rcvd lines)")
     p.add_argument(
         "--pcap-keep-secrets",
         action="store_true",
@@ -186,31 +203,18 @@ def _json(item: StreamItem) -> Iterator[dict[str, Any]]:
         yield obj
 
 
-def redact_pap(packet: bytes) -> bytes:
-    """A PAP Authenticate-Request (FF 03 C0 23 ...) with its password octets turned into '*'."""
-    if packet[:5] != b"\xff\x03\xc0\x23\x01" or len(packet) < 9:
-        return packet
-    end = 4 + min(int.from_bytes(packet[6:8], "big"), len(packet) - 4)
-    ulen_at = 8
-    wlen_at = ulen_at + 1 + packet[ulen_at]
-    if wlen_at >= end:
-        return packet[:ulen_at] + b"*" * (len(packet) - ulen_at)  # lengths do not add up: hide it all
-    stop = min(wlen_at + 1 + packet[wlen_at], end)
-    return packet[: wlen_at + 1] + b"*" * (stop - wlen_at - 1) + packet[stop:]
-
-
-def write_pcap(out: IO[bytes], frames: Iterable[tuple[int, bytes]], keep_secrets: bool = False) -> int:
-    """Write (offset, frame) pairs as a pcap file, DLT_PPP_SERIAL; returns the packet count."""
-    out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0xFFFF, 50))
-    count = 0
-    for offset, frame in frames:
-        packet = normalize_frame(frame) or frame
-        if not keep_secrets:
-            packet = redact_pap(packet)
-        out.write(struct.pack("<IIII", offset // 1_000_000, offset % 1_000_000, len(packet), len(packet)))
-        out.write(packet)
-        count += 1
-    return count
+def write_pcap(out: IO[bytes], items: Iterable[StreamItem], keep_secrets: bool = False) -> int:
+    """Write the frames and text of a raw capture as pcapng; returns the frame count."""
+    records: list[Record] = []
+    for item in items:
+        t = item.offset / 1_000_000
+        if item.kind is ItemKind.FRAME:
+            records.append(Record(t, RecordKind.FRAME, False, normalize_frame(item.data) or item.data))
+        elif item.kind is ItemKind.TEXT:
+            for offset, line in _text_lines(item):
+                records.append(Record(offset / 1_000_000, RecordKind.TEXT, False, line))
+    out.write(to_pcapng(records, keep_secrets=keep_secrets))
+    return sum(1 for r in records if r.kind is RecordKind.FRAME)
 
 
 def _summary(counts: Counter[str]) -> str:
@@ -223,6 +227,10 @@ def _summary(counts: Counter[str]) -> str:
 def handler(args: argparse.Namespace) -> int:
     try:
         source = _open_input(args)
+        if not args.hex:
+            source, log_text = _sniff_log(source, args.pppd_log)
+            if log_text is not None:
+                return _log_handler(args, log_text)
     except (OSError, HexError, UnicodeDecodeError) as exc:
         print(f"pppstack decode: {exc}", file=sys.stderr)
         return int(ExitCode.OPTION_ERROR)
@@ -235,15 +243,15 @@ def handler(args: argparse.Namespace) -> int:
             return int(ExitCode.OPTION_ERROR)
     scanner = Scanner(args.accm, args.fcs, args.mru, strict_accm=args.strict_accm)
     counts: Counter[str] = Counter()
-    good: list[tuple[int, bytes]] = []
+    good: list[StreamItem] = []
     out = sys.stdout
     try:
         for item in _items(source, scanner):
             counts[item.kind.value] += len(item.data) if item.kind in (ItemKind.TEXT, ItemKind.NOISE) else 1
             if item.reason is not None:
                 counts[item.reason.name] += 1
-            if item.kind is ItemKind.FRAME and pcap is not None:
-                good.append((item.offset, item.data))
+            if item.kind in (ItemKind.FRAME, ItemKind.TEXT) and pcap is not None:
+                good.append(item)
             if args.json:
                 for obj in _json(item):
                     out.write(json.dumps(obj) + "\n")
@@ -288,3 +296,66 @@ def _open_input(args: argparse.Namespace) -> Iterable[bytes]:
 def _closing_chunks(stream: IO[bytes]) -> Iterator[bytes]:
     with stream:
         yield from _chunks(stream)
+
+
+def _sniff_log(source: Iterable[bytes], forced: bool) -> tuple[Iterable[bytes], str | None]:
+    """Peek at the input: a pppd log is read whole (text), anything else is streamed on."""
+    chunks = iter(source)
+    head = next(chunks, b"")
+    if not forced and not looks_like_pppd_log(head[:_READ_CHUNK]):
+        return _prepend(head, chunks), None
+    return [], (head + b"".join(chunks)).decode("utf-8", "replace")
+
+
+def _prepend(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if head:
+        yield head
+    yield from rest
+
+
+def _log_handler(args: argparse.Namespace, text: str) -> int:
+    frames = list(read_log(text.splitlines()))
+    out = sys.stdout
+    counts: Counter[str] = Counter()
+    for f in frames:
+        way = "sent" if f.sent else "rcvd"
+        if f.rebuilt is None:
+            counts["skipped"] += 1
+            line = f"skipped {way} {f.text}: {f.why}"
+        elif not f.rebuilt.exact or f.rebuilt.note:
+            counts["approximate"] += 1
+            line = f"~ {way} {describe_frame(f.rebuilt.frame)}: {f.rebuilt.note}"
+        else:
+            counts["exact"] += 1
+            line = f"{way} {describe_frame(f.rebuilt.frame)}"
+        if args.json:
+            obj: dict[str, Any] = {"kind": "frame" if f.rebuilt else "skipped", "line": f.line_number,
+                                   "direction": way, "logged": f.text}
+            if f.rebuilt is not None:
+                obj.update(hex=f.rebuilt.frame.hex(), exact=f.rebuilt.exact and not f.rebuilt.note,
+                           note=f.rebuilt.note, **decode_frame(f.rebuilt.frame))
+            else:
+                obj["why"] = f.why
+            out.write(json.dumps(obj) + "\n")
+        elif args.pppd:
+            if f.rebuilt is not None:
+                out.write(f"{way} {describe_frame(f.rebuilt.frame)}\n")
+        else:
+            out.write(f"{f.line_number:>9}  {line}\n")
+    summary = {k: counts[k] for k in ("exact", "approximate", "skipped")}
+    if args.json:
+        out.write(json.dumps({"kind": "summary", "source": "pppd-log", **summary}) + "\n")
+    elif not args.pppd:
+        out.write(f"summary: pppd log, {summary['exact']} frames rebuilt exactly, {summary['approximate']} "
+                  f"approximately, {summary['skipped']} skipped\n")
+    if not frames:
+        print("pppstack decode: no sent/rcvd lines in the log (pppd logs packets only with its `debug` option)",
+              file=sys.stderr)
+    if args.pcap:
+        try:
+            with open(args.pcap, "wb") as pcap:
+                pcap.write(to_pcapng(from_log(frames), keep_secrets=args.pcap_keep_secrets))
+        except OSError as exc:
+            print(f"pppstack decode: cannot write {args.pcap}: {exc.strerror}", file=sys.stderr)
+            return int(ExitCode.OPTION_ERROR)
+    return int(ExitCode.OK)
