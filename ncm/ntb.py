@@ -45,12 +45,18 @@ NTH16_LEN, NDP16_HDR, DPE16 = 12, 8, 4
 NTH32_LEN, NDP32_HDR, DPE32 = 16, 16, 8
 ETH_HLEN = 14
 MAX_NDPS = 50                      # cdc_ncm's loopcount: bounds a chain that loops
+# Bounds that keep one hostile block as cheap as a normal one: datagram pointers may yield at
+# most twice the block's bytes (honest datagrams never overlap, so they yield at most once),
+# and all NDPs of a block together may list no more entries than the block has room for.
+MAX_OUTPUT_FACTOR = 2
 
 _NTH16 = struct.Struct("<IHHHH")
 _NTH32 = struct.Struct("<IHHII")
 _NDP16 = struct.Struct("<IHH")
 _NDP32 = struct.Struct("<IHHII")
 _U32 = struct.Struct("<I")
+_DPE16 = struct.Struct("<HH")
+_DPE32 = struct.Struct("<II")
 
 
 class NtbFault(Enum):
@@ -64,7 +70,8 @@ class NtbFault(Enum):
     BAD_NDP_INDEX = "NDP index outside the block, inside the header or not 4-aligned"
     BAD_NDP_SIGNATURE = "NDP signature is not NCM0/NCM1 (NTB16) or ncm0/ncm1 (NTB32)"
     BAD_NDP_LENGTH = "NDP wLength too small, misaligned or past the end of the block"
-    NDP_LOOP = "more than 50 chained NDPs (a loop)"
+    NDP_LOOP = "NDP chain revisits an NDP or passes 50 NDPs (a loop)"
+    TOO_MANY_DATAGRAMS = "datagram pointers list more entries or bytes than the block can hold"
     NO_TERMINATOR = "NDP has no terminating zero entry"
     BAD_DATAGRAM = "datagram pointer outside the block or inside the header"
     RUNT_DATAGRAM = "datagram shorter than an Ethernet header"
@@ -90,12 +97,15 @@ class NtbInfo:
 
 
 def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbFault] | None,
-          max_block: int | None, frames: list[bytes]) -> NtbInfo | None:
+          max_block: int | None, frames: list[bytes], max_datagrams: int | None = None) -> NtbInfo | None:
     """Parse one transfer (possibly several NTBs back to back) appending datagrams to `frames`.
 
     Returns the info of the first NTB, or None when the first header is unusable.  In strict
     mode the first fault raises; otherwise it is appended to `faults` and parsing goes on where
-    it safely can.
+    it safely can.  Work and output per NTB are linear in its length whatever the pointers say:
+    each NDP is visited once, entries are read from a budget of what the block can hold, and
+    datagrams stop at `MAX_OUTPUT_FACTOR` times the block's bytes or `max_datagrams` (default:
+    as many as the block could hold, one per Ethernet header).
     """
     # Slicing bytes is one copy and the cheapest way to hand out each datagram; a bytearray or
     # memoryview block is copied once up front instead.
@@ -147,10 +157,17 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
         end = start + blen
         ndps = 0
         found = 0
+        seen: set[int] = set()
+        # Checked before anything is copied: an entry costs one unit of the table budget, a
+        # datagram its length from the byte budget.
+        entry_budget = blen // (DPE32 if ntb32 else DPE16)
+        byte_budget = MAX_OUTPUT_FACTOR * blen
+        max_frames = max_datagrams if max_datagrams else blen // ETH_HLEN
         while ndp:
-            if ndps >= MAX_NDPS:
-                fault(NtbFault.NDP_LOOP)
+            if ndps >= MAX_NDPS or ndp in seen:
+                fault(NtbFault.NDP_LOOP, f"NDP at {ndp} after {ndps}")
                 break
+            seen.add(ndp)
             ndps += 1
             if ndp % 4 or ndp < want_hlen or ndp + min_ndp > blen:
                 fault(NtbFault.BAD_NDP_INDEX, str(ndp))
@@ -158,10 +175,10 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
             at = start + ndp
             if ntb32:
                 nsig, nlen, _, nxt, _ = _NDP32.unpack_from(mv, at)
-                hdr, dpe, align, fmt = NDP32_HDR, DPE32, 8, "<%dI"
+                hdr, dpe, align, dpe_struct = NDP32_HDR, DPE32, 8, _DPE32
             else:
                 nsig, nlen, nxt = _NDP16.unpack_from(mv, at)
-                hdr, dpe, align, fmt = NDP16_HDR, DPE16, 4, "<%dH"
+                hdr, dpe, align, dpe_struct = NDP16_HDR, DPE16, 4, _DPE16
             if nsig not in ndp_sigs:
                 fault(NtbFault.BAD_NDP_SIGNATURE, f"0x{nsig:08x}")
                 break
@@ -170,10 +187,13 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
                 break
             crc = nsig == ndp_sigs[1]
             count = (nlen - hdr) // dpe
-            entries = struct.unpack_from(fmt % (2 * count), mv, at + hdr)
+            over = count > entry_budget
+            if over:
+                count = entry_budget
+            entry_budget -= count
+            table = memoryview(mv)[at + hdr:at + hdr + count * dpe]
             terminated = False
-            for i in range(0, 2 * count, 2):
-                idx, dlen = entries[i], entries[i + 1]
+            for idx, dlen in dpe_struct.iter_unpack(table):    # lazily: a loop stops early
                 if idx == 0 or dlen == 0:
                     terminated = True
                     break
@@ -183,6 +203,12 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
                 if dlen < ETH_HLEN + (4 if crc else 0):
                     fault(NtbFault.RUNT_DATAGRAM, str(dlen))
                     continue
+                byte_budget -= dlen
+                if byte_budget < 0 or found >= max_frames:
+                    fault(NtbFault.TOO_MANY_DATAGRAMS, f"{found} datagrams, {blen}-byte block")
+                    terminated = over = True     # one fault for the block, not one per entry
+                    entry_budget = 0
+                    break
                 a = start + idx
                 if crc:
                     body = mv[a:a + dlen - 4]
@@ -193,8 +219,13 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
                 else:
                     frames.append(mv[a:a + dlen])
                 found += 1
+            if over and not terminated:
+                fault(NtbFault.TOO_MANY_DATAGRAMS, f"NDP entries past the {blen}-byte block's room")
+                break
             if not terminated:
                 fault(NtbFault.NO_TERMINATOR)
+            if entry_budget == 0:
+                break
             ndp = nxt
         if ndps == 0:
             fault(NtbFault.BAD_NDP_INDEX, "0")
@@ -209,19 +240,21 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
             return first
 
 
-def decode_ntb(block: bytes | bytearray | memoryview, *, max_block: int | None = None) -> list[bytes]:
+def decode_ntb(block: bytes | bytearray | memoryview, *, max_block: int | None = None,
+               max_datagrams: int | None = None) -> list[bytes]:
     """The Ethernet frames of one transfer (NTB16 or NTB32 by signature).  Raises NtbError."""
     frames: list[bytes] = []
-    _walk(block, True, None, max_block, frames)
+    _walk(block, True, None, max_block, frames, max_datagrams)
     return frames
 
 
 def parse_ntb(block: bytes | bytearray | memoryview, *,
-              max_block: int | None = None) -> tuple[list[bytes], list[NtbFault], NtbInfo | None]:
+              max_block: int | None = None, max_datagrams: int | None = None
+              ) -> tuple[list[bytes], list[NtbFault], NtbInfo | None]:
     """Lenient parse: (good frames, faults seen, header info or None).  Never raises."""
     frames: list[bytes] = []
     faults: list[NtbFault] = []
-    info = _walk(block, False, faults, max_block, frames)
+    info = _walk(block, False, faults, max_block, frames, max_datagrams)
     return frames, faults, info
 
 
@@ -232,8 +265,9 @@ class Decoder:
     ``sequence_glitches`` and one count per `NtbFault` name (lower case).
     """
 
-    def __init__(self, max_block: int | None = None) -> None:
+    def __init__(self, max_block: int | None = None, max_datagrams: int | None = None) -> None:
         self.max_block = max_block
+        self.max_datagrams = max_datagrams
         self.counters: Counter[str] = Counter()
         self.last_faults: list[NtbFault] = []
         self._seq: int | None = None
@@ -242,7 +276,7 @@ class Decoder:
         frames: list[bytes] = []
         faults: list[NtbFault] = []
         try:
-            info = _walk(block, False, faults, self.max_block, frames)
+            info = _walk(block, False, faults, self.max_block, frames, self.max_datagrams)
         except Exception as exc:   # pragma: no cover - a bug here must not kill the link
             faults.append(NtbFault.SHORT)
             self.counters["internal_errors"] += 1
