@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     p = subparsers.add_parser(
         "sim", help="run a simulated Huawei E3372h-320 on a pty (prints the port path)",
-        description=__doc__, epilog="faults:\n" + "\n".join(f"  {f.name.lower():16} {f.description}" for f in Fault)
+        description=__doc__, epilog="faults:\n" + "\n".join(f"  {f.value:16} {f.description}" for f in Fault)
         + "\n\nexit codes:\n" + exit_code_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fault", action="append", default=[], metavar="FAULT",
-                   help="inject a fault (repeatable): " + ", ".join(f.name.lower() for f in Fault))
+                   help="inject a fault (repeatable): " + ", ".join(f.value for f in Fault))
     p.add_argument("--pin", help="lock the SIM with this PIN (the sim-pin fault uses 1234)")
     p.add_argument("--rat", choices=[r.name.lower() for r in Rat], help="radio technology (default wcdma, "
                    "gsm with brownout)")

@@ -47,6 +47,7 @@ class AtInterpreter:
     def __init__(self, modem: SimModem) -> None:
         self.m = modem
         self.last_dial = ""
+        self.last_cause = 0        # what AT+CEER reports about the last failed data call
         self._handlers: dict[str, Callable[[AtCommand, float], list[str]]] = {
             "I": self._ati, "+CGMI": self._fixed(MANUFACTURER), "+GMI": self._fixed(MANUFACTURER),
             "+CGMM": self._fixed(MODEL), "+GMM": self._fixed(MODEL), "+CGMR": self._fixed(REVISION),
@@ -61,6 +62,7 @@ class AtInterpreter:
             "^GETPORTMODE": self._fixed("^GETPORTMODE: TYPE: WCDMA: huawei,MDM:0,DIAG:1,PCUI:2,NDIS:3"),
             "+CMEE": self._cmee, "+CGATT": self._cgatt, "+COPS": self._cops, "+CFUN": self._cfun,
             "+CGPADDR": self._cgpaddr, "&W": lambda c, n: [], "&C": lambda c, n: [], "&D": lambda c, n: [],
+            "+CEER": self._ceer,
             "^PORTSEL": lambda c, n: [] if c.kind is not CommandKind.READ else ["^PORTSEL: 0"],
         }
 
@@ -241,8 +243,17 @@ class AtInterpreter:
             raise CmeError(None, "BUSY")
         if m.config.has(Fault.NO_CARRIER):
             raise CmeError(None, "NO CARRIER")
+        if m.config.has(Fault.APN_REJECTED):
+            self.last_cause = 33   # 24.008 SM cause: requested service option not subscribed
+            raise CmeError(None, "NO CARRIER")
         self.last_dial = number
         return []
+
+    def _ceer(self, cmd: AtCommand, now: float) -> list[str]:
+        """27.007 §6.10 extended error report: the last data call's cause, in words."""
+        if self.last_cause == 33:
+            return ['+CEER: "SM cause 33: requested service option not subscribed"']
+        return ['+CEER: "No cause information available"']
 
     def _online(self, cmd: AtCommand, now: float) -> list[str]:
         raise CmeError(None, "NO CARRIER")
@@ -265,7 +276,7 @@ class AtInterpreter:
             return []
         if not m.registered:
             raise CmeError(30)
-        if m.config.has(Fault.NO_CARRIER) or m.config.has(Fault.BUSY):
+        if m.config.has(Fault.NO_CARRIER) or m.config.has(Fault.BUSY) or m.config.has(Fault.APN_REJECTED):
             m._urc_queue.append('^NDISSTAT: 0,33,,"IPV4"')
             return []
         m.ndis_up = True

@@ -46,6 +46,11 @@ class Fault(Enum):
     IPCP_STALL = "ipcp-stall"            # IPCP Naked with placeholders many times first
     DEAD_ECHO = "dead-echo"              # LCP echo unanswered after N s
     RESET = "reset"                      # the modem resets mid-session
+    NO_REGISTRATION = "no-registration"  # +CREG/+CEREG searching forever, ^HCSQ "NOSERVICE"
+    APN_REJECTED = "apn-rejected"        # the network refuses the data call (cause 33; NCM: ^NDISSTAT:0,33)
+    AUTH_REJECTED = "auth-rejected"      # the network's CHAP/PAP refuses any credentials
+    HILINK = "hilink"                    # HiLink/CD-ROM mode: no serial port answers (12d1:14dc)
+    PORT_BUSY = "port-busy"              # another program (ModemManager) polls on the same port
 
     @property
     def description(self) -> str:
@@ -62,6 +67,11 @@ _FAULT_WORDS = {
     Fault.IPCP_STALL: "IPCP is Naked with placeholder addresses many times first, as 3G networks do",
     Fault.DEAD_ECHO: "LCP echo requests go unanswered after N s (dead bearer, tty still up)",
     Fault.RESET: "the modem resets mid-session: NO CARRIER, then ^BOOT",
+    Fault.NO_REGISTRATION: "never registers: +CREG/+CEREG say searching, ^HCSQ says NOSERVICE, ATD NO CARRIER",
+    Fault.APN_REJECTED: "the network refuses the data call: ATD NO CARRIER and +CEER cause 33; NCM ^NDISSTAT:0,33",
+    Fault.AUTH_REJECTED: "the network's CHAP/PAP refuses whatever user name and password it is given",
+    Fault.HILINK: "a stick in HiLink mode (12d1:14dc, cdc_ether): the serial port never answers",
+    Fault.PORT_BUSY: "another program (as ModemManager does) sends AT+CSQ on the port every 0.7 s",
 }
 
 
@@ -210,7 +220,7 @@ class SimModem:
         self.pin_needed = config.sim_pin is not None
         self.pin_attempts = 3
         self.puk_needed = False
-        self.registered = not self.pin_needed
+        self.registered = not self.pin_needed and not config.has(Fault.NO_REGISTRATION)
         self.radio_on = True
         self.ndis_up = False
         self.network: NetworkSide | None = None
@@ -230,6 +240,10 @@ class SimModem:
     def start(self, now: float) -> None:
         """Power on (already registered unless the SIM is locked); the first report is due now."""
         self._next_report = now if self.config.signal_interval > 0 else None
+        if self.config.has(Fault.HILINK):
+            self.mode = Mode.GONE  # no serial function at all: nothing on this port ever answers
+        if self.config.has(Fault.PORT_BUSY):
+            self._timers["other_program"] = now + 0.7
 
     def receive_data(self, data: bytes, now: float) -> None:
         if self.mode is Mode.DATA and self.network is not None:
@@ -383,8 +397,14 @@ class SimModem:
         self.pin_needed = False
         self._timers["registered"] = now + self.config.register_after
 
+    def _on_other_program(self, now: float) -> None:
+        """PORT_BUSY: someone else's command and its answer, as ModemManager's polling looks on the port."""
+        if self.mode is Mode.COMMAND:
+            self._out.append(f"AT+CSQ\r\r\n+CSQ: {self.radio.rssi},99\r\n\r\nOK\r\n".encode())
+        self._timers["other_program"] = now + 0.7
+
     def _on_registered(self, now: float) -> None:
-        if self.pin_needed or not self.radio_on:
+        if self.pin_needed or not self.radio_on or self.config.has(Fault.NO_REGISTRATION):
             return
         self.registered = True
         urcs = []
@@ -459,7 +479,8 @@ class SimModem:
             return
         self.network = NetworkSide(NetworkSettings(
             client_ip=c.client_ip, gateway_ip=c.gateway_ip, dns=c.dns, ipv6=c.ipv6,
-            accept_any_credentials=c.accept_any_credentials, secrets=c.secrets,
+            accept_any_credentials=c.accept_any_credentials and not c.has(Fault.AUTH_REJECTED),
+            secrets=() if c.has(Fault.AUTH_REJECTED) else c.secrets,
             ipcp_stall_naks=c.ipcp_stall_naks if c.has(Fault.IPCP_STALL) else 0,
             dead_echo_after=c.dead_echo_after if c.has(Fault.DEAD_ECHO) else None,
             respond=self.respond), self.rng, now)
