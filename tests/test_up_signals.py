@@ -205,7 +205,8 @@ def _dial_phase(modem: PtyModem, argv: list[str], run_dir: str, ready: Callable[
             code, took = up.signal(sig)
             assert code == ExitCode.INTERRUPTED, up.log
             assert took < DIAL_LIMIT, f"{took:.3f} s to exit\n{up.log}"
-            assert "received while dialling: stopped the dial and released" in up.log, up.log
+            name = signal.Signals(sig).name
+            assert f"{name} received while dialling: stopped the dial and released {modem.path}" in up.log, up.log
             assert "Traceback" not in up.log
             print(f"time to exit ({what}): {took:.3f} s")
         finally:
@@ -307,7 +308,7 @@ def test_lcp_with_a_silent_peer_exits_24_and_says_it_is_closing(run_dir) -> None
             after = _after(up)
             assert "still negotiating" not in after, after
             assert "closing: waiting for the peer to acknowledge our Terminate-Request" in after, after
-            assert "before the link came up" in after
+            assert "SIGTERM received before the link came up" in after
         finally:
             up.close()
 
@@ -339,7 +340,7 @@ def test_redial_holdoff(run_dir) -> None:
             code, took = up.signal()
             assert code == ExitCode.INTERRUPTED, up.log
             assert took < DIAL_LIMIT, f"{took:.3f} s\n{up.log}"
-            assert "while waiting to redial (holdoff)" in up.log
+            assert "SIGTERM received while waiting to redial (holdoff)" in up.log
             print(f"time to exit (holdoff): {took:.3f} s")
         finally:
             up.close()
