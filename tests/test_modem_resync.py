@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+import pytest
 from modem_scripted import ScriptedModem
 
 from pppstack.exitcodes import ExitCode
@@ -161,3 +162,30 @@ def test_pty_failure_logs_the_transcript_with_times(caplog) -> None:
     assert lines[-2].split()[1:] == ["-->", 'AT+CGDCONT=1,"IP","internet"']
     assert lines[-1].split()[1:] == ["<--", "+CME", "ERROR:", "incorrect", "parameters"]
     float(lines[-1].split()[0])   # seconds since the first command
+
+
+@pytest.mark.netns
+def test_up_with_the_issues_modem_gets_past_the_sim(tmp_path) -> None:
+    """Through the CLI: the booting modem with AT+CMEE=2 -> ERROR.  Today `up` says
+    "AT+CPIN? -> ERROR" (exit 7); the dialogue must reach ATD, whose NO CARRIER is the real end."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ns = f"pppstack-resync-{uuid.uuid4().hex[:8]}"
+    replies = {**BASE, "AT+CMEE=2": ERROR, "ATD*99***1#": b"\r\nNO CARRIER\r\n"}
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        with LateModem(replies, {("AT", 1): 1.5}) as modem:
+            proc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "pppstack", "up", "--device",
+                                   modem.path, "--apn", "internet", "--run-dir", str(tmp_path)],
+                                  capture_output=True, text=True, timeout=60,
+                                  env=dict(os.environ, PYTHONPATH=root, PYTHONUNBUFFERED="1"))
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    err = proc.stderr
+    assert proc.returncode == ExitCode.CONNECT_FAILED, err
+    assert "ATD*99***1# -> NO CARRIER" in err and "AT+CPIN? -> ERROR" not in err, err
+    assert "OK  (late answer to AT)" in err and "AT transcript" in err, err
