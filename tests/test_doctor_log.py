@@ -1,7 +1,8 @@
 """`pppstack doctor --log`: verdicts from logs users paste, in every wrapper they come in.
 
 The fixtures in tests/doctor_logs/ are the forum thread's own sessions (copied verbatim from
-shared/context/) and logs written by hand from each program's documented wording.  The
+shared/context/), real pppd debug logs recorded in the QEMU guest (guest_*), and logs written by
+hand from each program's documented wording.  The
 wrapper tests re-dress every fixture as another log format (syslog with a host, journalctl
 ISO, bare, CRLF, interleaved with unknown lines) and demand the same verdicts, so a rule that
 leans on one file's framing fails.
@@ -43,6 +44,9 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "no_kernel_ppp.journal": [("NO_KERNEL_PPP", "/dev/ppp")],
     "modem_reset.mm": [("MODEM_RESET", "^BOOT")],
     "persist_retry.syslog": [("CONNECT_FAILED", "NO CARRIER"), ("OK", "local  IP address")],
+    # real pppd 2.4.9 (the QEMU guest, tests/guest) as the network side: its own debug logfile
+    "guest_chap_wrong_secret.pppd": [("AUTH_FAILED", "failed CHAP authentication")],
+    "guest_peer_silent.pppd": [("PEER_DEAD", "No response to 3 echo-requests")],
 }
 
 

@@ -26,6 +26,7 @@ _PPPD: tuple[tuple[re.Pattern[str], Kind], ...] = tuple((re.compile(p, re.I), k)
     (r"^No network protocols running", Kind.NCP_FAIL),
     (r"^(?:Serial line is looped back|.*appears to be looped back)", Kind.LOOPBACK),
     (r"^(?:CHAP|PAP|MS-CHAP\S*|EAP) authentication failed", Kind.AUTH_FAIL),
+    (r"^Peer .* failed (?:CHAP|PAP|EAP|MS-CHAP\S*) authentication", Kind.AUTH_FAIL),  # pppd as the server
     (r"^(?:Remote message: )?.*(?:Authentication failure|authentication failed)", Kind.AUTH_FAIL),
     (r"^(?:CHAP|PAP|MS-CHAP\S*) authentication succeeded", Kind.AUTH_OK),
     (r"^local +IP address (\S+)", Kind.IP_UP),
