@@ -68,6 +68,10 @@ class LinkConfig:
     # Field tolerance: a Configure-Request identical to the one we acked, arriving in Opened, is
     # re-acked without tearing the layer down (u-blox SARA-R4; particle-iot/lwip#8).
     reack_repeated_confreq: bool = True
+    # Field tolerance: resend our first LCP Configure-Request once when the peer's first request
+    # arrives before any answer to ours (pppd flushes its tty after CONNECT; fsm/cp.py argues why
+    # this never renegotiates an Opened layer).
+    lcp_resend_first: bool = True
     # authentication: as authenticatee
     user: str = ""
     password: str = field(default="", repr=False)

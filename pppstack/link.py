@@ -105,7 +105,9 @@ class Link:
         self.lcp = ControlProtocol("LCP", Protocol.LCP, self.lcp_options, self, restart=c.lcp_restart,
                                    max_configure=c.lcp_max_configure, max_terminate=c.lcp_max_terminate,
                                    max_failure=c.lcp_max_failure, passive=c.passive, silent=c.silent,
-                                   reack_repeated=c.reack_repeated_confreq, extra_codes=_LCP_EXTRA)
+                                   reack_repeated=c.reack_repeated_confreq, extra_codes=_LCP_EXTRA,
+                                   # pppd flushes its tty after CONNECT: our first request is often lost
+                                   resend_first=c.lcp_resend_first)
         self.ipcp_options = IpcpOptions(c)
         self.ipcp = ControlProtocol("IPCP", Protocol.IPCP, self.ipcp_options, self, restart=c.ipcp_restart,
                                     max_configure=c.ipcp_max_configure, max_terminate=c.ipcp_max_terminate,

@@ -85,11 +85,16 @@ def test_crossed_requests_open_both_ways(clock) -> None:
     x.open(clock.now)
     (req,) = out_packets(x)
     feed(x, LCP, 1, 0x30, b"", clock.now)  # the peer's request crosses ours
-    assert [p.code for _, p in out_packets(x)] == [2]
+    # ours goes again (same Identifier) before the Ack: it may have been flushed (fsm/cp.py)
+    again, ack = [p for _, p in out_packets(x)]
+    assert (again.code, again.identifier, again.data) == (1, req[1].identifier, req[1].data) and ack.code == 2
     assert x.link.lcp.state is State.ACK_SENT
     feed(x, LCP, 2, 1, req[1].data, clock.now)
     assert x.link.lcp.state is State.OPENED
     assert isinstance(events(x)[0], ev.LinkUp)
+    assert all(proto != LCP for proto, _ in out_packets(x))  # the NCPs start
+    feed(x, LCP, 2, 1, req[1].data, clock.now)  # the peer's answer to the copy: stale, no renegotiation
+    assert out_packets(x) == [] and x.link.lcp.state is State.OPENED and x.link.lcp.counters.stale == 1
 
 
 def lcp_opened(clock, **kw):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import scapy.layers.inet as scapy_inet  # the oracle is a test dependency: missing it fails
 import scapy.layers.ppp as scapy_ppp
-from ppp_support import Wire, both_up, client, feed, opts, out_packets, server
+from ppp_support import Wire, both_up, client, feed, frames_of, opts, out_packets, server
 
 from pppstack import hdlc
 from pppstack.wire import split_frame
@@ -120,7 +120,8 @@ def test_tx_accm_switches_exactly_after_we_send_conf_ack(rng) -> None:
     out_packets(x)
     # the peer wants 0x000a0000 escaped (bits 17 and 19: 0x11 and 0x13, XON/XOFF)
     feed(x, 0xC021, 1, 0, opts((2, b"\x00\x0a\x00\x00")), 0.0)
-    ack = x.data_to_send()
+    copy, ack = frames_of(x.data_to_send())  # our request again first (fsm/cp.py resend_first)
+    assert copy.startswith(b"~\xff\x7d\x23\xc0\x21\x7d\x21")
     assert ack.startswith(b"~\xff\x7d\x23\xc0\x21\x7d\x22")  # the Ack itself: full ACCM
     assert x.stats.tx_accm == 0x000A0000
     x.link.lcp.send(11, 5, b"\x00\x11\x01\x13")  # Discard-Request after the edge

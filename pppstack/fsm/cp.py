@@ -19,6 +19,22 @@ One deliberate extension: in Opened, a Configure-Request byte-identical to the o
 is re-acked without This-Layer-Down (`reack_repeated`), because modems in the field re-send their
 request right after Opened and the RFC's answer (renegotiate, tearing every NCP down) loops them.
 After REACK_LIMIT such repeats we answer as the RFC says, so a peer that truly restarted converges.
+
+A second one, `resend_first` (LCP only, see link.py): in Req-Sent, when the peer's first
+Configure-Request of this negotiation arrives while ours is still unanswered, our request is
+retransmitted once at once, with the same Identifier, *before* our answer to the peer's request.
+Why: pppd (and many modems) flush the tty after CONNECT, so our first request is lost and LCP would
+otherwise wait a whole Restart interval (3 s).  Why it is safe (RFC 1661):
+  - §5.1 lets a retransmission keep its Identifier; §4.6 lets us send a Configure-Request
+    whenever we are negotiating — the Restart timer bounds the *latest* retransmission, not the
+    earliest.
+  - The peer sent a Configure-Request, so it is not Opened (Opened + RCR would be its own
+    renegotiation); it reaches Opened only on an Ack from us of that request.  Our copy travels
+    before that Ack, so it always arrives in Req-Sent/Ack-Sent/Ack-Rcvd, where RCR is answered
+    without This-Layer-Down: the peer never renegotiates because of it.
+  - If the first copy was not lost, the peer answers twice with the same Identifier; we act on the
+    first answer and drop the second as stale (pppd's seen_ack), so we never renegotiate either.
+The RFC table is untouched: the copy is a timeout-style retransmission done early (no counter spent).
 """
 
 from __future__ import annotations
@@ -76,6 +92,7 @@ class CpCounters:
     acks_received: int = 0   # valid Configure-Acks of our request (the framing layer watches this)
     term_reqs_sent: int = 0
     code_rejects_sent: int = 0
+    early_resends: int = 0   # `resend_first` copies of our Configure-Request
 
 
 class ControlProtocol:
@@ -84,7 +101,7 @@ class ControlProtocol:
     def __init__(self, name: str, protocol: int, options: OptionSet, upper: Upper, *,
                  restart: float = 3.0, max_configure: int = 10, max_terminate: int = 2,
                  max_failure: int = 5, passive: bool = False, silent: bool = False,
-                 restart_option: bool = False, reack_repeated: bool = True,
+                 restart_option: bool = False, reack_repeated: bool = True, resend_first: bool = False,
                  extra_codes: Mapping[int, str] | None = None) -> None:
         self.name = name
         self.protocol = protocol
@@ -98,6 +115,7 @@ class ControlProtocol:
         self.silent = silent
         self.restart_option = restart_option
         self.reack_repeated = reack_repeated
+        self.resend_first = resend_first
         self.extra_codes = dict(extra_codes or {})
         self.state = State.INITIAL
         self.deadline: float | None = None
@@ -114,6 +132,7 @@ class ControlProtocol:
         self._rnakloops = 0   # Naks we received in a row
         self._acked_request: bytes | None = None  # the peer's request we last acked, verbatim
         self._reacks = 0
+        self._resent_first = False  # `resend_first` done in this negotiation
         self._now = 0.0
         # reply prepared while classifying a received packet (used by sca/scn/sta/scj)
         self._rx_ident = 0
@@ -181,7 +200,19 @@ class ControlProtocol:
             log.info("%s: discarded a malformed packet from the peer: %s", self.name, exc)
             return
         if event is not None:
+            if event in (Event.RCR_PLUS, Event.RCR_MINUS) and self._early_resend_due():
+                self._resent_first = True
+                log.debug("%s: the peer's first Configure-Request came before any answer to ours; sending "
+                          "ours again (it may have been flushed after CONNECT)", self.name)
+                self.counters.early_resends += 1
+                self.counters.conf_reqs_sent += 1
+                self._send(Code.CONF_REQ, self._reqid, self.options.build_request())
+                self.deadline = now + self.restart
             self._event(event)
+
+    def _early_resend_due(self) -> bool:
+        return (self.resend_first and not self._resent_first and self.state is State.REQ_SENT
+                and not self._seen_ack and self._reqid >= 0)
 
     def _classify(self, pkt: ControlPacket, info: bytes) -> Event | None:
         code, ident, data = pkt.code, pkt.identifier, pkt.data
@@ -303,6 +334,7 @@ class ControlProtocol:
             if not negotiating and not retransmit:
                 self.options.reset()
                 self._nakloops = self._rnakloops = 0
+                self._resent_first = False
             if not retransmit:
                 self._reqid = self._next_id()
             self._seen_ack = False
