@@ -143,6 +143,7 @@ class Dns(BaseCodec):
         self.config = config
         self.want: IPv4Address | None = None
         self.got: IPv4Address | None = None
+        self.rejected = False  # the peer Configure-Rejected it (it has none to give, or no RFC 1877)
         self.reset()
 
     def asking(self) -> bool:
@@ -154,6 +155,7 @@ class Dns(BaseCodec):
     def reset(self) -> None:
         self.want = ZERO if self.asking() else None
         self.got = None
+        self.rejected = False
 
     def request(self) -> bytes | None:
         return self.want.packed if self.want is not None else None
@@ -169,6 +171,7 @@ class Dns(BaseCodec):
 
     def on_reject(self) -> None:
         self.want = None
+        self.rejected = True
 
     def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
         ours = self.offered()

@@ -219,6 +219,9 @@ class Link:
                 self._defer(lambda: self.ipcp.close("Could not determine local IP address", self._now))
                 return
             self.ip4_open = True
+            if self.config.usepeerdns and not o.dns:  # one line, so `usepeerdns` is not silently empty
+                why = "rejected the DNS server options (RFC 1877)" if o.dns1.rejected else "gave no DNS servers"
+                log.warning("usepeerdns: the peer %s; no DNS servers from the peer", why)
             self.events.append(ev.Ipv4Up(o.local, o.remote, o.dns, self.peer_mru, wins=o.wins))
         elif cp is self.ipv6cp:
             o6 = self.ipv6cp_options
@@ -228,6 +231,10 @@ class Link:
     def cp_down(self, cp: ControlProtocol) -> None:
         if cp is self.lcp:
             self.phase = Phase.TERMINATE if self.lcp.state in (State.CLOSING, State.STOPPING) else Phase.ESTABLISH
+            if self.lcp.state is State.STOPPING and self.lcp.peer_terminated and self._down_cause is None:
+                # the peer's Terminate-Request is the first cause: whatever follows (the modem's
+                # NO CARRIER, our own close) does not replace it
+                self._down_cause = self._peer_terminated()
             self.keepalive.stop()
             self.auth.stop()
             self.tx_pfc = self.tx_acfc = False
@@ -378,10 +385,22 @@ class Link:
         if lcp.failure == "rejected":
             return ev.DownCause.NEGOTIATION_FAILED, "LCP: the peer rejected LCP itself; it does not speak PPP"
         if lcp.peer_terminated:
-            reason = lcp.peer_term_reason.decode("utf-8", "replace").strip()
-            return (ev.DownCause.PEER_TERMINATED,
-                    "The peer ended the link (LCP Terminate-Request" + (f": {reason!r})" if reason else ")"))
+            return self._peer_terminated()
         return ev.DownCause.NEGOTIATION_FAILED, "LCP negotiation failed"
+
+    def _peer_terminated(self) -> tuple[ev.DownCause, str]:
+        reason = self.lcp.peer_term_reason.decode("utf-8", "replace").strip()
+        return (ev.DownCause.PEER_TERMINATED,
+                "The peer ended the link (LCP Terminate-Request" + (f": {reason!r})" if reason else ")"))
+
+    @property
+    def pending_down(self) -> tuple[ev.DownCause, str] | None:
+        """Why the link is going down before LinkDown is reported (the first cause), else None.
+
+        The edge uses it when the line ends during the Terminate phase: a peer's Terminate-Request
+        followed by the modem's NO CARRIER is still the peer's doing.
+        """
+        return None if self.finished else self._down_cause
 
     def _ncp_failure(self, cp: ControlProtocol) -> str:
         if cp.failure == "timeout":

@@ -72,6 +72,11 @@ class PPPoS:
         return self.link.phase
 
     @property
+    def pending_down(self) -> tuple[ev.DownCause, str] | None:
+        """Link.pending_down: the first cause of an end that LinkDown has not reported yet."""
+        return self.link.pending_down
+
+    @property
     def stats(self) -> PPPoSStats:
         c = self._decoder.counters
         names = ("frames", "bad_fcs", "aborts", "runts", "oversize", "unescaped_ctrl", "garbage_bytes")

@@ -216,7 +216,8 @@ def test_vanished_node_is_port_vanished(pty_pair, tmp_path) -> None:
         state["master"] = None
 
     end, _ = _run_driver(str(link_path), link, act)
-    assert end.code is ExitCode.PORT_VANISHED and "dropped off USB" in end.message
+    # a pty behind the name: it went away, but nothing was on USB to drop off it
+    assert end.code is ExitCode.PORT_VANISHED and "port went away" in end.message and "USB" not in end.message
 
 
 def test_peer_terminate_then_close_is_peer_terminated(pty_pair) -> None:
@@ -273,8 +274,11 @@ def test_packets_reach_the_sink_and_injected_packets_are_coalesced(pty_pair) -> 
 # -- the classifier, case by case -------------------------------------------------------------
 
 @pytest.mark.parametrize(("evidence", "code", "words"), [
-    (Evidence(Observation.PORT_VANISHED, seconds_since_connect=3), ExitCode.PORT_VANISHED, "power problem"),
-    (Evidence(Observation.PORT_VANISHED, seconds_since_connect=300), ExitCode.PORT_VANISHED, "dropped off USB"),
+    (Evidence(Observation.PORT_VANISHED, seconds_since_connect=3, usb=True), ExitCode.PORT_VANISHED,
+     "power problem"),
+    (Evidence(Observation.PORT_VANISHED, seconds_since_connect=300, usb=True), ExitCode.PORT_VANISHED,
+     "dropped off USB"),
+    (Evidence(Observation.PORT_VANISHED, seconds_since_connect=3), ExitCode.PORT_VANISHED, "port went away"),
     (Evidence(Observation.CARRIER_DROP), ExitCode.CARRIER_LOST, "DCD"),
     (Evidence(Observation.EOF, detail="EIO"), ExitCode.HANGUP, "Modem hangup"),
     (Evidence(Observation.EOF, modem_text=("\r\nNO CARRIER\r\n",)), ExitCode.NO_CARRIER, "command mode"),

@@ -89,6 +89,11 @@ class Evidence:
     detail: str = ""                 # the OS's words (errno text)
     was_up: bool = False             # a network protocol had opened
     terminating: bool = False        # the engine was in the Terminate phase we did not start
+    # the engine's first cause of an end already under way (its LinkDown not reported yet): the
+    # peer's Terminate-Request, our close, echo failure...  It wins over what the edge saw next.
+    first_cause: str | None = None
+    first_message: str = ""
+    usb: bool = False                # the port is a USB device's tty (else a vanished port is not "off USB")
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,13 @@ def classify_end(ev: Evidence) -> LinkEnd:
     no_carrier = any(is_no_carrier_text(t) for t in ev.modem_text)
     early = ev.seconds_since_connect is not None and ev.seconds_since_connect < 10
     obs = ev.observation
+    if ev.first_cause and obs in _EDGE_ENDS:
+        return _first_cause(ev, text, no_carrier)
     if obs is Observation.PORT_VANISHED:
         when = f" {ev.seconds_since_connect:.0f} s after CONNECT" if ev.seconds_since_connect is not None else ""
+        if not ev.usb:  # a pty, a UART: nothing was unplugged, and there is no power to blame
+            return LinkEnd(ExitCode.PORT_VANISHED, f"The port went away{when}: its device node is gone.",
+                           "port-vanished", ev.was_up)
         hint = " — often a power problem (a brown-out when the radio transmits)" if early else ""
         return LinkEnd(ExitCode.PORT_VANISHED, f"The modem dropped off USB{when}{hint}; the serial port is gone.",
                        "port-vanished", ev.was_up)
@@ -186,6 +196,36 @@ def classify_end(ev: Evidence) -> LinkEnd:
     }
     sentence = (msg + ".") if msg else defaults.get(code, "The link went down.")
     return LinkEnd(code, sentence, cause.lower().replace("_", "-"), ev.was_up)
+
+
+_EDGE_ENDS = (Observation.EOF, Observation.PORT_VANISHED, Observation.CARRIER_DROP, Observation.WRITE_STALL)
+
+
+def _first_cause(ev: Evidence, text: str, no_carrier: bool) -> LinkEnd:
+    """The engine was already ending the link when the line ended: its cause is the reason, and
+    what the line did next is mentioned as what followed (pppd reports the first cause too)."""
+    obs = ev.observation
+    if obs is Observation.PORT_VANISHED:
+        then = "the modem dropped off USB" if ev.usb else "the port went away"
+    elif obs is Observation.CARRIER_DROP:
+        then = "the modem dropped carrier"
+    elif no_carrier:
+        then = f"the modem printed {text} (it was already leaving data mode)"
+    elif obs is Observation.WRITE_STALL:
+        then = "the port stopped accepting data"
+    else:
+        then = "the line closed" if ev.detail in ("", "end of file") else f"the port reported {ev.detail}"
+    cause = ev.first_cause or ""
+    msg = ev.first_message.rstrip(".")
+    if cause == "LOCAL_CLOSE":
+        return LinkEnd(ExitCode.OK, f"{msg or 'The link was closed on request'}; then {then}.", "stopped",
+                       ev.was_up)
+    try:
+        code = ExitCode[cause]
+    except KeyError:
+        code = ExitCode.NEGOTIATION_FAILED
+    return LinkEnd(code, f"{msg or 'The link was ending'}; then {then}.", cause.lower().replace("_", "-"),
+                   ev.was_up)
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -411,6 +451,7 @@ class PppDriver:
             self._finish(Evidence(Observation.CARRIER_DROP, **self._ctx(now)), now)
 
     def _ctx(self, now: float) -> dict[str, Any]:
+        pending = getattr(self.link, "pending_down", None)
         return {
             "modem_text": tuple(self.counters.modem_text[-5:]),
             "seconds_since_connect": None if self.connected_at is None else now - self.connected_at,
@@ -418,6 +459,9 @@ class PppDriver:
             "was_up": self.network_up,
             "terminating": (not self._stop_requested
                             and getattr(getattr(self.link, "phase", None), "name", "") == "TERMINATE"),
+            "first_cause": getattr(pending[0], "name", None) if pending else None,
+            "first_message": pending[1] if pending else "",
+            "usb": bool(getattr(self.port, "usb", False)),
         }
 
     def _read_port(self, now: float) -> None:

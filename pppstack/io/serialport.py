@@ -22,7 +22,7 @@ import os
 import struct
 import termios
 
-__all__ = ["SerialPortError", "Hangup", "PortVanished", "SerialPort", "open_port", "BAUDRATES"]
+__all__ = ["SerialPortError", "Hangup", "PortVanished", "SerialPort", "open_port", "is_usb_tty", "BAUDRATES"]
 
 
 class SerialPortError(OSError):
@@ -57,6 +57,7 @@ class SerialPort:
         self.read_fd = read_fd
         self.write_fd = read_fd if write_fd is None else write_fd
         self.path = path
+        self.usb = is_usb_tty(path)  # known now: once the stick is gone, sysfs cannot say any more
         self._owns = owns_fd
         self._saved: list | None = None
         self._blocking: dict[int, bool] = {}
@@ -110,7 +111,8 @@ class SerialPort:
         code = exc.errno if exc is not None else None
         name = self.path or f"fd {self.read_fd}"
         if code in _VANISHED or self._node_gone():
-            return PortVanished(code or errno.ENODEV, f"{name} disappeared ({what}): the modem dropped off USB")
+            why = "the modem dropped off USB" if self.usb else "the port went away"
+            return PortVanished(code or errno.ENODEV, f"{name} disappeared ({what}): {why}")
         reason = "end of file" if exc is None else os.strerror(code or errno.EIO)
         return Hangup(code or errno.EIO, f"{name}: {reason} on {what}: the modem hung up")
 
@@ -198,6 +200,18 @@ class SerialPort:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def is_usb_tty(path: str | None, sysroot: str = "/sys") -> bool:
+    """True when the tty at ``path`` (or what its symlink names) is a USB device's port in sysfs
+    (ttyUSB*, ttyACM*); False for ptys, on-board UARTs and anything sysfs does not place on USB."""
+    if not path:
+        return False
+    name = os.path.basename(os.path.realpath(path))
+    device = os.path.join(sysroot, "class", "tty", name, "device")
+    if not os.path.exists(device):
+        return False
+    return "/usb" in os.path.realpath(device)
 
 
 def open_port(path: str, baudrate: int = 115200, crtscts: bool = False, modem_control: bool = False,
