@@ -91,12 +91,14 @@ def test_simulated_network_drop_is_named(netns: str, tmp_path) -> None:
 
 
 def test_sighup_redials_and_sigterm_ends_cleanly(netns: str, tmp_path) -> None:
+    """With `persist` SIGHUP redials (without it, it ends the link: test_e2e_end_reasons)."""
     import signal
     import threading
     import time
 
     proc = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "pppstack", "up", "--simulate",
-                             "--stay", "--run-dir", str(tmp_path)], stderr=subprocess.PIPE, text=True, env=ENV)
+                             "--stay", "--run-dir", str(tmp_path), "persist", "holdoff", "0"],
+                            stderr=subprocess.PIPE, text=True, env=ENV)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()
 

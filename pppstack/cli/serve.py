@@ -91,7 +91,7 @@ def handler(args: argparse.Namespace) -> int:
     message = ""
     failures = 0
     try:
-        with Signals() as signals:
+        with Signals(hup_redials=opts.persist) as signals:
             while True:
                 port = _open(args, opts.speed or 115200)
                 if isinstance(port, ExitCode):

@@ -9,8 +9,9 @@ Steps: options (pppd files and words, then flags) -> find the port -> open it ra
 AT dialer with --apn, or a `connect 'chat ...'` script run by our chat engine) -> PPP over the
 port -> TUN with the negotiated addresses, MTU, routes, DNS file, hooks -> run until the link ends.
 With `persist` the link is dialled again after `holdoff` seconds, re-finding the modem (it may come
-back as another ttyUSBn), until `maxfail` consecutive failures.  SIGINT/SIGTERM close cleanly,
-SIGHUP redials.  The exit code says why the link ended (table in `pppstack --help`).
+back as another ttyUSBn), until `maxfail` consecutive failures.  SIGINT/SIGTERM close cleanly;
+SIGHUP hangs up and redials only with `persist` (else it ends like SIGTERM, as pppd).  The exit
+code says why the link ended (table in `pppstack --help`).
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ class UpCommand:
 
     # -- the outer loop -------------------------------------------------------------------------
     def run(self) -> ExitCode:
-        with Signals() as signals:
+        with Signals(hup_redials=self.opts.persist) as signals:
             self.signals = signals
             try:
                 return self._run(signals)
@@ -260,6 +261,7 @@ class UpCommand:
             if code is not ExitCode.OK:
                 return code
             opts = self.opts  # the fault demo may have shortened holdoff or turned LCP echo on
+            signals.hup_redials = opts.persist
         code = self._make_tun()
         if code is not ExitCode.OK:
             return code

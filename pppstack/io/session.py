@@ -55,7 +55,9 @@ class Signals:
     pipe and look at `stop_requested`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hup_redials: bool = True) -> None:
+        # pppd: SIGHUP hangs up; only with `persist` is the link dialled again, else it ends as on SIGTERM
+        self.hup_redials = hup_redials
         self.driver: PppDriver | None = None
         self.stop_requested = False
         self.redial_requested = False
@@ -91,7 +93,7 @@ class Signals:
 
     def _handle(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
-        if signum == signal.SIGHUP:
+        if signum == signal.SIGHUP and self.hup_redials:
             self.redial_requested = True
             log.info("SIGHUP: hanging up to redial")
             if self.driver is not None:
