@@ -170,8 +170,9 @@ class Guest:
         raise GuestError("QEMU control socket never appeared\n" + self._diag())
 
     def _handshake(self, deadline: float) -> None:
-        # The agent starts only after init has loaded modules; until then (and until QEMU sees
-        # our socket) pings are lost, so resend one every second until an answer comes back.
+        # The agent starts only after init has loaded modules; a ping waits in the port until
+        # then. Ask again every second anyway, so a slow boot shows up as progress, not one wait;
+        # run() skips the answers to earlier pings by their sequence numbers.
         while time.monotonic() < deadline:
             self._check_alive()
             try:
