@@ -202,7 +202,7 @@ def test_our_dialer_talks_to_the_guest_modem(pppd_guest: PppdGuest) -> None:
     pppd_guest.start_modem(["noauth"])
     port = open_port(pppd_guest.pty_path)
     try:
-        # QEMU drops guest output until the host opens the pty: the dialer's AT retries cover it
+        pppd_guest.wait_host_open()   # the dialer gives its first ATs a second each
         dialer = PppDialer(apn="internet", registration_timeout=10.0)
         result = atport.run(port, dialer, timeout=60.0)
         assert result.ok, result.message

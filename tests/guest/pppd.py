@@ -32,39 +32,54 @@ REMOTE_IP = "10.64.64.2"   # handed to the client
 DNS1 = "10.64.64.53"
 DNS2 = "10.64.64.54"
 
+# Canned answers of the AT responder: command prefix (any case, as a modem takes it) -> reply.
+_AT_REPLIES = (
+    ("AT+CPIN?", r"\r\n+CPIN: READY\r\n\r\nOK\r\n"),
+    ("AT+CREG?", r"\r\n+CREG: 0,1\r\n\r\nOK\r\n"),
+    ("AT+CGREG?", r"\r\n+CGREG: 0,1\r\n\r\nOK\r\n"),
+    ("AT+CEREG?", r"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"),
+    ("AT+CSQ", r"\r\n+CSQ: 23,99\r\n\r\nOK\r\n"),
+    ("AT^HCSQ?", r'\r\n^HCSQ: "LTE",52,41,120,30\r\n\r\nOK\r\n'),
+    ("AT^SYSINFOEX", r'\r\n^SYSINFOEX: 2,3,0,1,,6,"LTE",101,"LTE"\r\n\r\nOK\r\n'),
+    ("AT+COPS?", r'\r\n+COPS: 0,0,"pppd guest",7\r\n\r\nOK\r\n'),
+    ("AT+CGMI", r"\r\nhuawei\r\n\r\nOK\r\n"),
+    ("AT+CGMM", r"\r\nE3372h-320 (pppd guest)\r\n\r\nOK\r\n"),
+)
+
+
+def _any_case(prefix: str) -> str:
+    """A sh case pattern matching ``prefix`` in any letter case, then anything."""
+    out = "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else "\\" + c if c in "?*[]^" else c for c in prefix)
+    return out + "*"
+
+
 # The AT responder. Each command ends at CR (`read -d`); busybox sh reads one byte at a time, so
 # nothing after the ATD line is consumed before pppd. The port reads end of file while the host
 # has the pty closed: then wait and read again, keeping the port open (a close discards its buffer).
+# Only shell builtins per command (no tr, no subshell): on a loaded host every fork in a TCG guest
+# costs a good part of a second, and a dialer gives the first AT about a second.
 _MODEM_SH = r"""#!/bin/sh
 port=/dev/virtio-ports/modem
 exec 0<> $port 1>&0   # one open for both ways: a port allows one open at a time
 cr=$(printf '\r')
+nl='
+'
 echo_on=$(cat /tmp/ppp/echo 2>/dev/null || echo 1)
 while true; do
   read -r -d "$cr" line || { sleep 0.05; continue; }
-  line=$(printf '%s' "$line" | tr -d '\r\n')
+  line=${line//$nl/}
   [ -n "$line" ] || continue
   echo "$line" >> /tmp/ppp/at.log
   [ "$echo_on" = 1 ] && printf '%s\r' "$line"
-  cmd=$(printf '%s' "$line" | tr a-z A-Z)
-  case "$cmd" in
-    ATD*)
+  case "$line" in
+    """ + _any_case("ATD") + r""")
       printf '\r\nCONNECT 150000000\r\n'
       # notty: pppd on its own pty, bytes shunted to and from this port (stdin/stdout)
       exec pppd file /tmp/ppp/options notty 2> /tmp/ppp/pppd.stdout ;;
-    ATE0*) echo_on=0; printf '\r\nOK\r\n' ;;
-    ATE1*) echo_on=1; printf '\r\nOK\r\n' ;;
-    AT+CPIN\?*) printf '\r\n+CPIN: READY\r\n\r\nOK\r\n' ;;
-    AT+CREG\?*) printf '\r\n+CREG: 0,1\r\n\r\nOK\r\n' ;;
-    AT+CGREG\?*) printf '\r\n+CGREG: 0,1\r\n\r\nOK\r\n' ;;
-    AT+CEREG\?*) printf '\r\n+CEREG: 0,1\r\n\r\nOK\r\n' ;;
-    AT+CSQ*) printf '\r\n+CSQ: 23,99\r\n\r\nOK\r\n' ;;
-    AT^HCSQ\?*) printf '\r\n^HCSQ: "LTE",52,41,120,30\r\n\r\nOK\r\n' ;;
-    AT^SYSINFOEX*) printf '\r\n^SYSINFOEX: 2,3,0,1,,6,"LTE",101,"LTE"\r\n\r\nOK\r\n' ;;
-    AT+COPS\?*) printf '\r\n+COPS: 0,0,"pppd guest",7\r\n\r\nOK\r\n' ;;
-    AT+CGMI*) printf '\r\nhuawei\r\n\r\nOK\r\n' ;;
-    AT+CGMM*) printf '\r\nE3372h-320 (pppd guest)\r\n\r\nOK\r\n' ;;
-    AT*) printf '\r\nOK\r\n' ;;
+    """ + _any_case("ATE0") + r""") echo_on=0; printf '\r\nOK\r\n' ;;
+    """ + _any_case("ATE1") + r""") echo_on=1; printf '\r\nOK\r\n' ;;
+""" + "".join(f"    {_any_case(cmd)}) printf '{reply}' ;;\n" for cmd, reply in _AT_REPLIES) + r"""    """ \
+    + _any_case("AT") + r""") printf '\r\nOK\r\n' ;;
     *) printf '\r\nERROR\r\n' ;;
   esac
 done
@@ -149,6 +164,16 @@ class PppdGuest:
         self.guest.shell(f"setsid sh -c '{wait_host}; "
                          "exec pppd file /tmp/ppp/options notty 0<> /dev/virtio-ports/modem 1>&0 "
                          "2> /tmp/ppp/pppd.stdout' > /dev/null 2>&1 < /dev/null & echo $! > /tmp/ppp/modem.pid")
+
+    def wait_host_open(self, timeout: float = 30.0) -> None:
+        """Wait until the guest sees the host side of the modem pty open. QEMU notices an opened
+        pty within its 1 s poll; until then what the host writes waits and the guest reads end
+        of file. A dialer that gives the first AT a second to be answered needs this first."""
+        rc, _ = self.guest.run(f'i=0; until grep -qx "host_connected: 1" {_MODEM_DEBUGFS}; do '
+                               f'[ $i -ge {int(timeout * 20)} ] && exit 1; sleep 0.05; i=$((i+1)); done',
+                               timeout=timeout + 5)
+        if rc != 0:
+            raise TimeoutError(f"the guest did not see the modem pty opened within {timeout} s")
 
     def stop_modem(self, timeout: float = 10.0) -> None:
         """End pppd (or the responder) if it runs: SIGTERM (pppd sends LCP Terminate), then KILL
