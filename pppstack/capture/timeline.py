@@ -99,27 +99,24 @@ class Tracer:
 
     def __init__(self, keep_secrets: bool = False) -> None:
         self.keep_secrets = keep_secrets
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget partial frames (after bytes were skipped, the next flag starts afresh)."""
         self._scan = {True: Scanner(strict_accm=False), False: Scanner(strict_accm=False)}
-        self._partial = {True: b"", False: b""}
 
     def feed(self, sent: bool, data: bytes, now: float) -> list[Record]:
+        scanner = self._scan[sent]
         out: list[Record] = []
-        for item in self._scan[sent].feed(data):
+        for item in scanner.feed(data) + scanner.pending_text():
             if item.kind is ItemKind.FRAME:
                 frame = normalize_frame(item.data)
                 if frame is not None:
                     out.append(_safe(Record(now, RecordKind.FRAME, sent, frame), self.keep_secrets))
             elif item.kind is ItemKind.TEXT:
-                out += self.text(sent, item.data, now)
+                out += [_safe(Record(now, RecordKind.TEXT, sent, line), self.keep_secrets)
+                        for line in re.findall(rb"[^\r\n]*[\r\n]+|[^\r\n]+$", item.data) if line.strip()]
         return out
-
-    def text(self, sent: bool, data: bytes, now: float) -> list[Record]:
-        """Modem text (or AT commands we wrote), one Record per complete line."""
-        buf = self._partial[sent] + data
-        lines = re.findall(rb"[^\r\n]*[\r\n]+", buf)
-        self._partial[sent] = buf[sum(map(len, lines)):]
-        return [_safe(Record(now, RecordKind.TEXT, sent, line), self.keep_secrets) for line in lines
-                if line.strip()]
 
 
 # -- sources ----------------------------------------------------------------------------------------

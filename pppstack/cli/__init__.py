@@ -21,7 +21,7 @@ __all__ = ["main", "build_parser"]
 
 # Subcommand modules, in the order `--help` lists them.  A module that is not
 # present yet is skipped, so rooms can land independently.
-SUBCOMMANDS = ("up", "serve", "sim", "status", "modeswitch", "ports", "chat", "decode", "doctor")
+SUBCOMMANDS = ("up", "serve", "sim", "status", "modeswitch", "ports", "chat", "decode", "doctor", "trace")
 
 log = logging.getLogger("pppstack")
 

@@ -84,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--ntb32", action="store_true", help="use 32-bit NTBs when the device offers them")
     n.add_argument("--ndp-at-end", action="store_const", const=True, default=None,
                    help="put the NDP after the datagrams (vendor-class Huawei firmware)")
+    from pppstack.cli.trace import add_trace_arguments
+
+    add_trace_arguments(p)
     p.set_defaults(func=handler)
 
 
@@ -265,6 +268,11 @@ class UpCommand:
         code = self._make_tun()
         if code is not ExitCode.OK:
             return code
+        from pppstack.cli.trace import make_tap
+
+        self.tap = make_tap(args, self.tun.name if self.tun else f"up-{os.getpid()}")
+        if self.tap is None:
+            return ExitCode.OPTION_ERROR
         device_given = self.opts.device
         while True:
             device, code, why = self._port_path(device_given, signals)
@@ -364,6 +372,9 @@ class UpCommand:
                     self.setup.notes.extend(getattr(self, "_sim_notes", []))
             else:
                 self.setup.config = net_config(opts, args, device)
+            from pppstack.io.tracetap import TappedPort
+
+            dial_port: Any = TappedPort(port, self.tap)  # the AT dialogue goes into the trace too
             if dial:
                 self.setup.phase = "dialling"
                 self.setup.write_status()
@@ -373,17 +384,18 @@ class UpCommand:
                                    f"dialling: stopped the dial and released {device}.", "interrupted")
                 if self.connect is not None:
                     try:
-                        ok, why, initial = run_connect(port, self.connect, stop=signals)
+                        ok, why, initial = run_connect(dial_port, self.connect, stop=signals)
                     except Interrupted:
                         return interrupted()
                     if not ok:
-                        return LinkEnd(ExitCode.CONNECT_FAILED, why + ".", "connect-failed")
+                        return self._traced(LinkEnd(ExitCode.CONNECT_FAILED, why + ".", "connect-failed"))
                 else:
-                    code, why, initial = run_dialer(port, args, stop=signals)
+                    code, why, initial = run_dialer(dial_port, args, stop=signals)
                     if code is ExitCode.INTERRUPTED:
                         return interrupted()
                     if code is not ExitCode.OK:
-                        return LinkEnd(code, why, "connect-failed")
+                        return self._traced(LinkEnd(code, why, "connect-failed"))
+            self.tap.connected(time.monotonic())
             if signals.stop_requested:
                 return None
             try:
@@ -393,10 +405,17 @@ class UpCommand:
             self.sessions += 1
             log.info("starting PPP on %s", device)
             before = self._demo_hook if self.sim is not None else None
+            setup = self.setup
+            self.tap.network_up = lambda: setup.driver is not None and setup.driver.network_up
             end, _ = run_session(port, link, self.setup, signals, initial=initial, carrier_watch=opts.modem,
-                                 before_run=before, packet_sink=self._sink)
+                                 before_run=before, packet_sink=self._sink, tap=self.tap)
             log.info("link ended: %s", end.message)
-            return end
+            return self._traced(end)
+
+    def _traced(self, end: LinkEnd) -> LinkEnd:
+        """The end goes into the trace (the ladder's verdict, and watchers stop)."""
+        self.tap.ended(time.monotonic(), f"{end.code.name}: {end.message}")
+        return end
 
     def _link_settings(self) -> dict[str, Any]:
         return self.opts.link_config_kwargs()
@@ -513,6 +532,8 @@ class UpCommand:
         print("\n".join(lines), file=sys.stderr)
 
     def _cleanup(self) -> None:
+        if self.tap is not None:
+            self.tap.close()
         if self.setup is not None:
             self.setup.remove_status()
         if self.tun is not None:

@@ -68,6 +68,7 @@ class Scanner:
         self._seg_start = 0
         self._pos = 0  # absolute offset of the next byte fed
         self._in_frame = False  # a flag has been seen: segments are frame candidates
+        self._texting = False  # pending_text gave out text since the last flag
 
     def feed(self, data: bytes) -> list[StreamItem]:
         items: list[StreamItem] = []
@@ -78,11 +79,31 @@ class Scanner:
                 self._seg += data[i:]
                 break
             self._seg += data[i:j]
+            self._texting = False
             items.extend(self._close_segment(flag=True))
             self._seg_start = self._pos + j + 1
             i = j + 1
         self._pos += n
         return items
+
+    def pending_text(self) -> list[StreamItem]:
+        """Complete lines of text waiting since the last flag, given out now instead of at the next flag.
+
+        A live trace needs the modem's words when they arrive (the AT dialogue, NO CARRIER after
+        PPP), and a modem prints them with no flag after.  After a flag, only text opening with CR
+        or LF counts (no frame starts with those), so a frame split across reads stays whole.
+        """
+        seg = bytes(self._seg)
+        end = max(seg.rfind(b"\n"), seg.rfind(b"\r")) + 1
+        if end == 0 or not _is_text(seg[:end]):
+            return []
+        if self._in_frame and not self._texting and seg[:1] not in (b"\r", b"\n"):
+            return []
+        self._texting = True
+        item = self._outside(seg[:end], self._seg_start)
+        del self._seg[:end]
+        self._seg_start += end
+        return [item]
 
     def finish(self) -> list[StreamItem]:
         """Items still pending at the end of the input."""

@@ -258,7 +258,8 @@ class PppDriver:
                  packet_sink: Callable[[list[bytes]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  carrier_watch: bool = False, carrier_poll: float = 1.0,
-                 stop_timeout: float = 7.0) -> None:
+                 stop_timeout: float = 7.0,
+                 tap: Callable[[bool, bytes, float], None] | None = None) -> None:
         self.link = link
         self.port = port
         self.tun = tun
@@ -268,6 +269,7 @@ class PppDriver:
         self.carrier_watch = carrier_watch
         self.carrier_poll = carrier_poll
         self.stop_timeout = stop_timeout
+        self.tap = tap  # sees every chunk read (sent=False) and written (True): `up --trace`, `--pcap`
         self.counters = Counters()
         self.connected_at: float | None = None
         self.last_frame_at: float | None = None
@@ -486,6 +488,8 @@ class PppDriver:
         if chunks:
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             self.counters.serial_in += len(data)
+            if self.tap is not None:
+                self.tap(False, data, now)
             self.last_frame_at = now
             link = self.link
             link.receive_data(data, now)
@@ -552,6 +556,8 @@ class PppDriver:
                 self._finish(self._port_error(exc, self.clock()), self.clock())
             return
         self.counters.serial_out += n
+        if self.tap is not None and n:
+            self.tap(True, bytes(self._out[:n]), self.clock())
         del self._out[:n]
 
     def _drain_events(self, now: float) -> None:
@@ -595,7 +601,9 @@ class PppDriver:
             if data:
                 self._out += data
             if self._out:
-                os.write(self.port.write_fd, self._out)
+                n = os.write(self.port.write_fd, self._out)
+                if self.tap is not None and n:
+                    self.tap(True, bytes(self._out[:n]), now)
         except OSError:
             pass
         self._out.clear()

@@ -130,10 +130,11 @@ def run_session(port: SerialPort, link: Any, setup: InterfaceSetup, signals: Sig
                 initial: bytes = b"", carrier_watch: bool = False,
                 before_run: Callable[[PppDriver], None] | None = None,
                 packet_sink: Callable[[list[bytes]], None] | None = None,
-                status_interval: float = 2.0) -> tuple[LinkEnd, PppDriver]:
+                status_interval: float = 2.0,
+                tap: Callable[[bool, bytes, float], None] | None = None) -> tuple[LinkEnd, PppDriver]:
     """Drive ``link`` over ``port`` until it ends; the interface is unconfigured on return."""
     driver = PppDriver(link, port, setup.tun, on_event=setup.on_event, carrier_watch=carrier_watch,
-                       packet_sink=packet_sink)
+                       packet_sink=packet_sink, tap=tap)
     setup.driver = driver
     setup.phase = "negotiating"
     if signals is not None:
