@@ -53,7 +53,8 @@ def _doctor(*args: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def walks() -> dict[str, dict[str, Any]]:
     """Every fault (and a clean stick) walked once, four at a time: the walks mostly wait."""
-    runs = {f.value: ("--sim-fault", f.value) for f in Fault} | {"clean": ()}
+    runs = {f.value: ("--sim-fault", f.value) for f in Fault} | {"clean": ()} | {
+        "ncm": ("--mode", "ncm"), "ncm-apn-rejected": ("--mode", "ncm", "--sim-fault", "apn-rejected")}
     with ThreadPoolExecutor(4) as pool:
         results = dict(zip(runs, pool.map(lambda a: _doctor(*a)[0], runs.values()), strict=True))
     return results
@@ -73,6 +74,14 @@ def test_a_clean_stick_passes_every_step(walks: dict[str, dict[str, Any]]) -> No
     assert "RSCP -80 dBm" in saw["signal"]           # the thread's ^HCSQ:"WCDMA",45,41,57
     assert "replies" in saw["traffic"] and not saw["traffic"].startswith("ping ? ")
     assert "100.68.27.142" in saw["network"]
+
+
+def test_ncm_data_call_up_and_refused(walks: dict[str, dict[str, Any]]) -> None:
+    assert walks["ncm"]["verdict"] == "OK", walks["ncm"]
+    d = walks["ncm-apn-rejected"]
+    # the refusal is the ^NDISSTAT:0,33 URC; waiting for ^NDISSTATQRY? to say so would never end
+    assert (d["verdict"], d["step"]) == ("PDP_REJECTED", "dial"), d
+    assert "cause 33" in d["summary"] and any("^NDISSTAT: 0,33" in e for e in d["evidence"])
 
 
 @pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.value)

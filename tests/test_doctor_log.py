@@ -123,6 +123,13 @@ def _as_iso(name: str, line: str) -> str:
     return f"2022-05-11T{stamp}+0200 router {_prog(name, line)}[7]: {n.message}"
 
 
+def _as_busybox(name: str, line: str) -> str:
+    """busybox syslogd on a router: host and facility.level between the time and the program."""
+    n = normalise(line)
+    stamp = n.stamp if ":" in n.stamp and not n.stamp.startswith("[") else "15:04:00"
+    return f"May 11 {stamp} OpenWrt daemon.notice {_prog(name, line)}[3]: {n.message}"
+
+
 def _as_bare(line: str) -> str:
     n = normalise(line)
     return n.message if n.program in ("", "pppd", "chat", "kernel") else f"{n.program}[1]: {n.message}"
@@ -140,7 +147,7 @@ def _with_noise(lines: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-@pytest.mark.parametrize("dress", ["syslog", "iso", "crlf", "noise", "bare"])
+@pytest.mark.parametrize("dress", ["syslog", "iso", "busybox", "crlf", "noise", "bare"])
 def test_verdicts_do_not_depend_on_the_wrapper(name: str, dress: str) -> None:
     lines = _lines(name)
     want = _verdicts(lines)
@@ -152,6 +159,8 @@ def test_verdicts_do_not_depend_on_the_wrapper(name: str, dress: str) -> None:
         lines = [_as_syslog(name, x) for x in lines]
     elif dress == "iso":
         lines = [_as_iso(name, x) for x in lines]
+    elif dress == "busybox":
+        lines = [_as_busybox(name, x) for x in lines]
     elif dress == "crlf":
         lines = "\r\n".join(lines).split("\n")
     else:

@@ -30,7 +30,9 @@ _KTIME_T = re.compile(r"^\[[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d
 # "pppd[19362]: " / "kernel: " / "NetworkManager[812]: " / "ModemManager[5]: "
 _PROG = re.compile(r"^([A-Za-z][\w.\-/]*?)(?:\[(\d+)\])?: ")
 _KNOWN = {"pppd", "chat", "kernel", "netifd", "wvdial", "comgt", "gcom", "networkmanager", "modemmanager"}
-_HOST = re.compile(r"^[\w.\-]+ (?=[A-Za-z][\w.\-/]*(?:\[\d+\])?: )")
+_WORD = re.compile(r"^[\w.\-]+ ")
+_FACILITY = re.compile(r"^(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local[0-7])"
+                       r"\.(?:emerg|alert|crit|err|error|warn|warning|notice|info|debug) ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +74,15 @@ def normalise(raw: str) -> LogLine:
                 stamp = f"{m.group(3)}:{m.group(4)}:{m.group(5)}"
                 rest = rest[m.end():]
                 return LogLine(raw, "kernel", rest.strip(), time, stamp)
-    if stamp:  # a host name may follow the time stamp (syslog, journalctl), never without one
-        h = _HOST.match(rest)
-        if h and not _PROG.match(rest):
+    if stamp and not _PROG.match(rest):
+        # a host name and/or a facility.level may follow the time stamp (syslog, journalctl,
+        # busybox syslogd: "router daemon.notice pppd[1]: "), never without one
+        h = _WORD.match(rest)
+        if h and (_PROG.match(rest[h.end():]) or _FACILITY.match(rest[h.end():])):
             rest = rest[h.end():]
+        f = _FACILITY.match(rest)
+        if f and _PROG.match(rest[f.end():]):
+            rest = rest[f.end():]
     program = ""
     p = _PROG.match(rest)
     # bare pppd output has "LCP: timeout ..." and "Connect: ppp0 <--> ...": a word before a colon is

@@ -242,7 +242,11 @@ def run_doctor(args: argparse.Namespace) -> tuple[Diagnosis, Walk]:
 
             sim = start_sim(sim_config)
             device = sim.port_path
-        assert device is not None
+        if device is None:
+            return walk.fail(Verdict.MODE_SWITCH_NEEDED, Step.PORTS, "The stick is in stick mode but shows no "
+                             f"{'AT' if args.mode == 'ncm' else 'PPP'} port.", [],
+                             "Check `pppstack ports`: the serial driver (option) may not be bound; "
+                             "give --device."), walk
         if not args.device and sim is None and device:
             log.info("the modem's %s port is %s", "AT" if args.mode == "ncm" else "PPP", device)
         d, port = _ports_step(device, walk)
@@ -258,7 +262,8 @@ def run_doctor(args: argparse.Namespace) -> tuple[Diagnosis, Walk]:
             registration = 8.0 if sim is not None else 30.0
             dialer: PppDialer | NcmDialer
             if args.mode == "ncm":
-                dialer = NcmDialer(args.apn or "internet", pin=args.pin, registration_timeout=registration)
+                dialer = NcmDialer(args.apn or "internet", pin=args.pin, registration_timeout=registration,
+                                   max_polls=10 if sim is not None else 60)
             else:
                 dialer = PppDialer(args.apn, args.pin, "IP", None, registration_timeout=registration)
             result = run_at(port, dialer, timeout=registration + 60)

@@ -430,6 +430,10 @@ class NcmDialer(_AtDialogue):
         unparsed = 0
         for _ in range(self.max_polls):
             yield from self._sleep(1.0)
+            urc = self.state.ndis  # the refusal comes as ^NDISSTAT:0,<cause>; the query form carries no cause
+            if urc is not None and not urc.connected and urc.error:
+                raise _Failed(DialError.NDIS_FAILED, f"{DialError.NDIS_FAILED.value}: the network refused the "
+                              f"connection (cause {urc.error})", "AT^NDISDUP")
             resp = yield from self._cmd("AT^NDISSTATQRY?")
             stat = None
             if resp is not None and resp.ok:

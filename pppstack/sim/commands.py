@@ -277,6 +277,7 @@ class AtInterpreter:
         if not m.registered:
             raise CmeError(30)
         if m.config.has(Fault.NO_CARRIER) or m.config.has(Fault.BUSY) or m.config.has(Fault.APN_REJECTED):
+            self.last_cause = 33 if m.config.has(Fault.APN_REJECTED) else 0
             m._urc_queue.append('^NDISSTAT: 0,33,,"IPV4"')
             return []
         m.ndis_up = True
