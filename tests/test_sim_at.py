@@ -110,7 +110,7 @@ def test_identification_and_queries_in_huawei_wording(clock, rng) -> None:
     assert hcsq is not None and hcsq.sysmode == "LTE" and hcsq.rsrp_dbm == -88
     assert ask(m, clock, 'AT^SYSCFGEX="0A",3FFFFFFF,2,4,7FFFFFFFFFFFFFFF,,').final is FinalResult.CME_ERROR
     ports = hw.parse_getportmode(ask(m, clock, "AT^GETPORTMODE").lines[0])
-    assert ports == {0: "modem", 1: "diag", 2: "pcui", 3: "net"}
+    assert ports == {0: "pcui", 1: "diag", 2: "modem", 3: "net"}  # the thread's layout, as `ports` reads it
     r = ask(m, clock, "AT+CREG=2;+CREG?")
     assert r.lines == ('+CREG: 2,1,"A1B2","01C2D3E4",7',)
     assert ask(m, clock, "AT+CSQ").lines == ("+CSQ: 24,99",)

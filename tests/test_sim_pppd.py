@@ -2,7 +2,7 @@
 setup with OpenWrt's 3g.chat — and must log what they log against a real Huawei stick:
 the stick's ``<auth chap MD5>``, a Challenge from "UMTS_CHAP_SRVR", the address and DNS by Nak.
 
-The guest's console pty and the simulator's ttyUSB0 are joined by a byte relay (a null-modem
+The guest's console pty and the simulator's ttyUSB2 are joined by a byte relay (a null-modem
 cable, as socat would be)."""
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def run_ppp(client: Client, link: PPPoS, until, timeout: float = 10.0) -> list[e
 
 def test_thread_dialogue_then_ppp_and_ping(sim_factory, rng) -> None:
     sim = sim_factory(echo=False)
-    assert os.path.basename(sim.port_path) == "ttyUSB0" and os.path.realpath(sim.port_path).startswith("/dev/pts/")
+    assert os.path.basename(sim.port_path) == "ttyUSB2" and os.path.realpath(sim.port_path).startswith("/dev/pts/")
     c = Client(sim.port_path)
     c.send('AT+CGDCONT=1,"IP","internet"')
     assert c.read_until(b"OK\r\n") == (b'\r\n^RSSI: 16\r\n\r\n^CERSSI:0,-80,-4,0,0,0,0\r\n\r\n'
@@ -215,7 +215,7 @@ def test_brownout_port_vanishes_then_reenumerates(sim_factory) -> None:
     appeared = sim.wait_for(PortAppeared, 3.0)
     assert isinstance(appeared, PortAppeared) and appeared.index == 3
     new = sim.wait_for_port(2.0)
-    assert new is not None and os.path.basename(new) == "ttyUSB3"
+    assert new is not None and os.path.basename(new) == "ttyUSB5"
     c = Client(new)
     boot = c.read_until(b"^SIMST: 1\r\n")
     assert b"^BOOT:" in boot
@@ -257,7 +257,8 @@ def test_closing_the_port_in_data_mode_hangs_up(sim_factory, rng) -> None:
 def test_extra_ports_diag_is_silent_pcui_answers() -> None:
     with start_sim(SimConfig(echo=False, signal_interval=0), extra_ports=True) as sim:
         ports = sim.port_paths()
-        assert [os.path.basename(p) for p in ports.values()] == ["ttyUSB0", "ttyUSB1", "ttyUSB2"]
+        assert {r: os.path.basename(p) for r, p in ports.items()} == {"pcui": "ttyUSB0", "diag": "ttyUSB1",
+                                                                      "modem": "ttyUSB2"}
         diag, pcui = Client(ports["diag"]), Client(ports["pcui"])
         diag.send("AT")
         pcui.send("AT")
@@ -282,7 +283,7 @@ def test_cli_prints_the_path_and_stops_on_sigint(tmp_path) -> None:
     try:
         assert proc.stdout is not None
         path = proc.stdout.readline().decode().strip()
-        assert os.path.basename(path) == "ttyUSB0"
+        assert os.path.basename(path) == "ttyUSB2"
         c = Client(path)
         c.send("ATD*99#")
         assert c.read_until(b"BUSY\r\n", 5).endswith(b'57\r\n\r\nBUSY\r\n')  # after the first report

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    "gsm with brownout)")
     p.add_argument("--no-echo", action="store_true", help="start with ATE0 (as in the thread's log)")
     p.add_argument("--tun", action="store_true", help="send the client's packets to a TUN on this host (root)")
-    p.add_argument("--extra-ports", action="store_true", help="also create ttyUSB1 (diag) and ttyUSB2 (PCUI)")
+    p.add_argument("--extra-ports", action="store_true", help="also create ttyUSB0 (PCUI) and ttyUSB1 (diag); "
+                   "the modem (PPP) port is ttyUSB2 either way, as `pppstack ports` names it")
     p.add_argument("--client-ip", default="100.68.27.142", help="address handed out by IPCP")
     p.add_argument("--delay", type=float, metavar="SECONDS",
                    help="seconds after CONNECT before a timed fault (brownout, reset, dead-echo, wrong-port)")

@@ -1,19 +1,20 @@
 """The simulator's edge: SimModem on a pty, driven by a real clock in a background thread.
 
     sim = start_sim(SimConfig(faults={Fault.BROWNOUT}))
-    sim.port_path        # /tmp/pppstack-sim-<pid>-<n>/ttyUSB0 -> /dev/pts/N (what a client opens)
+    sim.port_path        # /tmp/pppstack-sim-<pid>-<n>/ttyUSB2 -> /dev/pts/N (what a client opens)
     ...
     sim.stop()
 
-Ports are named like the thread's stick: ttyUSB0 is the modem port (AT and PPP).  With
-`extra_ports` the other two appear as well: ttyUSB1 (diagnostics: reads, never answers) and
-ttyUSB2 (PCUI: AT only, its own interpreter).  The names are symlinks in a private directory, so
-port events look real to a client:
+Ports are named as on the thread's stick and as `pppstack ports` reads its descriptors: ttyUSB2
+is the modem port (AT and PPP).  With `extra_ports` the other two appear as well: ttyUSB0 (PCUI:
+AT only, its own interpreter) and ttyUSB1 (diagnostics: reads, never answers).  The names are
+symlinks in a private directory, so port events look real to a client:
 
 * hang-up (WRONG_PORT): the pty master is closed (the client reads EIO) and a fresh pty takes the
   same name at once;
 * brown-out: every link is removed and every master closed — the /dev/pts node disappears too —
-  and after the re-enumeration delay new ptys appear as ttyUSB3..5 with ^BOOT/^SIMST waiting;
+  and after the re-enumeration delay new ptys appear as ttyUSB3..5 (the modem port is ttyUSB5)
+  with ^BOOT/^SIMST waiting;
 * the client closing the port while in data mode is DTR dropping: the modem hangs up (AT&D2).
 
 With `use_tun` (and the privileges) a TUN device on the simulator's side receives the client's
@@ -54,6 +55,7 @@ __all__ = ["start_sim", "SimHandle"]
 log = logging.getLogger("pppstack.sim")
 _counter = itertools.count()
 _ABSENT_POLL = 0.05
+MODEM_INTERFACE = 2  # the modem (PPP) port is the stick's third ttyUSB, as in the thread and `pppstack ports`
 
 
 class _QuietSimEngine(logging.Filter):
@@ -99,7 +101,7 @@ class SimHandle:
         if use_tun:
             self._make_tun()
         self.modem = SimModem(config, rng, respond=self.tun is None)
-        self._pcui = SimModem(SimConfig(pin=config.sim_pin, echo=config.echo), rng, port_index=2) \
+        self._pcui = SimModem(SimConfig(pin=config.sim_pin, echo=config.echo), rng, port_index=0) \
             if extra_ports else None
         self._extra = extra_ports
         self._lock = threading.Condition()
@@ -125,12 +127,17 @@ class SimHandle:
     def port_path(self) -> str:
         """The modem port's name (a symlink; it may be missing while the stick is off the bus)."""
         with self._lock:
-            return self._ports[0].link if self._ports else self._next_link
+            p = self._modem_port()
+            return p.link if p is not None else self._next_link
 
     @property
     def pty_path(self) -> str | None:
         with self._lock:
-            return self._ports[0].pts if self._ports else None
+            p = self._modem_port()
+            return p.pts if p is not None else None
+
+    def _modem_port(self) -> _Port | None:
+        return next((p for p in self._ports if p.role == "modem"), None)
 
     def port_paths(self) -> dict[str, str]:
         with self._lock:
@@ -197,7 +204,7 @@ class SimHandle:
     # -- ports -------------------------------------------------------------------------------------
     @property
     def _next_link(self) -> str:
-        return os.path.join(self.directory, f"ttyUSB{self.modem.port_index}")
+        return os.path.join(self.directory, f"ttyUSB{self.modem.port_index + MODEM_INTERFACE}")
 
     def _open_pty(self, port: _Port) -> None:
         master, slave = os.openpty()
@@ -213,11 +220,12 @@ class SimHandle:
         os.replace(tmp, port.link)
 
     def _appear(self, index: int) -> None:
-        roles = [("modem", self.modem)]
+        # interface order of the thread's stick: PCUI, diagnostics, modem (see tests/modem_sysfs.py)
+        roles: list[tuple[int, str, SimModem | None]] = [(MODEM_INTERFACE, "modem", self.modem)]
         if self._extra:
-            roles += [("diag", None), ("pcui", self._pcui)]
+            roles = [(0, "pcui", self._pcui), (1, "diag", None)] + roles
         ports = []
-        for i, (role, modem) in enumerate(roles):
+        for i, role, modem in roles:
             p = _Port(role, index + i, os.path.join(self.directory, f"ttyUSB{index + i}"), modem)
             self._open_pty(p)
             ports.append(p)
@@ -273,7 +281,7 @@ class SimHandle:
         elif isinstance(e, PortVanished):
             self._note(f"the stick dropped off USB ({e.reason}); it comes back in {e.reappear_after:g} s")
         elif isinstance(e, PortAppeared):
-            self._note(f"the stick re-enumerated: its modem port is now ttyUSB{e.index}")
+            self._note(f"the stick re-enumerated: its modem port is now ttyUSB{e.index + MODEM_INTERFACE}")
         elif isinstance(e, ModemReset):
             self._note(f"the modem reset ({e.reason})")
         elif isinstance(e, PortHangup):
@@ -385,7 +393,9 @@ class SimHandle:
 
     def _port_event(self, e: SimEvent, now: float) -> None:
         if isinstance(e, PortHangup):
-            p = self._ports[0]
+            p = self._modem_port()
+            if p is None:
+                return
             self._write(p)
             self._close(p, unlink=False)
             self._open_pty(p)       # same name, new line: the client's fd is dead, a reopen works

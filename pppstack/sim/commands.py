@@ -59,7 +59,7 @@ class AtInterpreter:
             "E": self._echo, "V": self._verbose, "Q": self._quiet, "&F": self._factory, "Z": self._factory,
             "D": self._dial, "H": lambda c, n: [], "O": self._online, "^NDISDUP": self._ndisdup,
             "^NDISSTATQRY": self._ndisstatqry, "^DHCP": self._dhcp, "^CURC": self._curc,
-            "^GETPORTMODE": self._fixed("^GETPORTMODE: TYPE: WCDMA: huawei,MDM:0,DIAG:1,PCUI:2,NDIS:3"),
+            "^GETPORTMODE": self._fixed("^GETPORTMODE: TYPE: WCDMA: huawei,PCUI:0,DIAG:1,MDM:2,NDIS:3"),
             "+CMEE": self._cmee, "+CGATT": self._cgatt, "+COPS": self._cops, "+CFUN": self._cfun,
             "+CGPADDR": self._cgpaddr, "&W": lambda c, n: [], "&C": lambda c, n: [], "&D": lambda c, n: [],
             "+CEER": self._ceer,

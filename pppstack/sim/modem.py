@@ -464,7 +464,7 @@ class SimModem:
 
     def _on_reappear(self, now: float) -> None:
         self._events.append(PortAppeared(self.port_index))
-        self.log.append(f"re-enumerated as ttyUSB{self.port_index}")
+        self.log.append(f"re-enumerated as ttyUSB{self.port_index}..{self.port_index + 2}")
         self._on_booted(now)
 
     # -- data mode ---------------------------------------------------------------------------------
