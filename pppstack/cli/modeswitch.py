@@ -48,12 +48,17 @@ def _load(args: argparse.Namespace) -> UsbModeConfig:
 
 
 def handler(args: argparse.Namespace) -> int:
-    if args.explain:
+    if args.explain is not None:  # an empty value is a mistake, never a request to switch for real
         hexs = args.explain.replace(" ", "")
         try:
             data = bytes.fromhex(hexs)
         except ValueError:
-            print("pppstack modeswitch: --explain wants a hex string", file=sys.stderr)
+            data = b""
+        if not data:
+            print("pppstack modeswitch: --explain wants a switch message in hex (e.g. the MessageContent of "
+                  "usb-mode.json: 55534243123456780000000000000011062000000101000100000000000000), "
+                  f"not {args.explain!r}",
+                  file=sys.stderr)
             return int(ExitCode.OPTION_ERROR)
         info = classify_message(data)
         print(info.description)

@@ -1,6 +1,6 @@
 """`pppstack up`: dial a modem and give the host a network interface, without pppd or kernel PPP.
 
-    pppstack up --device /dev/ttyUSB0 --apn internet
+    pppstack up --device /dev/ttyUSB2 --apn internet
     pppstack up                        # find the stick (mode switch if needed) and its PPP port
     pppstack up call e3372             # /etc/ppp/peers/e3372, pppd's words
     pppstack up --simulate             # the whole path against the built-in simulated E3372
@@ -265,6 +265,10 @@ class UpCommand:
                 return code
             opts = self.opts  # the fault demo may have shortened holdoff or turned LCP echo on
             signals.hup_redials = opts.persist
+        elif opts.device:  # a mistyped or unreadable port is said as such, before a TUN is asked for
+            refusal = self._check_port(opts.device)
+            if refusal is not None:
+                return self._finish(*refusal)
         code = self._make_tun()
         if code is not ExitCode.OK:
             return code
@@ -343,6 +347,26 @@ class UpCommand:
                         f"{signals.signal_name} received while looking for the modem; stopped.")
             return None, ExitCode.NO_DEVICE, f"No modem to dial: {why}."
         return found, ExitCode.OK, ""
+
+    def _check_port(self, device: str) -> tuple[ExitCode, str] | None:
+        """Why the given port cannot be dialled (missing, not permitted, not a tty), else None.
+        With persist a missing port may still appear (the stick is re-enumerating): not refused."""
+        try:
+            fd = os.open(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            if self.opts.persist:
+                return None
+            return ExitCode.NO_DEVICE, (f"{device} does not exist: is the modem plugged in, and is that its name? "
+                                        "`pppstack ports` lists the modem's ports and their roles.")
+        except PermissionError:
+            return ExitCode.OPEN_FAILED, (f"Could not open {device}: permission denied. Run as root, or add "
+                                          "yourself to the port's group (usually dialout) and log in again.")
+        except OSError as exc:
+            return ExitCode.OPEN_FAILED, f"Could not open {device}: {exc.strerror or exc}."
+        try:
+            return (ExitCode.OPEN_FAILED, refusal) if (refusal := not_a_serial_port(fd, device)) else None
+        finally:
+            os.close(fd)
 
     # -- one call -------------------------------------------------------------------------------
     def _one_session(self, device: str, signals: Signals) -> LinkEnd | None:
