@@ -21,6 +21,8 @@ import uuid
 
 import pytest
 
+from pppstack.io.hooks import status_files
+
 pytestmark = pytest.mark.netns
 
 
@@ -249,7 +251,7 @@ def test_up_and_serve_ping_tcp_100mb_status_and_clean_stop(namespaces, tmp_path)
         assert up.stop(signal.SIGTERM) == 0, up.log
         assert "SIGTERM" in up.log
         assert "ppp7" not in a.run("ip", "link").stdout
-        assert not (tmp_path / "a" / "ppp7.json").exists()
+        assert not status_files(str(tmp_path / "a"), "ppp7")
         assert not (tmp_path / "a" / "ppp7" / "resolv.conf").exists()
         # ip-up and ip-down ran with pppd's arguments and environment
         up_log = (tmp_path / "ip-up.log").read_text()
@@ -351,7 +353,7 @@ def test_far_side_killed_mid_transfer_cause_named_and_persist_brings_it_back(nam
         ping = a.run("ping", "-c", "2", "-i", "0.2", "-W", "2", SERVER_IP)
         assert ping.returncode == 0, ping.stdout + up.log
         assert f"inet {CLIENT_IP} peer {SERVER_IP}/32" in a.run("ip", "-4", "addr", "show", "ppp7").stdout
-        status = json.loads((tmp_path / "a" / "ppp7.json").read_text())
+        status = json.loads(open(status_files(str(tmp_path / "a"), "ppp7")[0]).read())
         assert status["last_end"]["code"] == 15 and status["sessions"] == 2
     finally:
         for p in (recv, sender):

@@ -16,6 +16,8 @@ import uuid
 
 import pytest
 
+from pppstack.io.hooks import status_files
+
 pytestmark = pytest.mark.netns
 
 
@@ -59,7 +61,7 @@ def test_simulate_as_root_pings_through_a_real_interface(netns: str, tmp_path) -
     # the interface and status file are gone afterwards
     links = subprocess.run(["ip", "-n", netns, "link"], capture_output=True, text=True).stdout
     assert "ppp0" not in links
-    assert not (tmp_path / "ppp0.json").exists()
+    assert not status_files(str(tmp_path))
 
 
 def test_simulate_without_privileges_still_proves_the_link(tmp_path) -> None:
@@ -114,7 +116,8 @@ def test_sighup_redials_and_sigterm_ends_cleanly(netns: str, tmp_path) -> None:
         wait_for("IPCP is up")
         end = time.monotonic() + 3  # the status file follows the log line
         while True:
-            status = json.loads((tmp_path / "ppp0.json").read_text())
+            found = status_files(str(tmp_path), "ppp0")
+            status = json.loads(open(found[0]).read()) if found else {"local": None}
             if status["local"] or time.monotonic() > end:
                 break
             time.sleep(0.05)

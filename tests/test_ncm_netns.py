@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pppstack.io.hooks import status_files
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.netns
 
@@ -20,6 +22,7 @@ SCRIPT = r"""
 import json, os, signal, subprocess, sys, threading, time
 from ipaddress import IPv4Address, IPv4Interface
 from tests.fake_ncm_device import FakeBackend, FakeNcmModem
+from pppstack.io.hooks import status_files
 from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
 
 MODE = sys.argv[1]
@@ -71,10 +74,10 @@ def pinger():
     while True:
         try:
             from pppstack.cli.status import format_status
-            st = json.load(open(sys.argv[2] + "/ncmt0.json"))
+            st = json.load(open(status_files(sys.argv[2], "ncmt0")[0]))
             res["status"] = format_status(st)
             res["status_counters"] = st["counters"]
-        except (OSError, ValueError, KeyError, ImportError) as exc:
+        except (OSError, ValueError, KeyError, ImportError, IndexError) as exc:  # IndexError: no file yet
             res["status"] = repr(exc)
         if res.get("status_counters", {}).get("packets_sent", 0) >= 3 or time.monotonic() > deadline:
             break
@@ -140,7 +143,7 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Pa
         assert res["ping6_rc"] == 0, res["ping6"]
         assert "ncmt0: ncm-up" in res["status"] and "10.10.1.1 -> peer 10.10.1.2" in res["status"], res["status"]
         assert res["status_counters"]["packets_sent"] >= 3               # `pppstack status` sees the link
-        assert not (tmp_path / "ncmt0.json").exists()                     # and the file goes with it
+        assert not status_files(str(tmp_path), "ncmt0")                    # and the file goes with it
         assert "fe80::e5b:8fff:fe27:9a64/64" in res["addr6"]          # our EUI-64 link-local, the L2 shim's
     if mode == "drop":
         assert res["code"] == 17, p.stderr     # ExitCode.CARRIER_LOST, from the ^NDISSTAT URC

@@ -281,11 +281,11 @@ def test_lcp_with_a_silent_peer_exits_24_and_says_it_is_closing(run_dir) -> None
     import json
 
     modem = PtyModem(BASE, peer=None)
-    status = os.path.join(run_dir, "ppp0.json")
+    from pppstack.io.hooks import status_files
 
     def phase() -> str:
         try:
-            with open(status) as f:
+            with open(status_files(run_dir, "ppp0")[0]) as f:
                 return str(json.load(f).get("phase"))
         except (OSError, ValueError):
             return ""

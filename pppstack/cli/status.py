@@ -1,14 +1,15 @@
 """`pppstack status`: what the running links are doing, from their status files.
 
-`pppstack up` and `serve` rewrite /run/pppstack/<ifname>.json every two seconds and on every
-change (phase, addresses, DNS, counters, why the last call ended).  This command reads them; it
-needs no privileges and never disturbs the link.
+`pppstack up` and `serve` rewrite /run/pppstack/<ifname>@net<inode>.json every two seconds and on
+every change (phase, addresses, DNS, counters, why the last call ended); the network namespace is
+part of the name because two links in two namespaces may both be ppp0.  This command reads them;
+it needs no privileges and never disturbs the link.  By default it reads the system's directory
+(root's links) and, for a normal user, that user's own as well.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ import time
 from typing import Any
 
 from pppstack.exitcodes import ExitCode
-from pppstack.io.hooks import default_run_dir, read_status
+from pppstack.io.hooks import RUN_DIR, default_run_dir, netns_id, read_status, status_files
 
 __all__ = ["register", "handler", "format_status"]
 
@@ -24,7 +25,8 @@ __all__ = ["register", "handler", "format_status"]
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="show the running links (phase, addresses, counters)", description=__doc__)
     p.add_argument("ifname", nargs="?", help="one interface (default: all)")
-    p.add_argument("--run-dir", default=default_run_dir(), help="where the status files are (default /run/pppstack)")
+    p.add_argument("--run-dir", help=f"where the status files are (default {RUN_DIR}, and a normal user's "
+                   "own run directory)")
     p.add_argument("--json", action="store_true", help="print the status files as JSON")
     p.set_defaults(func=handler)
 
@@ -49,7 +51,8 @@ def _human(n: int | None) -> str:
 
 def format_status(st: dict[str, Any], now: float | None = None) -> str:
     now = time.time() if now is None else now
-    lines = [f"{st.get('ifname')}: {st.get('phase')}" + ("" if st.get("alive", True) else " (process gone)")]
+    where = f" (network namespace {st['netns']})" if st.get("netns") and st["netns"] != netns_id() else ""
+    lines = [f"{st.get('ifname')}{where}: {st.get('phase')}" + ("" if st.get("alive", True) else " (process gone)")]
     if st.get("device"):
         lines.append(f"  device     {st['device']}")
     if st.get("local"):
@@ -75,7 +78,7 @@ def format_status(st: dict[str, Any], now: float | None = None) -> str:
 
 _SHAPES: dict[str, type | tuple[type, ...]] = {
     "counters": dict, "last_end": dict, "notes": list, "dns": list, "resolv_conf": list,
-    "up_since": (int, float), "pid": int,
+    "up_since": (int, float), "pid": int, "netns": int,
 }
 
 
@@ -90,10 +93,10 @@ def _checked(st: object) -> dict[str, Any]:
 
 
 def handler(args: argparse.Namespace) -> int:
-    pattern = os.path.join(args.run_dir, f"{args.ifname}.json" if args.ifname else "*.json")
+    dirs = [args.run_dir] if args.run_dir else list(dict.fromkeys([RUN_DIR, default_run_dir()]))
     found: list[dict[str, Any]] = []
     broken = 0
-    for path in sorted(glob.glob(pattern)):
+    for path in [p for d in dirs for p in status_files(d, args.ifname)]:
         try:
             st = _checked(read_status(path))
         except (OSError, ValueError) as exc:
@@ -107,10 +110,10 @@ def handler(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(found if not args.ifname else (found[0] if found else None), indent=2, sort_keys=True))
     elif not found and broken:
-        print(f"no readable status file in {args.run_dir}")
+        print(f"no readable status file in {' or '.join(dirs)}")
     elif not found:
         what = f"for {args.ifname} " if args.ifname else ""
-        print(f"no pppstack link {what}is running (no status file in {args.run_dir})")
+        print(f"no pppstack link {what}is running (no status file in {' or '.join(dirs)})")
     else:
         print("\n\n".join(format_status(st) for st in found))
     return int(ExitCode.OK if found else ExitCode.NO_DEVICE)

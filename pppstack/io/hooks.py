@@ -31,7 +31,7 @@ __all__ = [
 
 log = logging.getLogger("pppstack.hooks")
 
-RUN_DIR = "/run/pppstack"
+RUN_DIR = os.environ.get("PPPSTACK_RUN_DIR") or "/run/pppstack"  # the system's links (root's)
 SCRIPT_PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -43,8 +43,28 @@ def default_run_dir() -> str:
     return os.path.join(base, "pppstack") if base else f"/tmp/pppstack-{os.geteuid()}"
 
 
+def netns_id() -> int:
+    """This process's network namespace (the inode of /proc/self/ns/net; 0 if unknown).  Interface
+    names are per namespace: two links may both be ppp0, so status files are keyed by both."""
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return 0
+
+
 def status_path(ifname: str, run_dir: str = RUN_DIR) -> str:
-    return os.path.join(run_dir, f"{ifname}.json")
+    """<run_dir>/<ifname>@net<inode>.json: unique per interface and network namespace."""
+    return os.path.join(run_dir, f"{ifname}@net{netns_id()}.json")
+
+
+def status_files(run_dir: str, ifname: str | None = None) -> list[str]:
+    """The status files in ``run_dir`` (of one interface name, in any namespace, if given)."""
+    import glob
+
+    name = glob.escape(ifname) if ifname else "*"
+    found = set(glob.glob(os.path.join(glob.escape(run_dir), f"{name}@net*.json")))
+    found.update(glob.glob(os.path.join(glob.escape(run_dir), f"{name}.json")))  # written before the key
+    return sorted(found)
 
 
 def resolv_path(ifname: str, run_dir: str = RUN_DIR) -> str:
@@ -141,7 +161,9 @@ def run_hook(script: str | None, ctx: HookContext, *, ipv6: bool = False, wait: 
 
 def _atomic_write(path: str, text: str, mode: int = 0o644) -> None:
     directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o755)  # whatever the umask: `pppstack status` needs no privileges to read
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w") as f:

@@ -95,7 +95,7 @@ class InterfaceSetup:
             "ipv6_peer": str(self.ll_peer) if self.ll_peer else None, "mtu": self.mtu,
             "up_since": self.up_wall, "connect_time": (time.monotonic() - self.up_since) if self.up_since else None,
             "sessions": self.sessions, "last_end": self.last_end, "resolv_conf": self.resolv_written,
-            "tun": self.tun is not None, "notes": self.notes, "updated": time.time(),
+            "tun": self.tun is not None, "notes": self.notes, "updated": time.time(), "netns": hooks.netns_id(),
         }
         if c is not None:
             st["counters"] = {
