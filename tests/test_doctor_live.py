@@ -155,3 +155,12 @@ def test_judge_link_tells_a_silent_port_from_an_lcp_timeout() -> None:
     assert d is not None and d.verdict is Verdict.LCP_TIMEOUT
     d = judge_link(ExitCode.NO_CARRIER, "NO CARRIER", {"LinkUp", "Ipv4Up"}, [], Walk(), ["^BOOT:1,0,0,0,75"], True)
     assert d is not None and d.verdict is Verdict.MODEM_RESET
+
+
+def test_a_port_that_does_not_exist_is_a_verdict_not_a_traceback(tmp_path: Any) -> None:
+    r = subprocess.run([sys.executable, "-m", "pppstack", "doctor", "--device", str(tmp_path / "ttyUSB9"), "--json"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+    (d,) = json.loads(r.stdout)
+    assert (d["verdict"], d["step"]) == ("MODE_SWITCH_NEEDED", "ports"), d
+    assert "does not exist" in d["summary"]

@@ -44,6 +44,10 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "no_kernel_ppp.journal": [("NO_KERNEL_PPP", "/dev/ppp")],
     "modem_reset.mm": [("MODEM_RESET", "^BOOT")],
     "persist_retry.syslog": [("CONNECT_FAILED", "NO CARRIER"), ("OK", "local  IP address")],
+    "nm_ppp_ok.journal": [("OK", "local  IP address")],
+    "mm_locked.journal": [("SIM_PIN", "SIM PIN required")],
+    "cdrom_only.dmesg": [("MODE_SWITCH_NEEDED", "Mass Storage")],
+    "pin_3g.logread": [("SIM_PIN", "Unable to verify PIN")],
     # real pppd 2.4.9 (the QEMU guest, tests/guest) as the network side: its own debug logfile
     "guest_chap_wrong_secret.pppd": [("AUTH_FAILED", "failed CHAP authentication")],
     "guest_peer_silent.pppd": [("PEER_DEAD", "No response to 3 echo-requests")],
@@ -210,3 +214,13 @@ def test_cli_text_and_a_missing_file() -> None:
     assert r.returncode == 0 and b"PORT_VANISHED" in r.stdout and b"fix:" in r.stdout
     r = _cli("--log", str(LOGS / "no-such-file"))
     assert r.returncode == 2 and b"cannot read" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_verdict_names_agree_with_exit_codes_where_meanings_match() -> None:
+    from pppstack.exitcodes import ExitCode
+
+    shared = {"SIM_PIN", "CONNECT_FAILED", "LCP_TIMEOUT", "AUTH_FAILED", "LOOPBACK", "PEER_DEAD", "PORT_VANISHED",
+              "NETWORK_FAILED", "OK"}
+    assert shared <= {c.name for c in ExitCode}
+    assert shared <= {v.value for v in Verdict}
+    assert all(v.name == v.value for v in Verdict)

@@ -106,13 +106,15 @@ def _reset(s: Session) -> Diagnosis | None:
 
 
 def _pin(s: Session) -> Diagnosis | None:
-    need = s.last(Kind.PIN_NEEDED)
-    ok = s.last(Kind.PIN_OK)
-    if need is None or (ok is not None and s.body.index(ok) > s.body.index(need)):
+    # a lock reported before the session started (ModemManager at boot) still holds during it
+    pins = [f for f in s.preamble + s.body if f.kind in (Kind.PIN_NEEDED, Kind.PIN_OK)]
+    need = next((f for f in reversed(pins) if f.kind is Kind.PIN_NEEDED), None)
+    if need is None or pins[-1].kind is Kind.PIN_OK:
         return None
     if s.has(Kind.IP_UP, Kind.IP_UP_MANAGER):
         return None
-    return _dx(Verdict.SIM_PIN, [need, s.last(Kind.AT_ERROR)], f"The SIM is locked ({need.detail or 'PIN'}).")
+    what = need.detail if need.detail and len(need.detail) <= 30 else "it wants a PIN"
+    return _dx(Verdict.SIM_PIN, [need, s.last(Kind.AT_ERROR), s.last(Kind.ATTEMPT_END)], f"The SIM is locked ({what}).")
 
 
 def _registration(s: Session) -> Diagnosis | None:

@@ -167,7 +167,7 @@ def _ppp_steps(port: SerialPort, args: argparse.Namespace, initial: bytes, walk:
     from pppstack.io.session import build_link, run_session
     from pppstack.options import parse_argv
 
-    words = ["lcp-echo-interval", "1", "lcp-echo-failure", "3"]
+    words = ["lcp-echo-interval", "1", "lcp-echo-failure", "3", "usepeerdns"]
     if args.user:
         words += ["user", args.user]
     if args.password:
@@ -182,7 +182,7 @@ def _ppp_steps(port: SerialPort, args: argparse.Namespace, initial: bytes, walk:
     def on_event(event: Any, now: float) -> None:
         seen.add(type(event).__name__)
         if type(event).__name__ == "Ipv4Up":
-            addresses[:] = [str(event.local), str(event.peer)]
+            addresses[:] = [str(event.local), str(event.peer), ", ".join(str(d) for d in event.dns)]
         inner(event, now)
 
     setup.on_event = on_event  # type: ignore[method-assign]
@@ -208,8 +208,8 @@ def _ppp_steps(port: SerialPort, args: argparse.Namespace, initial: bytes, walk:
     if d is not None:
         return d
     if "Ipv4Up" in seen:
-        local, peer = addresses or ["?", "?"]
-        walk.ok(Step.NETWORK, f"IPCP: local {local}, peer {peer}"
+        local, peer, dns = addresses or ["?", "?", ""]
+        walk.ok(Step.NETWORK, f"IPCP: local {local}, peer {peer}" + (f", DNS {dns}" if dns else "")
                 + (", IPv6CP up" if "Ipv6Up" in seen else ""))
     elif "Ipv6Up" in seen:
         walk.ok(Step.NETWORK, "IPv6CP up")
