@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pppstack.modem import huawei as hw
-from pppstack.modem.at import AtChannel, parse_command_line
+from pppstack.modem.at import AtChannel, AtCommand, FinalResult, Response, parse_command_line
 from pppstack.modem.chat import Chat, ChatScript
 from pppstack.modem.dial import NcmDialer, PppDialer
 
@@ -22,17 +22,35 @@ LINES = st.lists(st.sampled_from([
 def test_at_channel_survives_anything(lines: list[bytes], command: str) -> None:
     ch = AtChannel()
     ch.command(command)
-    ch.feed(b"\r\n".join(lines) + b"\r\n")
-    ch.state.summary()
-    ch.state.to_json()
+    events = ch.feed(b"\r\n".join(lines) + b"\r\n")
+    responses = [e for e in events if isinstance(e, Response)]
+    # one command gets at most one final result, and it is the first final line the modem sent
+    texts = [t for t in (x.decode("latin-1").strip().upper() for x in b"\r\n".join(lines).splitlines()) if t]
+    final_words = {f.value for f in FinalResult} | {"NO DIAL TONE"}
+    finals = [t for t in texts if t != command.upper() and (
+        t in final_words or t.startswith(("+CME ERROR", "+CMS ERROR", "CONNECT ")))]
+    assert len(responses) == (1 if finals else 0)
+    assert ch.busy == (not finals)
+    if responses:
+        assert responses[0].command == command
+        assert responses[0].ok == (finals[0] == "OK" or finals[0].startswith("CONNECT"))
+    s = ch.state
+    assert s.parse_errors == len(s.bad_lines) or len(s.bad_lines) == s.MAX_BAD_LINES
+    assert s.to_json()["parse_errors"] == s.parse_errors and isinstance(s.summary(), str)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=80))
 def test_parsers_return_none_or_value(text: str) -> None:
-    for parse in (hw.parse_hcsq, hw.parse_cerssi, hw.parse_sysinfoex, hw.parse_syscfgex, hw.parse_ndisstat,
-                  hw.parse_dhcp, hw.parse_getportmode, parse_command_line):
-        parse(text)
+    for parse, kind in ((hw.parse_hcsq, hw.Hcsq), (hw.parse_cerssi, hw.Cerssi), (hw.parse_sysinfoex, hw.SysInfoEx),
+                        (hw.parse_syscfgex, hw.SysCfgEx), (hw.parse_ndisstat, hw.NdisStat),
+                        (hw.parse_dhcp, hw.DhcpInfo), (hw.parse_dhcpv6, hw.Dhcpv6Info)):
+        value = parse(text)
+        assert value is None or isinstance(value, kind)
+    roles = hw.parse_getportmode(text)
+    assert all(isinstance(k, int) and k >= 0 and isinstance(v, str) for k, v in roles.items())
+    cmd = parse_command_line(text)
+    assert cmd is None or all(isinstance(c, AtCommand) for c in cmd)
 
 
 @settings(max_examples=60, deadline=None)

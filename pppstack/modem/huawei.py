@@ -11,13 +11,14 @@ input, and returns ``None`` when the line does not parse.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
 __all__ = [
-    "AuthType", "Hcsq", "Cerssi", "SysInfoEx", "SysCfgEx", "NetworkMode", "NdisStat", "DhcpInfo",
+    "AuthType", "Hcsq", "Cerssi", "SysInfoEx", "SysCfgEx", "NetworkMode", "NdisStat", "DhcpInfo", "Dhcpv6Info",
     "split_args", "unquote", "parse_hcsq", "parse_cerssi", "parse_sysinfoex", "parse_syscfgex",
-    "parse_ndisstat", "parse_dhcp", "parse_getportmode", "build_ndisdup", "build_ndisdup_teardown",
+    "parse_ndisstat", "parse_dhcp", "parse_dhcpv6", "parse_getportmode", "build_ndisdup", "build_ndisdup_teardown",
     "build_syscfgex", "rssi_csq_to_dbm",
 ]
 
@@ -47,11 +48,16 @@ def unquote(field: str) -> str:
     return field
 
 
-def _int(field: str, base: int = 10) -> int | None:
-    try:
-        return int(unquote(field), base)
-    except ValueError:
+_DIGITS = {10: re.compile(r"[0-9]{1,12}"), 16: re.compile(r"[0-9A-Fa-f]{1,16}"), -10: re.compile(r"-?[0-9]{1,12}")}
+
+
+def _int(field: str, base: int = 10, signed: bool = False) -> int | None:
+    # Strict on purpose: int() would also take "-1" in hex, "1_0", "+7" and unbounded lengths,
+    # and a negative hex word is what made ^DHCP raise OverflowError.
+    s = unquote(field)
+    if _DIGITS[-base if signed else base].fullmatch(s) is None:
         return None
+    return int(s, base)
 
 
 def _after_colon(line: str, prefix: str) -> str:
@@ -108,7 +114,10 @@ def parse_hcsq(line: str) -> Hcsq | None:
     if not fields or not fields[0]:
         return None
     sysmode = unquote(fields[0]).upper()
-    values = tuple(v for v in (_int(f) for f in fields[1:]) if v is not None)
+    maybe = [_int(f) for f in fields[1:]]
+    values = tuple(v for v in maybe if v is not None)
+    if len(values) != len(maybe):    # a dropped field would shift every later quantity
+        return None
 
     def g(i: int) -> int | None:
         return values[i] if i < len(values) else None
@@ -142,7 +151,7 @@ class Cerssi:
 
 def parse_cerssi(line: str) -> Cerssi | None:
     fields = split_args(_after_colon(line, "^CERSSI"))
-    values = tuple(_int(f) for f in fields)
+    values = tuple(_int(f, signed=True) for f in fields)
     if not values or any(v is None for v in values):
         return None
     return Cerssi(tuple(v for v in values if v is not None))
@@ -301,11 +310,8 @@ def _le_hex_ip(field: str) -> ipaddress.IPv4Address | None:
     s = unquote(field)
     if s[:2] in ("0x", "0X"):
         s = s[2:]
-    if not s or len(s) > 8:
-        return None
-    try:
-        word = int(s, 16)
-    except ValueError:
+    word = _int(s, 16) if len(s) <= 8 else None
+    if word is None:
         return None
     return ipaddress.IPv4Address(word.to_bytes(4, "little"))
 
@@ -327,6 +333,35 @@ def parse_dhcp(line: str) -> DhcpInfo | None:
     up = _int(f[6]) if len(f) > 6 else None
     down = _int(f[7]) if len(f) > 7 else None
     return DhcpInfo(addr, mask, gw, server, dns, up, down)
+
+
+@dataclass(frozen=True, slots=True)
+class Dhcpv6Info:
+    address: ipaddress.IPv6Address
+    gateway: ipaddress.IPv6Address
+    dns: tuple[ipaddress.IPv6Address, ...]
+
+
+def _ipv6(field: str) -> ipaddress.IPv6Address | None:
+    s = unquote(field)
+    if not s or len(s) > 45:
+        return None
+    try:
+        return ipaddress.IPv6Address(s)
+    except ValueError:
+        return None
+
+
+def parse_dhcpv6(line: str) -> Dhcpv6Info | None:
+    """``^DHCPV6: <addr>,<netmask>,<gw>,<dhcp server>,<dns1>,<dns2>,<up bps>,<down bps>``, IPv6 text."""
+    f = split_args(_after_colon(line, "^DHCPV6"))
+    if len(f) < 6:
+        return None
+    ips = [_ipv6(x) for x in f[:6]]
+    addr, _mask, gw, _server, dns1, dns2 = ips
+    if addr is None or gw is None or any(ip is None and f[i] for i, ip in enumerate(ips)):
+        return None
+    return Dhcpv6Info(addr, gw, tuple(d for d in (dns1, dns2) if d is not None and not d.is_unspecified))
 
 
 # ---------------------------------------------------------------- ^NDISDUP
