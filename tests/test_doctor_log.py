@@ -224,3 +224,10 @@ def test_verdict_names_agree_with_exit_codes_where_meanings_match() -> None:
     assert shared <= {c.name for c in ExitCode}
     assert shared <= {v.value for v in Verdict}
     assert all(v.name == v.value for v in Verdict)
+
+
+def test_chat_timing_out_before_connect_says_so() -> None:
+    (d,) = diagnose_log(["pppd[5]: pppd 2.4.9 started by root, uid 0", "chat[6]: send (ATD*99#^M)",
+                         "chat[6]: expect (CONNECT)", "chat[6]: alarm", "chat[6]: Failed",
+                         "pppd[5]: Connect script failed", "pppd[5]: Exit."])
+    assert d.verdict is Verdict.CONNECT_FAILED and "timed out" in d.summary

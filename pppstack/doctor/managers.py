@@ -96,6 +96,8 @@ def wvdial_facts(line: LogLine) -> list[Fact]:
         if "busy" in low or "locked" in low:
             return [Fact(Kind.OPEN_BUSY, line, body)]
         return [Fact(Kind.OPEN_ENOENT, line, body)]
+    if low.startswith("cannot get information for serial port"):
+        return [Fact(Kind.OPEN_ENOENT, line, body)]
     if low.startswith("modem not responding"):
         return [Fact(Kind.CONNECT_SCRIPT_FAILED, line, body)]
     if low.startswith("no carrier"):

@@ -77,8 +77,10 @@ def chat_facts(line: LogLine) -> list[Fact]:
         kind = Kind.DIAL if re.match(r"^ATD", cmd, re.I) else Kind.SEND_AT
         return [Fact(kind, line, cmd)]
     if re.match(r"^(?:expect|abort on|report|timeout set to|-- got it|Failed|alarm|CONNECTED)\b", msg.strip()):
-        if msg.startswith("Failed"):
-            return [Fact(Kind.CONNECT_SCRIPT_FAILED, line, msg)]
+        if msg.startswith("Failed"):  # "Failed (NO CARRIER)" names the abort string; a bare one says nothing
+            return [Fact(Kind.CONNECT_SCRIPT_FAILED, line, msg if "(" in msg else "")]
+        if msg.strip() == "alarm":  # chat's timeout: the expected string never came
+            return [Fact(Kind.CONNECT_SCRIPT_FAILED, line, "chat timed out waiting for the modem's answer")]
         return []
     if msg.startswith("SIGHUP") or "hangup" in msg.lower():
         return [Fact(Kind.MODEM_HANGUP, line)]

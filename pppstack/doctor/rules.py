@@ -165,7 +165,8 @@ def _dial(s: Session) -> Diagnosis | None:
     if s.has(Kind.CONNECT, Kind.PPP_CONNECT, Kind.NDIS_UP, Kind.IP_UP, Kind.IP_UP_MANAGER):
         return None
     answer = s.last(Kind.NO_CARRIER, Kind.BUSY, Kind.AT_ERROR)   # the modem's own words first
-    failed = s.last(Kind.CONNECT_SCRIPT_FAILED)
+    scripts = s.all(Kind.CONNECT_SCRIPT_FAILED)
+    failed = next((f for f in reversed(scripts) if f.detail), scripts[-1] if scripts else None)
     if answer is None and failed is None:
         return None
     dial = s.last(Kind.DIAL)
