@@ -6,9 +6,10 @@ passed step is listed with what it saw.  Needs no root: no interface is created.
 
 From a log (`--log FILE`, `-` for stdin): whatever users paste -- OpenWrt logread, syslog,
 journalctl, pppd's debug log, chat -v, wvdial, comgt/netifd, ModemManager, NetworkManager,
-kernel USB lines -- one verdict per session, oldest first.  The reasoning is sans-I/O
-(pppstack.doctor); this module reads the file and prints.
+kernel USB lines -- one verdict per session, oldest first.
 """
+# The reasoning is sans-I/O (pppstack.doctor); the live walk is pppstack.io.doctorwalk; this
+# module only parses options, reads the log and prints.
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--json", action="store_true", help="print one JSON list, one object per session")
     g = p.add_argument_group("live (without --log)")
     g.add_argument("--device", "-d", metavar="TTY", help="the port to dial on (default: found through sysfs)")
-    g.add_argument("--apn", help="access point name (default: the modem's stored context)")
+    g.add_argument("--apn", help="access point name (PPP default: the modem's stored context; NCM: internet)")
     g.add_argument("--pin", help="SIM PIN, if the SIM wants one")
     g.add_argument("--user", help="PAP/CHAP user name")
     g.add_argument("--password", help="PAP/CHAP password (never printed)")
