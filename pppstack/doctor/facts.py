@@ -39,6 +39,7 @@ class Kind(Enum):
     PDP_CAUSE = auto()         # the network's reason for refusing the data call (detail)
     NDIS_UP = auto()           # ^NDISSTAT:1 / NCM link up
     NDIS_DOWN = auto()         # ^NDISSTAT:0 (detail: cause, if any)
+    ECHO = auto()              # a command line the modem echoed (detail: the command)
     # ports and USB
     OPEN_ENOENT = auto()       # the tty does not exist
     OPEN_BUSY = auto()         # the tty is locked or in use

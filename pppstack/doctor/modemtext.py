@@ -69,6 +69,8 @@ def modem_facts(line: LogLine, text: str) -> list[Fact]:
     word = re.sub(r"\s+", " ", up)
     if word == "OK":
         return [Fact(Kind.AT_OK, line)]
+    if word.startswith("AT") and len(word) > 2 and not word.startswith("ATTENTION"):
+        return [Fact(Kind.ECHO, line, word)]   # E1: the modem repeats the command line it got
     if word.startswith("CONNECT") and (len(word) == 7 or word[7] in " /"):
         return [Fact(Kind.CONNECT, line, text)]
     if word in ("NO CARRIER", "NO ANSWER", "NO DIALTONE", "NO DIAL TONE"):

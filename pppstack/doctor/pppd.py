@@ -71,7 +71,8 @@ def chat_facts(line: LogLine) -> list[Fact]:
     msg = line.message
     m = re.match(r"^send \((.*)\)$", msg)
     if m:
-        cmd = m.group(1).replace("^M", "").strip()
+        # chat's escapes (\d delay, \p pause, \K break, \c no CR) are not part of the command
+        cmd = re.sub(r"\\[dpKc]", "", m.group(1).replace("^M", "")).strip()
         if not cmd.upper().startswith("AT"):
             return []
         kind = Kind.DIAL if re.match(r"^ATD", cmd, re.I) else Kind.SEND_AT

@@ -16,7 +16,7 @@ from pppstack.doctor.verdicts import DEFAULT_FIX, STEP_OF, Diagnosis, Step, Verd
 __all__ = ["judge"]
 
 _WRONG_PORT_SECONDS = 10.0   # CONNECT, then the line drops this soon with no PPP from the peer
-_MEANINGFUL = set(Kind) - {Kind.SIGNAL, Kind.NOISE, Kind.AT_OK, Kind.SEND_AT}
+_MEANINGFUL = set(Kind) - {Kind.SIGNAL, Kind.NOISE, Kind.AT_OK, Kind.SEND_AT, Kind.ECHO}
 
 
 def _after(a: Fact | None, b: Fact | None) -> float | None:
@@ -57,9 +57,27 @@ def _loopback(s: Session) -> Diagnosis | None:
                                       "pppd saw its own LCP requests come back.")
 
 
+def _foreign_echoes(s: Session) -> list[Fact]:
+    """Echoed command lines that are not the command we last sent: another program talks on the port."""
+    last_sent: str | None = None
+    foreign = []
+    for f in s.body:
+        if f.kind in (Kind.SEND_AT, Kind.DIAL):
+            last_sent = " ".join(f.detail.upper().split())
+        elif f.kind is Kind.ECHO and last_sent is not None and " ".join(f.detail.split()) != last_sent:
+            foreign.append(f)
+    return foreign
+
+
 def _busy(s: Session) -> Diagnosis | None:
     f = s.first(Kind.OPEN_BUSY)
-    return None if f is None else _dx(Verdict.PORT_BUSY, [f], "The port was in use by another program.")
+    if f is not None:
+        return _dx(Verdict.PORT_BUSY, [f], "The port was in use by another program.")
+    foreign = _foreign_echoes(s)
+    if not foreign:
+        return None
+    return _dx(Verdict.PORT_BUSY, foreign[:3], f"The modem echoed commands nobody in this log sent "
+               f"({foreign[0].detail}): another program (often ModemManager) talks on the same port.")
 
 
 def _no_port(s: Session) -> Diagnosis | None:
@@ -238,9 +256,12 @@ def judge(s: Session) -> Diagnosis:
             return _with_notes(s, d)
     tail = [f for f in s.body if f.kind in _MEANINGFUL][-5:]
     connect = s.last(Kind.PPP_CONNECT)
-    if connect is not None and connect is s.last(*_MEANINGFUL):
+    last = s.last(*(_MEANINGFUL - {Kind.ECHO}))
+    if connect is not None and connect is last:
         summary = (f"The log ends right after Connect on {connect.detail} with no word from PPP: "
                    "the link neither came up nor failed while logging.")
+    elif last is not None and last.kind is Kind.CONNECT:
+        summary = "The dial reached CONNECT and the log ends there: what PPP did next is not in it."
     else:
         summary = "No known failure in these lines."
     return _with_notes(s, _dx(Verdict.UNKNOWN, list(tail), summary))
