@@ -16,3 +16,26 @@ def test_eof_while_dialling_is_hangup() -> None:
     code, message, _ = run_dialer(port, args)
     assert code == ExitCode.HANGUP, message
     port.close()
+
+
+def test_port_node_removed_while_dialling_went_away_not_off_usb(tmp_path) -> None:
+    """A vanished port during the dial is 16; 'dropped off USB' only for a USB tty (this is a pty)."""
+    import tty
+
+    from pppstack.io.serialport import open_port
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    link = tmp_path / "modem3"
+    link.symlink_to(os.ttyname(slave))
+    port = open_port(str(link))
+    link.unlink()                     # udev removed the node ...
+    os.close(master)                  # ... and the line is dead
+    args = argparse.Namespace(apn="x", pin=None, pdp_type="IP", number="*99#")
+    try:
+        code, message, _ = run_dialer(port, args)
+    finally:
+        port.close()
+        os.close(slave)
+    assert code == ExitCode.PORT_VANISHED, message
+    assert "went away" in message and "USB" not in message, message

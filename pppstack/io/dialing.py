@@ -211,7 +211,9 @@ def run_dialer(port: SerialPort, args: argparse.Namespace,
     if result.error is DialError.PORT_LOST:
         # serialport already tells a vanished node (PortVanished) from EOF/EIO (Hangup); keep that split
         if isinstance(watched.error, PortVanished):
-            return ExitCode.PORT_VANISHED, f"{result.message} (the modem dropped off USB)", b""
+            where = "the modem dropped off USB" if getattr(port, "usb", False) else "the port went away"
+            message = result.message if where in result.message else f"{result.message} ({where})"
+            return ExitCode.PORT_VANISHED, message, b""
         return ExitCode.HANGUP, result.message, b""
     return code, result.message, b""
 
