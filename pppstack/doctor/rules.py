@@ -7,7 +7,7 @@ after the address came up explains a dead link.  Each rule quotes the lines it r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pppstack.doctor.facts import Fact, Kind
 from pppstack.doctor.sessions import Session
@@ -31,7 +31,7 @@ def _secs(d: float | None) -> str:
     return f"{d:.0f} s" if d < 120 else f"{d / 60:.0f} min"
 
 
-def _dx(verdict: Verdict, facts: list[Fact | None], summary: str, fix: str = "",
+def _dx(verdict: Verdict, facts: Sequence[Fact | None], summary: str, fix: str = "",
         step: Step | None = None) -> Diagnosis:
     seen: list[str] = []
     for f in sorted((f for f in facts if f is not None), key=lambda f: (f.line.time or 0.0)):
