@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = [
     "NTH16_SIGNATURE", "NTH32_SIGNATURE", "NDP16_NOCRC_SIGNATURE", "NDP16_CRC_SIGNATURE",
     "NDP32_NOCRC_SIGNATURE", "NDP32_CRC_SIGNATURE", "NTH16_LEN", "NTH32_LEN", "ETH_HLEN",
-    "NtbFault", "NtbError", "NtbInfo", "Decoder", "decode_ntb", "parse_ntb", "encode_ntb", "ntb_layout_size",
+    "NtbFault", "NtbError", "NtbInfo", "Decoder", "decode_ntb", "ntb_missing", "parse_ntb", "encode_ntb",
+    "ntb_layout_size",
 ]
 
 NTH16_SIGNATURE = 0x484D434E      # b"NCMH"
@@ -238,6 +239,19 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
         # avoids a ZLP, zero padding up to the transfer size) is ignored, as Linux does.
         if total - start < NTH16_LEN or mv[start:start + 4] not in (b"NCMH", b"ncmh"):
             return first
+
+
+def ntb_missing(data: bytes | bytearray | memoryview) -> int:
+    """How many more bytes the NTH at the start of `data` announces (0: complete, or no NTH to
+    go by - NTB16's zero block length means "ends with the short packet")."""
+    blen: int
+    if len(data) >= NTH16_LEN and bytes(data[:4]) == b"NCMH":
+        blen = _NTH16.unpack_from(data)[3]
+    elif len(data) >= NTH32_LEN and bytes(data[:4]) == b"ncmh":
+        blen = _NTH32.unpack_from(data)[3]
+    else:
+        return 0
+    return max(0, blen - len(data))
 
 
 def decode_ntb(block: bytes | bytearray | memoryview, *, max_block: int | None = None,

@@ -36,6 +36,7 @@ import usb.core
 import usb.util
 
 from ncm.link import DownCause
+from ncm.ntb import ntb_missing
 from ncm.params import (
     NCAP_CRC_MODE,
     NCAP_ETH_FILTER,
@@ -84,9 +85,17 @@ class NcmNotFound(NcmUsbError):
         super().__init__(DownCause.USB_ERROR, message)
 
 
+LIBUSB_ERROR_NO_DEVICE = -4
+USB_REQ_GET_STATUS = 0x00
+
+
 def classify_usb_error(exc: BaseException) -> DownCause:
+    """ENODEV (libusb's LIBUSB_ERROR_NO_DEVICE, -4) and the usbfs errnos of a dying device mean
+    unplugged.  An unplug can first show as EIO (the host controller fails the transfers in
+    flight with -EPROTO before the hub reports the disconnect): `NcmDevice.vanished()` asks."""
     code = getattr(exc, "errno", None)
-    if code in (errno.ENODEV, errno.ESHUTDOWN, errno.ENOENT) or getattr(exc, "backend_error_code", None) == -4:
+    if code in (errno.ENODEV, errno.ESHUTDOWN, errno.ENOENT) or \
+            getattr(exc, "backend_error_code", None) == LIBUSB_ERROR_NO_DEVICE:
         return DownCause.USB_DISCONNECTED
     return DownCause.USB_ERROR
 
@@ -333,6 +342,24 @@ class NcmDevice:
             log.info("could not read iMACAddress: %s", exc)
             return None
 
+    def vanished(self, within: float = 1.5) -> bool:
+        """After a transfer failed with an unexplained error: is the device gone?  GET_STATUS
+        (every device must answer it) until it answers (False), fails with no-device (True) or
+        `within` seconds pass (False) - the kernel needs a moment to notice a disconnect."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                self.dev.ctrl_transfer(0x80, USB_REQ_GET_STATUS, 0, 0, 2, 200)
+                return False
+            except usb.core.USBError as exc:
+                if classify_usb_error(exc) is DownCause.USB_DISCONNECTED:
+                    return True
+            except (ValueError, NotImplementedError):
+                return False
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
     # -- transfers (called from UsbPump's threads) ------------------------------------------
     def read_ntb(self, buf: array.array, timeout_ms: int) -> int:
         return self.dev.read(self.function.ep_in, buf, timeout_ms)
@@ -373,24 +400,37 @@ class NcmDevice:
 class UsbPump:
     """Threads that keep the bulk and interrupt transfers flowing for a select() loop.
 
-    ``wake_fd`` becomes readable when blocks, notifications or an error arrived; the owner
-    drains it with ``drain_wake()`` and takes what came with ``take_blocks()`` /
-    ``take_notifications()``.  ``send()`` queues NTBs for the writer thread.  ``error`` holds
-    (DownCause, message) once a thread hit a fatal USB error.
+    ``wake_fd`` becomes readable when blocks, notifications or an error arrived, or when the
+    send queue has room again; the owner drains it with ``drain_wake()`` and takes what came
+    with ``take_blocks()`` / ``take_notifications()``.  ``send()`` queues NTBs for the writer
+    thread and never drops one: the owner keeps the queue short by reading its packet source
+    only while ``writable()`` (backpressure - a slow device stalls the TUN, whose kernel queue
+    then holds or drops and counts, as for any interface).  A write that times out is retried
+    (the device is behind, not gone) and one cut off after part of a block goes on with the
+    rest, which the device sees as the same transfer.  ``error`` holds (DownCause, message)
+    once a thread hit a fatal USB error; `stats()` has every count, drops included.
     """
 
     def __init__(self, device: NcmDevice, *, poll_ms: int = 200, max_queued_tx: int = 64) -> None:
         self.device = device
         self.poll_ms = poll_ms
+        self.high_water = max_queued_tx
         self._rfd, self._wfd = os.pipe()
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
         self._blocks: deque[bytes] = deque()
         self._notes: deque[bytes] = deque()
-        self._tx: queue.Queue[bytes | None] = queue.Queue(max_queued_tx)
+        self._tx: queue.Queue[bytes | None] = queue.Queue()
+        self._want_room = False
+        self._stopped = False
         self._stop = threading.Event()
+        self._fail_lock = threading.Lock()
         self.error: tuple[DownCause, str] | None = None
-        self.tx_dropped = 0
+        self.tx_dropped = 0          # NTBs never (fully) sent: only when stopping or on a fatal error
+        self.tx_partial = 0          # writes cut off by a timeout after part of a block (then resumed)
+        self.tx_timeouts = 0         # writes the device did not take within the timeout (retried)
+        self.rx_partial = 0          # reads that ended mid-NTB (joined with the rest)
+        self.tx_paused = 0           # times the owner had to stop reading because we were behind
         self.rx_transfers = 0
         self.tx_transfers = 0
         self.stalls = 0
@@ -423,16 +463,21 @@ class UsbPump:
             pass
 
     def _fail(self, exc: BaseException, what: str) -> None:
-        if self.error is None and not self._stop.is_set():
-            cause = classify_usb_error(exc)
-            self.error = (cause, f"{what}: {exc}")
-        self._stop.set()
+        with self._fail_lock:            # the first failure names the cause; the others wait
+            if self.error is None and not self._stop.is_set():
+                cause = classify_usb_error(exc)
+                if cause is DownCause.USB_ERROR and isinstance(exc, usb.core.USBError) and self.device.vanished():
+                    cause = DownCause.USB_DISCONNECTED
+                self.error = (cause, f"{what}: {exc}")
+            self._stop.set()
         self._wake()
 
     def _reader(self) -> None:
         size = self.device.rx_max or 16384
+        mps = self.device.function.in_max_packet
         buf = array.array("B", bytes(size))
         consecutive = 0
+        held = b""                    # the start of an NTB whose read timed out part way
         while not self._stop.is_set():
             try:
                 n = self.device.read_ntb(buf, self.poll_ms)
@@ -443,6 +488,7 @@ class UsbPump:
                         and consecutive < 5:
                     consecutive += 1
                     self.stalls += 1
+                    held = b""
                     try:
                         self.device.dev.clear_halt(self.device.function.ep_in)
                     except usb.core.USBError:
@@ -454,10 +500,21 @@ class UsbPump:
                 self._fail(exc, "bulk IN")
                 return
             consecutive = 0
-            if n:
-                self.rx_transfers += 1
-                self._blocks.append(buf[:n].tobytes())
-                self._wake()
+            if not n:
+                continue
+            data = held + buf[:n].tobytes() if held else buf[:n].tobytes()
+            # pyusb returns what came before a timeout; a read that stopped on a packet boundary
+            # inside the block its NTH announces waits for the rest (a short packet ends a
+            # transfer, so then nothing is missing).
+            need = ntb_missing(data)
+            if n % mps == 0 and need and len(data) + need <= size:
+                self.rx_partial += 1
+                held = data
+                continue
+            held = b""
+            self.rx_transfers += 1
+            self._blocks.append(data)
+            self._wake()
 
     def _notifier(self) -> None:
         while not self._stop.is_set():
@@ -479,26 +536,68 @@ class UsbPump:
                 self._notes.append(data)
                 self._wake()
 
+    def _write_block(self, block: bytes) -> bool:
+        """Send one NTB whole; False when stopping or failing made us give up on it."""
+        sent = 0
+        while sent < len(block):
+            if self._stop.is_set():
+                return False
+            try:
+                n = self.device.write_ntb(block[sent:] if sent else block)
+            except usb.core.USBTimeoutError:
+                self.tx_timeouts += 1      # nothing went out: the device is behind, try again
+                continue
+            except usb.core.USBError as exc:
+                self._fail(exc, "bulk OUT")
+                return False
+            if sent + n < len(block):
+                self.tx_partial += 1       # timed out part way: the rest continues the transfer
+            sent += n
+        return True
+
     def _writer(self) -> None:
         while True:
             block = self._tx.get()
             if block is None or self.error is not None:
-                return
+                break
+            if not self._write_block(block):
+                self.tx_dropped += 1
+                break
+            self.tx_transfers += 1
+            if self._want_room and self._tx.qsize() <= self.high_water // 2:
+                self._want_room = False
+                self._wake()
+        # what is still queued will never go out: count it
+        while True:
             try:
-                self.device.write_ntb(block)
-                self.tx_transfers += 1
-            except usb.core.USBTimeoutError:
-                self.tx_dropped += 1      # the device is not taking data; drop rather than stall
-            except usb.core.USBError as exc:
-                self._fail(exc, "bulk OUT")
+                if self._tx.get_nowait() is not None:
+                    self.tx_dropped += 1
+            except queue.Empty:
                 return
 
+    def writable(self) -> bool:
+        """True while the send queue is below its high-water mark.  When False, the wake fd
+        fires once the writer has brought the queue down to half."""
+        self._want_room = True
+        if self._tx.qsize() < self.high_water:
+            self._want_room = False
+            return True
+        self.tx_paused += 1
+        return False
+
     def send(self, blocks: list[bytes]) -> None:
+        """Queue NTBs for the writer.  Never drops: the owner respects `writable()`."""
+        if self._stop.is_set():
+            self.tx_dropped += len(blocks)
+            return
         for b in blocks:
-            try:
-                self._tx.put_nowait(b)
-            except queue.Full:
-                self.tx_dropped += 1
+            self._tx.put(b)
+
+    def stats(self) -> dict[str, int]:
+        return {"usb_rx_transfers": self.rx_transfers, "usb_tx_transfers": self.tx_transfers,
+                "usb_tx_dropped": self.tx_dropped, "usb_tx_partial": self.tx_partial,
+                "usb_tx_timeouts": self.tx_timeouts, "usb_rx_partial": self.rx_partial,
+                "usb_tx_paused": self.tx_paused, "usb_stalls": self.stalls}
 
     def take_blocks(self) -> list[bytes]:
         out = []
@@ -514,7 +613,10 @@ class UsbPump:
         return out
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Let the writer send what is queued (the last flush), then stop every thread."""
+        """Let the writer send what is queued (the last flush), then stop every thread.  Once."""
+        if self._stopped:
+            return
+        self._stopped = True
         try:
             self._tx.put(None, timeout=timeout)
         except queue.Full:

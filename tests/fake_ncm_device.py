@@ -20,6 +20,7 @@ import errno
 import queue
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 
 import usb.backend
@@ -27,6 +28,7 @@ import usb.core
 
 ETIMEDOUT_ERR = ("Operation timed out", -7, errno.ETIMEDOUT)
 NODEV_ERR = ("No such device (it may have been disconnected)", -4, errno.ENODEV)
+IO_ERR = ("Input/Output Error", -1, errno.EIO)
 PIPE_ERR = ("Pipe error", -9, errno.EPIPE)
 
 DEVICE_MAC = bytes.fromhex("001e101f0000")
@@ -177,6 +179,15 @@ class FakeNcmModem:
     answer_arp: bool = True
     kernel_driver: bool = True
     require_ndp_at_end: bool = False      # E5785/E5885-style firmware (huawei_cdc_ncm's NDP_TO_END)
+    # A device that is behind: each bulk OUT transfer takes this long; the next `write_timeouts`
+    # writes time out with nothing taken; the next `cut_writes` take whole packets of the first
+    # half and time out (pyusb then returns the count).  `cut_reads`: reads that time out after
+    # the first half of a block, whose rest comes with the next read.
+    write_delay: float = 0.0
+    write_timeouts: int = 0
+    cut_writes: int = 0
+    cut_reads: int = 0
+    max_packet: int = 512
 
     def __post_init__(self) -> None:
         self.requests: list[tuple[int, int, int, int, bytes]] = []
@@ -189,6 +200,10 @@ class FakeNcmModem:
         self.notify_in: queue.Queue[bytes | None] = queue.Queue()
         self.detached: set[int] = set()
         self.unplugged = threading.Event()
+        self._io_errors_until = 0.0
+        self._out_held = b""                  # a transfer cut off by a timeout, continued next write
+        self._in_rest = b""
+        self.cut_write_count = self.cut_read_count = self.timed_out_writes = 0
         self.echo_replies = 0
         self.dropped_blocks = 0
         self.seq = 0
@@ -204,10 +219,17 @@ class FakeNcmModem:
         return -1, -1          # a device without an NCM function (serial ports only)
 
     # -- test controls ---------------------------------------------------------------------
-    def unplug(self) -> None:
+    def unplug(self, io_errors: float = 0.0) -> None:
+        """Gone from the bus.  ``io_errors``: for that long every transfer first fails with EIO,
+        as on Linux when the host controller fails URBs in flight (-EPROTO) before the hub
+        reports the disconnect and usbfs answers ENODEV."""
+        self._io_errors_until = time.monotonic() + io_errors
         self.unplugged.set()
         self.bulk_in.put(None)
         self.notify_in.put(None)
+
+    def gone(self) -> usb.core.USBError:
+        return usb.core.USBError(*(IO_ERR if time.monotonic() < self._io_errors_until else NODEV_ERR))
 
     def notify(self, data: bytes) -> None:
         self.notify_in.put(data)
@@ -222,7 +244,7 @@ class FakeNcmModem:
     # -- USB side --------------------------------------------------------------------------
     def control(self, rt: int, req: int, value: int, index: int, data: array.array) -> int:
         if self.unplugged.is_set():
-            raise usb.core.USBError(*NODEV_ERR)
+            raise self.gone()
         self.requests.append((rt, req, value, index, bytes(data) if rt & 0x80 == 0 else b""))
         if rt == 0x80 and req == 6:                      # GET_DESCRIPTOR
             return self._get_descriptor(value, data)
@@ -265,7 +287,7 @@ class FakeNcmModem:
 
     def set_alt(self, intf: int, alt: int) -> None:
         if self.unplugged.is_set():
-            raise usb.core.USBError(*NODEV_ERR)
+            raise self.gone()
         self.alt[intf] = alt
         if intf == self.data_if and alt == 1 and self.connect_on_alt:
             # SPEED_CHANGE (with DLBitRRate, ULBitRate) and NETWORK_CONNECTION=1 in one transfer
@@ -278,9 +300,23 @@ class FakeNcmModem:
 
     def bulk_out(self, data: bytes) -> int:
         if self.unplugged.is_set():
-            raise usb.core.USBError(*NODEV_ERR)
+            raise self.gone()
         if self.alt.get(self.data_if, 0) != 1:
             raise usb.core.USBError(*PIPE_ERR)
+        if self.write_delay:
+            time.sleep(self.write_delay)
+        if self.write_timeouts:
+            self.write_timeouts -= 1
+            self.timed_out_writes += 1
+            raise usb.core.USBTimeoutError(*ETIMEDOUT_ERR)
+        taken = len(data)
+        if self.cut_writes and len(data) >= 2 * self.max_packet:
+            self.cut_writes -= 1
+            self.cut_write_count += 1
+            k = len(data) // 2 // self.max_packet * self.max_packet
+            self._out_held += data[:k]
+            return k                          # what pyusb returns for a timeout after k bytes
+        data, self._out_held = self._out_held + data, b""
         self.rx_blocks.append(data)
         if self.require_ndp_at_end and not _ndp_after_datagrams(data):
             self.dropped_blocks += 1          # such firmware silently ignores other layouts
@@ -290,7 +326,7 @@ class FakeNcmModem:
         replies = [r for f in frames if (r := self._answer(f)) is not None]
         if replies:
             self.send_frames(replies)
-        return len(data)
+        return taken
 
     def _answer(self, f: bytes) -> bytes | None:
         et = f[12:14]
@@ -409,14 +445,14 @@ class FakeBackend(usb.backend.IBackend):
     @staticmethod
     def _take(q: queue.Queue, m: FakeNcmModem, buff: array.array, timeout: int) -> int:
         if m.unplugged.is_set():
-            raise usb.core.USBError(*NODEV_ERR)
+            raise m.gone()
         try:
             data = q.get(timeout=max(timeout, 1) / 1000)
         except queue.Empty:
             raise usb.core.USBTimeoutError(*ETIMEDOUT_ERR) from None
         if data is None:
             q.put(None)
-            raise usb.core.USBError(*NODEV_ERR)
+            raise m.gone()
         if len(data) > len(buff):
             raise usb.core.USBError("Overflow", -8, errno.EOVERFLOW)
         buff[:len(data)] = array.array("B", data)
@@ -424,7 +460,18 @@ class FakeBackend(usb.backend.IBackend):
 
     def bulk_read(self, handle: int, ep: int, intf: int, buff: array.array, timeout: int) -> int:
         m = self.modems[handle]
-        return self._take(m.bulk_in, m, buff, timeout)
+        if m._in_rest and not m.unplugged.is_set():
+            rest, m._in_rest = m._in_rest, b""
+            buff[:len(rest)] = array.array("B", rest)
+            return len(rest)
+        n = self._take(m.bulk_in, m, buff, timeout)
+        if m.cut_reads and n >= 2 * m.max_packet:
+            m.cut_reads -= 1
+            m.cut_read_count += 1
+            k = n // 2 // m.max_packet * m.max_packet
+            m._in_rest = bytes(buff[k:n])
+            return k                          # pyusb: a timeout after k bytes returns k
+        return n
 
     def intr_read(self, handle: int, ep: int, intf: int, buff: array.array, timeout: int) -> int:
         m = self.modems[handle]

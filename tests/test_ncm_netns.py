@@ -143,6 +143,8 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Pa
         assert res["ping6_rc"] == 0, res["ping6"]
         assert "ncmt0: ncm-up" in res["status"] and "10.10.1.1 -> peer 10.10.1.2" in res["status"], res["status"]
         assert res["status_counters"]["packets_sent"] >= 3               # `pppstack status` sees the link
+        assert res["status_counters"]["dropped_by_pppstack"] == 0          # and counts what was lost
+        assert "dropped    0 by pppstack, " in res["status"], res["status"]
         assert not status_files(str(tmp_path), "ncmt0")                    # and the file goes with it
         assert "fe80::e5b:8fff:fe27:9a64/64" in res["addr6"]          # our EUI-64 link-local, the L2 shim's
     if mode == "drop":

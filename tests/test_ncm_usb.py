@@ -180,7 +180,10 @@ def test_ipv6_echo_resolves_the_modem_by_neighbor_solicitation() -> None:
     dev.close()
 
 
-def test_usb_disconnect_is_a_named_cause() -> None:
+@pytest.mark.parametrize("io_errors", [0.0, 0.3], ids=["enodev", "eio-then-enodev"])
+def test_usb_disconnect_is_a_named_cause(io_errors: float) -> None:
+    """Unplugged mid-transfer, Linux first fails the URBs in flight (libusb: LIBUSB_ERROR_IO,
+    "Input/Output Error") and only then reports the device gone: still PORT_VANISHED."""
     modem = FakeNcmModem()
     dev = bound(modem)
     pump = UsbPump(dev, poll_ms=50)
@@ -189,7 +192,7 @@ def test_usb_disconnect_is_a_named_cause() -> None:
     session = NcmSession(dev.params, L2Config(mac=HOST_MAC, ipv4=IPv4Interface("10.10.1.1/30"),
                                               gateway=IPv4Address("10.10.1.2")))
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    threading.Timer(0.3, modem.unplug).start()
+    threading.Timer(0.3, modem.unplug, kwargs={"io_errors": io_errors}).start()
     result = bridge(session, pump, SocketPort(b), stop=threading.Event())
     pump.stop()
     a.close()

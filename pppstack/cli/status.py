@@ -68,6 +68,9 @@ def format_status(st: dict[str, Any], now: float | None = None) -> str:
     if c:
         lines.append(f"  sent       {c.get('packets_sent')} packets, {_human(c.get('bytes_sent'))}")
         lines.append(f"  received   {c.get('packets_rcvd')} packets, {_human(c.get('bytes_rcvd'))}")
+        if "dropped_by_pppstack" in c:       # NCM: what was lost on the way to the modem, and where
+            lines.append(f"  dropped    {c.get('dropped_by_pppstack')} by pppstack, "
+                         f"{c.get('dropped_in_tun_queue')} by the kernel's TUN queue")
     if st.get("last_end"):
         e = st["last_end"]
         lines.append(f"  last drop  {e.get('message')} (exit code {e.get('code')})")

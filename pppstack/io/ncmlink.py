@@ -121,6 +121,24 @@ def exit_code_for(down: LinkDown | None) -> ExitCode:
     }[down.cause]
 
 
+def drop_counts(stats: dict[str, int], tun: dict[str, int]) -> dict[str, int]:
+    """What was lost on the way out: by us (NTBs never sent, frames too big for any NTB) and in
+    the kernel's TUN queue while we held back because the modem was behind."""
+    return {"dropped_by_pppstack": stats.get("usb_tx_dropped", 0) + stats.get("tx_oversize_dropped", 0),
+            "dropped_in_tun_queue": tun.get("tx_dropped", 0)}
+
+
+def describe_drops(d: dict[str, int]) -> str:
+    parts = []
+    if d["dropped_by_pppstack"]:
+        parts.append(f"{d['dropped_by_pppstack']} blocks or frames dropped by pppstack (see usb_tx_dropped and "
+                     "tx_oversize_dropped)")
+    if d["dropped_in_tun_queue"]:
+        parts.append(f"{d['dropped_in_tun_queue']} packets dropped by the kernel's TUN queue (it fills when "
+                     "the modem takes data slower than it comes)")
+    return "; ".join(parts)
+
+
 def _log_event(ev: NcmEvent) -> None:
     if isinstance(ev, CarrierChanged):
         log.info("NCM carrier %s", "up (NETWORK_CONNECTION)" if ev.connected else "down")
@@ -157,6 +175,12 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
     start = clock()
     next_tick = start
     tun_ready = False
+    reading = True           # the port is read only while the USB side keeps up (backpressure)
+    pump_stats: Callable[[], dict[str, int]] = getattr(pump, "stats", dict)
+
+    def stats() -> dict[str, int]:
+        return {**session.stats(), **pump_stats()}
+
     try:
         while True:
             now = clock()
@@ -188,10 +212,18 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
                 if on_event is not None:
                     on_event(ev)
             if session.down is not None:
-                return BridgeResult(session.down, session.stats(), session.carrier, clock() - start)
+                return BridgeResult(session.down, stats(), session.carrier, clock() - start)
             if until is not None and until(session):
                 down = LinkDown(DownCause.LOCAL_CLOSE, DownCause.LOCAL_CLOSE.value)
-                return BridgeResult(down, session.stats(), session.carrier, clock() - start)
+                return BridgeResult(down, stats(), session.carrier, clock() - start)
+            # Behind on USB: leave the packets in the TUN's queue (the kernel holds or drops
+            # and counts them); the pump's wake fd says when there is room again.
+            if pump.writable() != reading:  # type: ignore[attr-defined]
+                reading = not reading
+                if reading:
+                    sel.register(tun_fd, selectors.EVENT_READ)
+                else:
+                    sel.unregister(tun_fd)
             timer = session.get_timer()
             wait = 0.25 if timer is None else min(0.25, max(0.0, timer - clock()))
             if tick is not None:
@@ -479,10 +511,12 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
 
         def write_status(s: NcmSession) -> None:
             k = tun.stats()
+            ncm_stats = {**s.stats(), **pump.stats()}  # type: ignore[union-attr]
             st = dict(status_base, updated=time.time(), carrier=s.carrier, neighbours=s.l2.neighbours(),
                       counters={"bytes_sent": k.get("tx_bytes"), "bytes_rcvd": k.get("rx_bytes"),
-                                "packets_sent": k.get("tx_packets"), "packets_rcvd": k.get("rx_packets")},
-                      ncm=s.stats())
+                                "packets_sent": k.get("tx_packets"), "packets_rcvd": k.get("rx_packets"),
+                                **drop_counts(ncm_stats, k)},
+                      ncm=ncm_stats)
             try:
                 os.makedirs(os.path.dirname(status_file), exist_ok=True)
                 hooks.write_status(status_file, st)
@@ -493,9 +527,14 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             result = bridge(session, pump, tun, stop=stop, watchers=watchers, tick=write_status)
         finally:
             hooks.remove_file(status_file)
+        pump.stop()              # the last flush goes out (or is counted as dropped) first
+        final = {**result.stats, **pump.stats()}
+        drops = drop_counts(final, tun.stats())
         summary = {"interface": tun.name, "address": str(ipv4), "gateway": str(gateway) if gateway else None,
                    "dns": [str(d) for d in dns], "cause": result.down.cause.name, "message": result.down.message,
-                   "seconds": round(result.seconds, 1), **result.stats}
+                   "seconds": round(result.seconds, 1), **final, **drops}
+        if drops["dropped_by_pppstack"] or drops["dropped_in_tun_queue"]:
+            log.warning("%s", describe_drops(drops))
         if resolv_file:
             from pppstack.io import hooks
             hooks.remove_file(resolv_file)
