@@ -22,6 +22,7 @@ from enum import Enum
 
 from ncm.aggregate import DEFAULT_FLUSH_INTERVAL, Aggregator
 from ncm.l2 import L2Config, L2Event, L2Shim
+from ncm.mtu import too_big_reply
 from ncm.notify import Garbled, NetworkConnection, SpeedChange, parse_notifications
 from ncm.ntb import Decoder
 from ncm.params import NtbParameters
@@ -61,8 +62,9 @@ NcmEvent = CarrierChanged | SpeedChanged | LinkDown | L2Event
 class NcmSession:
     def __init__(self, params: NtbParameters, l2: L2Config, *, ntb32: bool = False, ndp_at_end: bool = False,
                  max_packet_size: int = 512, flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-                 rx_max: int | None = None) -> None:
+                 rx_max: int | None = None, mtu: int | None = None) -> None:
         self.params = params
+        self.mtu = mtu                   # packets from the TUN above it get ICMP "too big"
         self.l2 = L2Shim(l2)
         self.decoder = Decoder(max_block=rx_max)
         self.aggregator = Aggregator(params, ntb32=ntb32, ndp_at_end=ndp_at_end,
@@ -72,6 +74,7 @@ class NcmSession:
         self.down: LinkDown | None = None
         self.counters: Counter[str] = Counter()
         self._blocks: list[bytes] = []
+        self._replies: list[bytes] = []
         self._events: deque[NcmEvent] = deque()
         self._was_up = False
 
@@ -126,14 +129,32 @@ class NcmSession:
                 self.counters["notify_other"] += 1
 
     def send_ip(self, packet: bytes, now: float) -> None:
-        self.l2.send_ip(packet, now)
-        self._pump_l2(now)
+        self.send_ip_many([packet], now)
 
     def send_ip_many(self, packets: list[bytes], now: float) -> None:
         send = self.l2.send_ip
+        mtu = self.mtu
         for p in packets:
+            if mtu is not None and len(p) > mtu:
+                self._too_big(p)
+                continue
             send(p, now)
         self._pump_l2(now)
+
+    def _too_big(self, packet: bytes) -> None:
+        """As a kernel interface would: not sent, counted, and ICMP "too big" to the sender."""
+        c = self.counters
+        c["tx_too_big"] += 1
+        cfg = self.l2.config
+        reply = too_big_reply(packet, self.mtu or 0, src4=cfg.gateway or (cfg.ipv4.ip if cfg.ipv4 else None),
+                              src6=self.l2.ll6)
+        if reply is not None:
+            c["tx_too_big_icmp"] += 1
+            self._replies.append(reply)
+        if c["tx_too_big"] == 1 or c["tx_too_big"] % 1000 == 0:
+            log.warning("a %d-byte packet from the system is larger than the link's MTU of %d and was not sent"
+                        " (%d so far; %s)", len(packet), self.mtu, c["tx_too_big"],
+                        "ICMP 'too big' sent back" if reply is not None else "no ICMP due: DF clear")
 
     def _pump_l2(self, now: float) -> None:
         add = self.aggregator.add
@@ -146,6 +167,9 @@ class NcmSession:
 
     # -- outputs ---------------------------------------------------------------------------
     def take_packets(self) -> list[bytes]:
+        if self._replies:
+            r, self._replies = self._replies, []
+            return r + self.l2.take_packets()
         return self.l2.take_packets()
 
     def blocks_to_send(self) -> list[bytes]:

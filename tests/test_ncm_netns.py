@@ -90,6 +90,12 @@ def pinger():
                             capture_output=True, text=True)
         res["ping6_rc"], res["ping6"] = p6.returncode, p6.stdout + p6.stderr
         res["addr6"] = subprocess.run(["ip", "-6", "addr", "show", "ncmt0"], capture_output=True, text=True).stdout
+    if MODE == "mtu":   # --mtu 9000 was clamped; raise the TUN's MTU behind our back: DF packets over
+        res["link"] = subprocess.run(["ip", "link", "show", "ncmt0"], capture_output=True, text=True).stdout
+        subprocess.run(["ip", "link", "set", "ncmt0", "mtu", "9000"], check=False)   # 1500 get ICMP back
+        pb = subprocess.run(["ping", "-n", "-c", "2", "-i", "0.3", "-W", "2", "-M", "do", "-s", "2000", "192.0.2.99"],
+                            capture_output=True, text=True)
+        res["ping_big"] = pb.stdout + pb.stderr
     if DROP:       # the network ends the call: the modem says so on the AT port
         at.write(b'\r\n^NDISSTAT: 0,33,,"IPV4"\r\n')
         time.sleep(30)        # the link ends on the URC, which ends this process; SIGTERM only if not
@@ -101,7 +107,8 @@ if DIAL:      # everything from the AT dialogue: no addresses given
                         usepeerdns=True, resolv_conf=RESOLV)
 else:         # a plain NCM device: static addresses, up on NETWORK_CONNECTION alone
     opts = NcmUpOptions(ifname="ncmt0", local_ip=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
-                        defaultroute=True, noipv6=MODE != "plain", run_dir=sys.argv[2])
+                        defaultroute=True, noipv6=MODE != "plain", run_dir=sys.argv[2],
+                        mtu=9000 if MODE == "mtu" else None)
 code = run_ncm_up(opts, backend=FakeBackend(modem))
 if at is not None:
     at.stop()
@@ -126,7 +133,7 @@ def netns():  # noqa: ANN201
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-@pytest.mark.parametrize("mode", ["plain", "vendor", "dial", "drop"])
+@pytest.mark.parametrize("mode", ["plain", "vendor", "dial", "drop", "mtu"])
 def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Path) -> None:
     if shutil.which("ping") is None:   # tests install nothing: .ci/run does
         pytest.fail("this test needs ping (Debian's iputils-ping, which .ci/run installs)")
@@ -147,6 +154,11 @@ def test_kernel_ping_crosses_tun_l2_and_ntbs(netns: str, mode: str, tmp_path: Pa
         assert "dropped    0 by pppstack, " in res["status"], res["status"]
         assert not status_files(str(tmp_path), "ncmt0")                    # and the file goes with it
         assert "fe80::e5b:8fff:fe27:9a64/64" in res["addr6"]          # our EUI-64 link-local, the L2 shim's
+    if mode == "mtu":   # clamped with a sentence; an oversize DF packet gets the kernel's own answer
+        assert "--mtu 9000 is more than this NCM function can carry" in p.stderr, p.stderr
+        assert "wMaxSegmentSize of 1514 bytes allows an MTU of at most 1500" in p.stderr, p.stderr
+        assert "mtu 1500 " in res["link"], res["link"]
+        assert "mtu = 1500" in res["ping_big"] or "mtu=1500" in res["ping_big"], res["ping_big"]
     if mode == "drop":
         assert res["code"] == 17, p.stderr     # ExitCode.CARRIER_LOST, from the ^NDISSTAT URC
         assert res["at_commands"][-1] == "AT^NDISDUP=1,0"

@@ -449,9 +449,10 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             return ExitCode.OPTION_ERROR
         mac = device.mac or bytes([0x02]) + os.urandom(5)
         l2 = L2Config(mac=mac, ipv4=ipv4, gateway=gateway)
+        mtu = _link_mtu(opts.mtu, device, params)
         session = NcmSession(params, l2, ntb32=device.ntb32, ndp_at_end=ndp_end,
                              max_packet_size=device.function.out_max_packet,
-                             flush_interval=opts.tx_timer_usecs / 1e6, rx_max=device.rx_max)
+                             flush_interval=opts.tx_timer_usecs / 1e6, rx_max=device.rx_max, mtu=mtu)
         if opts.apn is None and not _wait_carrier(session, pump, opts.carrier_timeout, stop):
             if stop.is_set():
                 return ExitCode.INTERRUPTED
@@ -460,8 +461,6 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             log.error("the NCM function never reported a network connection within %g s", opts.carrier_timeout)
             return ExitCode.NO_CARRIER
         from pppstack.io.tun import TunDevice, TunError, ip
-        seg = device.function.descriptors.ethernet.wMaxSegmentSize if device.function.descriptors.ethernet else 1514
-        mtu = opts.mtu or max(576, min(1500, seg - 14))
         try:
             tun = TunDevice.create(opts.ifname, mtu)
             peer = gateway or ipv4.ip
@@ -560,6 +559,22 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             tun.close()
         for sig, h in old_handlers.items():
             signal.signal(sig, h)
+
+
+def _link_mtu(wanted: int | None, device: object, params: object) -> int:
+    """--mtu, clamped with a sentence to what the function carries (wMaxSegmentSize, NTB sizes);
+    without --mtu, 1500 or less."""
+    from ncm.mtu import max_mtu
+    eth = device.function.descriptors.ethernet  # type: ignore[attr-defined]
+    limit = max_mtu(params, max_segment=eth.wMaxSegmentSize if eth else None,  # type: ignore[arg-type]
+                    rx_max=device.rx_max, ntb32=device.ntb32)  # type: ignore[attr-defined]
+    if wanted is None:
+        return min(1500, limit.mtu)
+    if wanted > limit.mtu:
+        log.warning("--mtu %d is more than this NCM function can carry: %s allows an MTU of at most %d, "
+                    "so the MTU is %d", wanted, limit.reason, limit.mtu, limit.mtu)
+        return limit.mtu
+    return wanted
 
 
 def _wait_carrier(session: NcmSession, pump: object, timeout: float, stop: threading.Event) -> bool:
