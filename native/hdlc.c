@@ -333,6 +333,7 @@ struct hdlc_decoder {
     size_t run_len, run_cap;
     uint8_t *raw;   /* the text bytes of the run, while text */
     size_t raw_len, raw_cap;
+    size_t raw_settled; /* raw[0..raw_settled) was judged by an earlier ACCM: 0x80 marks a drop */
     uint8_t cls[256]; /* per byte: 0 data, 1 escape, 2 dropped control, 4 flag */
     hdlc_counters c;
 };
@@ -350,10 +351,24 @@ static int grow(uint8_t **p, size_t *cap, size_t need)
     return 0;
 }
 
+/* Longest run a caller may ask for: far above any PPP MRU (65535 + header + FCS), and low
+ * enough that max_len + 64 and the decode bounds never wrap a size_t. */
+#define HDLC_MAX_RUN ((size_t)1 << 24)
+
 int hdlc_decoder_configure(hdlc_decoder *d, uint32_t accm, size_t max_len)
 {
+    if (max_len > HDLC_MAX_RUN)
+        return -1;
     if (grow(&d->run, &d->run_cap, max_len + 64) || grow(&d->raw, &d->raw_cap, max_len + 64))
         return -1;
+    if (d->text && d->accm != accm) {
+        /* the new ACCM applies from the next byte: text bytes already held (text holds no byte
+         * >= 0x80) keep the verdict of the ACCM they arrived under */
+        for (size_t k = d->raw_settled; k < d->raw_len; k++)
+            if (d->raw[k] < 32 && (d->accm >> d->raw[k] & 1))
+                d->raw[k] |= 0x80;
+        d->raw_settled = d->raw_len;
+    }
     d->accm = accm;
     d->max_len = max_len;
     for (int b = 0; b < 256; b++)
@@ -433,9 +448,19 @@ static void new_run(ctx *x)
     d->has_raw = 0;
     d->text = 1;
     d->raw_len = 0;
+    d->raw_settled = 0;
     d->esc = 0;
     d->over = 0;
     d->dropped = 0;
+}
+
+/* The held text as it arrived (drops marked by an ACCM change unmarked), to report as garbage. */
+static void raw_garbage(ctx *x)
+{
+    hdlc_decoder *d = x->d;
+    for (size_t k = 0; k < d->raw_settled; k++)
+        d->raw[k] &= 0x7F;
+    garbage(x, d->raw, d->raw_len);
 }
 
 /* Text mode ends: the run so far is the raw text minus flagged control bytes. */
@@ -444,12 +469,12 @@ static void leave_text(ctx *x)
     hdlc_decoder *d = x->d;
     for (size_t k = 0; k < d->raw_len; k++) {
         uint8_t b = d->raw[k];
-        if (b < 32 && (d->accm >> b & 1))
+        if (k < d->raw_settled ? b >= 0x80 : (b < 32 && (d->accm >> b & 1)))
             d->dropped++;
         else
             x->out[x->o++] = b;
     }
-    d->text = 0;
+    d->text = 0; /* raw (and its marks) stays until new_run: a text run's close reports it */
 }
 
 static int good_fcs(const hdlc_decoder *d, const uint8_t *p, size_t n)
@@ -482,7 +507,7 @@ static void close_run(ctx *x)
         x->o -= d->fcs_len;
     } else if (text) {
         x->o = x->rs;
-        garbage(x, d->raw, d->raw_len);
+        raw_garbage(x);
         new_run(x);
         return;
     } else if (len == 0) {
@@ -535,7 +560,7 @@ static size_t text_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
             d->raw[d->raw_len++] = b;
             i++;
             if (d->lines && (b == '\r' || b == '\n')) {
-                garbage(x, d->raw, d->raw_len);
+                raw_garbage(x);
                 new_run(x);
                 d->has_raw = 0;
             }

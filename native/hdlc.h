@@ -57,9 +57,12 @@ enum {
 
 typedef struct hdlc_decoder hdlc_decoder;
 
+/* NULL when max_len is above 16 MiB or memory runs out. */
 hdlc_decoder *hdlc_decoder_new(int fcs_bits, uint32_t accm, size_t max_len);
 void hdlc_decoder_free(hdlc_decoder *d);
-/* accm and the longest run kept (MRU + header + FCS); apply from the next byte.  0 or -1 (ENOMEM). */
+/* accm and the longest run kept (MRU + header + FCS); apply from the next byte (bytes already
+ * received keep the verdict of the ACCM they arrived under).  0, or -1 when max_len is above
+ * 16 MiB or memory runs out; on -1 the decoder is unchanged. */
 int hdlc_decoder_configure(hdlc_decoder *d, uint32_t accm, size_t max_len);
 const hdlc_counters *hdlc_decoder_counters(const hdlc_decoder *d);
 /* Size of `out` that hdlc_decode needs for a chunk of len bytes. */

@@ -8,6 +8,8 @@ shows up.
 
 from __future__ import annotations
 
+import contextlib
+
 TEXT = set(range(0x20, 0x7D)) | {0x09, 0x0A, 0x0D}
 
 
@@ -196,3 +198,38 @@ def as_tuples(items) -> list[tuple[str, bytes]]:  # noqa: ANN001
 def counters_dict(c) -> dict[str, int]:  # noqa: ANN001
     return {k: getattr(c, k) for k in
             ("frames", "bad_fcs", "aborts", "runts", "oversize", "unescaped_ctrl", "garbage_bytes")}
+
+
+# The C core's SIMD levels, top down; each fuzz test runs at every one this CPU has, because
+# each level takes a different path through the deframer (tests pass the name, not the mask,
+# so the parameter list does not depend on the machine).
+SIMD_LEVELS = ["all", "avx2", "ssse3+pclmul", "ssse3", "portable"]
+BACKEND_LEVELS = ["python"] + [f"c/{level}" for level in SIMD_LEVELS]
+
+
+@contextlib.contextmanager
+def backend_at(name: str):  # noqa: ANN201 - yields a module
+    """The backend `python` or `c/<level>`, with the C core restricted to that SIMD level for
+    the duration (skips a level this CPU lacks, and a level that adds nothing to the one above)."""
+    import pytest
+
+    if name == "python":
+        yield load_backend("python")
+        return
+    hx = load_backend("c")
+    from pppstack._hdlc_c import lib
+
+    level = name.split("/", 1)[1]
+    masks = {"all": 0xFFFFFFFF, "avx2": lib.HDLC_SIMD_SSSE3 | lib.HDLC_SIMD_AVX2 | lib.HDLC_SIMD_PCLMUL,
+             "ssse3+pclmul": lib.HDLC_SIMD_SSSE3 | lib.HDLC_SIMD_PCLMUL, "ssse3": lib.HDLC_SIMD_SSSE3, "portable": 0}
+    before = lib.hdlc_features()      # PPPSTACK_HDLC_SIMD=0 may have masked them at start-up
+    full = lib.hdlc_set_features(0xFFFFFFFF)
+    want = masks[level] & full
+    above = [masks[up] & full for up in SIMD_LEVELS[:SIMD_LEVELS.index(level)]]
+    try:
+        if level not in ("all", "portable") and (want != masks[level] or want in above):
+            pytest.skip(f"this CPU has no separate SIMD level {level!r} (features {full:#x})")
+        assert lib.hdlc_set_features(want) == want
+        yield hx
+    finally:
+        lib.hdlc_set_features(before)

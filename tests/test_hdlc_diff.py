@@ -150,3 +150,62 @@ def test_feed_and_take_garbage_match_feed_items(both, data, bits: int) -> None: 
         assert frames == [x for k, x in items if k == "frame"]
         assert garbage == b"".join(x for k, x in items if k == "garbage")
         assert counters_dict(a.counters) == counters_dict(b.counters)
+
+
+def _text_then_rest(frame: bytes, split: int) -> tuple[bytes, bytes]:
+    """A frame whose first `split` bytes are text (sent unescaped, as under ACCM 0) and the rest
+    fully escaped: the decoder holds that text prefix in text mode when the ACCM changes."""
+    full = encode_naive(frame, 0xFFFFFFFF, 16)
+    esc_len = sum(2 if b < 0x20 or b in (0x7D, 0x7E) else 1 for b in frame[:split])
+    return b"\x7e" + frame[:split], full[1 + esc_len:]
+
+
+@pytest.mark.parametrize("before,after,kept", [
+    (0, 0xFFFFFFFF, True),            # TAB arrived when it was data: it stays in the frame
+    (0xFFFFFFFF, 0, False),           # TAB arrived when it was link noise: it stays dropped
+])
+def test_accm_change_applies_from_the_next_byte(both, before: int, after: int, kept: bool) -> None:  # noqa: ANN001
+    """hdlc.h: a new ACCM applies from the next byte.  A TAB held in a text-looking run when
+    the ACCM changes keeps the verdict of the ACCM it arrived under, in all three decoders."""
+    frame = b"AB\tCD\x01\x02"
+    head, tail = _text_then_rest(frame, 3)
+    if not kept:                      # the link inserted the TAB; the frame itself has none
+        frame = b"ABCD\x01\x02"
+        head, tail = _text_then_rest(frame, 2)
+        head += b"\t"
+    spec = SpecDecoder(before, 16, 1500)
+    spec.feed(head)
+    spec.accm = after
+    spec.feed(tail)
+    assert spec.items == [("frame", frame)]
+    for hx in both:
+        d = hx.Decoder(before, 16, 1500)
+        items = d.feed_items(head)
+        d.accm = after
+        items += d.feed_items(tail)
+        assert as_tuples(items) == spec.items, hx.__name__
+        assert counters_dict(d.counters) == spec.counts, hx.__name__
+
+
+def test_configure_refuses_a_run_length_that_would_wrap() -> None:
+    """hdlc_decoder_configure is public C API: a huge max_len made max_len + 64 wrap to a tiny
+    buffer that the next frame overflowed.  It is refused and the decoder keeps working."""
+    load_backend("c")
+    from pppstack._hdlc_c import ffi, lib
+
+    d = lib.hdlc_decoder_new(16, 0, 1508)
+    assert d != ffi.NULL
+    try:
+        size_max = 2 ** (8 * ffi.sizeof("size_t")) - 1
+        for huge in (size_max, size_max - 63, 1 << 40, (1 << 24) + 1):
+            assert lib.hdlc_decoder_configure(d, 0, huge) == -1, huge
+        assert lib.hdlc_decoder_new(16, 0, size_max - 10) == ffi.NULL
+        wire = encode_naive(bytes(range(256)) * 4, 0, 16)
+        out = ffi.new("char[]", lib.hdlc_decode_bound(d, len(wire)))
+        items = ffi.new("size_t[]", 3 * 64)
+        n = ffi.new("size_t *")
+        assert lib.hdlc_decode(d, wire, len(wire), out, items, 64, n) == len(wire)
+        assert [items[3 * k] for k in range(n[0])] == [lib.HDLC_ITEM_FRAME]
+        assert lib.hdlc_decoder_configure(d, 0, 1 << 24) == 0   # the largest allowed still works
+    finally:
+        lib.hdlc_decoder_free(d)

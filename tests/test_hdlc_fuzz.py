@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.hdlc_spec import BACKENDS, as_tuples, counters_dict, load_backend
+from tests.hdlc_spec import BACKEND_LEVELS, SIMD_LEVELS, as_tuples, backend_at, counters_dict, load_backend
 
 ALPHABET = bytes([0x7E] * 6 + [0x7D] * 5 + [0x00, 0x03, 0x11, 0x13, 0x1F, 0x0D, 0x0A, 0x09, 0x20, 0x5D,
                                                 0x5E, 0xFF, 0x41, 0x4F, 0x4B, 0x80, 0xC0, 0x21])
@@ -51,9 +51,13 @@ def _streams(seed: int, n: int):  # noqa: ANN202
         yield r, b"".join(parts)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_LEVELS)
 def test_random_streams_never_raise_and_counters_add_up(backend: str) -> None:
-    hx = load_backend(backend)
+    with backend_at(backend) as hx:
+        _random_streams(hx)
+
+
+def _random_streams(hx) -> None:  # noqa: ANN001
     d = hx.Decoder(mru=1500)
     total = dict.fromkeys(counters_dict(d.counters), 0)
     for r, stream in _streams(1662, STREAMS):
@@ -85,8 +89,13 @@ def test_random_streams_never_raise_and_counters_add_up(backend: str) -> None:
     assert all(v > 500 for v in total.values()), total
 
 
-def test_backends_identical_on_random_streams() -> None:
-    py, c = (load_backend(b) for b in BACKENDS)
+@pytest.mark.parametrize("level", SIMD_LEVELS)
+def test_backends_identical_on_random_streams(level: str) -> None:
+    with backend_at(f"c/{level}") as c:
+        _identical(load_backend("python"), c)
+
+
+def _identical(py, c) -> None:  # noqa: ANN001
     dp, dc = py.Decoder(), c.Decoder()
     for r, stream in _streams(1661, 20_000):
         if r.random() < 0.02:
@@ -98,12 +107,17 @@ def test_backends_identical_on_random_streams() -> None:
     assert counters_dict(dp.counters) == counters_dict(dc.counters)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_LEVELS)
+def test_arbitrary_bytes_never_raise(backend: str) -> None:
+    with backend_at(backend) as hx:
+        _arbitrary_bytes(hx)
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=3000), mru=st.integers(0, 3000), accm=st.integers(0, 0xFFFFFFFF),
        bits=st.sampled_from([16, 32]))
-def test_arbitrary_bytes_never_raise(backend: str, data: bytes, mru: int, accm: int, bits: int) -> None:
-    d = load_backend(backend).Decoder(accm, bits, mru)
+def _arbitrary_bytes(hx, data: bytes, mru: int, accm: int, bits: int) -> None:  # noqa: ANN001
+    d = hx.Decoder(accm, bits, mru)
     items = d.feed_items(data)
     c = d.counters
     kinds = [k for k, _ in as_tuples(items)]

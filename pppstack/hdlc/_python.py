@@ -191,7 +191,14 @@ class Decoder:
 
     @accm.setter
     def accm(self, value: int) -> None:
-        self._accm = check_accm(value)
+        check_accm(value)
+        if getattr(self, "_text", False) and len(self._raw) > self._settled:
+            # hdlc.h: a new ACCM applies from the next byte, so text bytes already held are
+            # judged now, by the ACCM they arrived under
+            tail = bytes(self._raw[self._settled:])
+            self._kept += tail.translate(None, self._drop) if self._drop else tail
+            self._settled = len(self._raw)
+        self._accm = value
         self._drop = _dropset(value)
 
     @property
@@ -213,6 +220,8 @@ class Decoder:
         self._has_raw = False  # any byte since the flag
         self._text = True  # every byte so far is a text byte
         self._raw = bytearray()  # those bytes, while _text
+        self._settled = 0  # _raw[:_settled] was judged by an earlier ACCM ...
+        self._kept = bytearray()  # ... and this is what of it that ACCM kept
         self._out = bytearray()  # the unescaped run
         self._esc = False
         self._over = False
@@ -306,10 +315,10 @@ class Decoder:
 
     def _leave_text(self, at: int) -> int:
         self._text = False
-        raw = bytes(self._raw)
-        self._raw = bytearray()
-        kept = raw.translate(None, self._drop) if self._drop else raw
-        self._dropped += len(raw) - len(kept)
+        raw = bytes(self._raw[self._settled:])
+        kept = self._kept + (raw.translate(None, self._drop) if self._drop else raw)
+        self._dropped += len(self._raw) - len(kept)
+        self._raw, self._settled, self._kept = bytearray(), 0, bytearray()
         self._out += kept  # text holds no 0x7D and is within the limit: nothing to unescape
         return at
 
