@@ -173,6 +173,13 @@ def _unescape(s: bytes) -> bytes:
 class Decoder:
     """Streaming RFC 1662 deframer (see the module docstring for the rules)."""
 
+    _accm: int
+    _drop: bytes
+    _text: bool
+    _raw: bytearray
+    _settled: int
+    _kept: bytearray
+
     def __init__(self, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, mru: int = 1500) -> None:
         self._fcs_len = fcs_len(fcs_bits)
         self.fcs_bits = fcs_bits
