@@ -231,3 +231,11 @@ def test_chat_timing_out_before_connect_says_so() -> None:
                          "chat[6]: expect (CONNECT)", "chat[6]: alarm", "chat[6]: Failed",
                          "pppd[5]: Connect script failed", "pppd[5]: Exit."])
     assert d.verdict is Verdict.CONNECT_FAILED and "timed out" in d.summary
+
+
+def test_ipcp_naks_while_the_network_gets_ready_are_a_note_not_a_failure() -> None:
+    lines = ["pppd[1]: pppd 2.4.9 started by root, uid 0", "pppd[1]: Connect: ppp0 <--> /dev/ttyUSB2"]
+    lines += [f"pppd[1]: rcvd [IPCP ConfNak id=0x{i:x} <addr 0.0.0.0>]" for i in range(1, 6)]
+    lines += ["pppd[1]: local  IP address 100.64.1.2", "pppd[1]: remote IP address 10.64.64.64"]
+    (d,) = diagnose_log(lines)
+    assert d.verdict is Verdict.OK and any("Naked IPCP 5 times" in n for n in d.notes)

@@ -269,6 +269,10 @@ def judge(s: Session) -> Diagnosis:
 
 def _with_notes(s: Session, d: Diagnosis) -> Diagnosis:
     notes = [f.detail for f in s.all(Kind.NOISE)]
+    naks = sum(1 for f in s.all(Kind.PEER_FRAME) if f.detail.startswith("rcvd [IPCP ConfNak"))
+    if naks >= 3:
+        notes.append(f"the network Naked IPCP {naks} times before giving an address: 3G networks do that while "
+                     "the data call comes up; it is not a failure by itself")
     if s.has(Kind.SIGNAL) and d.verdict is not Verdict.NO_REGISTRATION:
         notes.append("the modem's signal reports (^RSSI/^HCSQ/^CERSSI) between the lines are normal")
     if s.has(Kind.WRITE_FAILED) and d.verdict is not Verdict.PORT_BUSY:

@@ -222,6 +222,22 @@ def _ppp_steps(port: SerialPort, args: argparse.Namespace, initial: bytes, walk:
     return None
 
 
+def _better_port(d: Diagnosis, device: str) -> Diagnosis:
+    """A wrong port: name the right one when the stick's USB descriptors say which it is."""
+    if d.verdict is not Verdict.WRONG_PORT:
+        return d
+    from dataclasses import replace
+
+    from pppstack.io.sysfs import find_modems
+
+    for m in find_modems():
+        right = m.ppp_port
+        if right and os.path.realpath(right) != os.path.realpath(device):
+            return replace(d, fix=f"Dial on {right} instead: by its USB descriptors it is this modem's PPP port "
+                           f"({device} is not). `pppstack ports` shows every port's role.")
+    return d
+
+
 def run_doctor(args: argparse.Namespace) -> tuple[Diagnosis, Walk]:
     walk = Walk()
     sim: Any = None
@@ -285,7 +301,7 @@ def run_doctor(args: argparse.Namespace) -> tuple[Diagnosis, Walk]:
                 return walk.done("The NCM data call came up.", []), walk
             d = _ppp_steps(port, args, dialer.take_unconsumed(), walk, args.watch, run_dir)
             if d is not None:
-                return d, walk
+                return (_better_port(d, device) if sim is None else d), walk
             return walk.done("Every step passed: the modem dials, PPP negotiates and carries traffic.", []), walk
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
