@@ -178,6 +178,7 @@ class MagicNumber(BaseCodec):
         self.his = 0
         self.loops = 0       # Naks of our number (pppd counts these as loopback evidence, §6.4)
         self.collisions = 0  # peer requests carrying our own number
+        self.zero_naks = 0   # peer requests carrying the illegal magic number 0
 
     def _fresh(self) -> int:
         for _ in range(8):
@@ -186,9 +187,14 @@ class MagicNumber(BaseCodec):
                 return value
         return 0x5050_5050
 
+    def _other(self) -> int:
+        # the value we suggest to the peer: fresh, and not our own (that would collide next)
+        value = self._fresh()
+        return value if value != self.want else value ^ 0x0101_0101
+
     def reset(self) -> None:
         self.enabled, self.got = self.configured, 0
-        self.loops = self.collisions = 0
+        self.loops = self.collisions = self.zero_naks = 0
 
     def request(self) -> bytes | None:
         return self.want.to_bytes(4, "big") if self.enabled else None
@@ -210,9 +216,13 @@ class MagicNumber(BaseCodec):
 
     def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
         value = int.from_bytes(data, "big")
+        if value == 0:
+            # RFC 1661 §6.4: zero is illegal and MUST be Naked with a new value (not Acked)
+            self.zero_naks += 1
+            return nak(self._other().to_bytes(4, "big"))
         if self.enabled and value == self.want:
             self.collisions += 1  # our own number came back: looped back, or the same random draw
-            return nak(self._fresh().to_bytes(4, "big"))
+            return nak(self._other().to_bytes(4, "big"))
         self.his = value
         return ACK
 

@@ -228,3 +228,18 @@ def test_ipv6cp_identifier_zero_and_collision_are_naked() -> None:
     assert r.code == 3 and r.data[2:] not in (bytes(8), ours)
     feed(x, IPV6CP, 1, 3, opts((1, b"\x02\0\0\0\0\0\0\x09")), 0.0)
     assert ncp_reply(x, IPV6CP).code == 2
+
+
+@pytest.mark.parametrize("ours", [True, False])
+def test_magic_number_zero_is_naked_with_a_new_value(ours: bool) -> None:
+    """RFC 1661 §6.4: a Magic-Number of zero is illegal and MUST be Naked with a new value
+    (we Acked it); whether or not we negotiate our own, the hint comes from the injected rng."""
+    x, req = started() if ours else started(magic=False)
+    feed(x, LCP, 1, 7, opts((5, bytes(4))), 0.0)
+    r = reply(x)
+    assert r.code == Code.CONF_NAK and r.data[:2] == b"\x05\x06"
+    suggested = r.data[2:]
+    assert suggested != bytes(4) and (not ours or suggested != req.data[8:12])
+    assert x.link.lcp_options.magic.zero_naks == 1
+    feed(x, LCP, 1, 8, opts((5, suggested)), 0.0)   # the peer takes the hint: Acked
+    assert reply(x).code == Code.CONF_ACK
