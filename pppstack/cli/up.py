@@ -166,7 +166,20 @@ def build_options(args: argparse.Namespace) -> PppOptions:
     if getattr(args, "device", None):  # any path: a tty, a pty, or a stable symlink to one
         opts = with_overrides(opts, device=args.device)
     _check_ifname(opts.ifname)
+    _check_modem_text(args)
     return opts
+
+
+def _check_modem_text(args: argparse.Namespace) -> None:
+    """What goes into an AT command line must be text the modem can take: say so before dialling."""
+    from pppstack.modem import huawei as hw
+    try:
+        if getattr(args, "apn", None) is not None:
+            hw.check_at_text(args.apn, "APN")
+        if getattr(args, "pin", None):
+            hw.check_pin(args.pin)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
 
 
 def _check_ifname(name: str | None) -> None:

@@ -345,8 +345,10 @@ class PppDialer(_AtDialogue):
         pdp = (pdp_type or "IP").upper()
         if pdp not in PDP_TYPES:
             raise ValueError(f"PDP type must be one of {', '.join(PDP_TYPES)}, not {pdp_type!r}")
-        if apn is not None and ('"' in apn or "\r" in apn):
-            raise ValueError("the APN cannot contain quotes or line breaks")
+        if apn is not None:
+            hw.check_at_text(apn, "APN")
+        if pin:
+            hw.check_pin(pin)
         self.apn, self.pin, self.pdp_type, self.cid = apn, pin, pdp, cid
         self.number = number or f"*99***{cid}#"
         self.mode = mode
@@ -388,6 +390,8 @@ class NcmDialer(_AtDialogue):
                  max_polls: int = 180, command_timeout: float = 3.0, query_signal: bool = True) -> None:
         super().__init__(command_timeout=command_timeout)
         self.dial_command = hw.build_ndisdup(apn, user, password, auth, cid)  # validates the strings
+        if pin:
+            hw.check_pin(pin)
         self.apn, self.pin, self.cid, self.mode = apn, pin, cid, mode
         self.pdp_type = pdp_type.upper() if pdp_type else None
         if self.pdp_type is not None and self.pdp_type not in PDP_TYPES:

@@ -19,7 +19,7 @@ __all__ = [
     "AuthType", "Hcsq", "Cerssi", "SysInfoEx", "SysCfgEx", "NetworkMode", "NdisStat", "DhcpInfo", "Dhcpv6Info",
     "split_args", "unquote", "parse_hcsq", "parse_cerssi", "parse_sysinfoex", "parse_syscfgex",
     "parse_ndisstat", "parse_dhcp", "parse_dhcpv6", "parse_getportmode", "build_ndisdup", "build_ndisdup_teardown",
-    "build_syscfgex", "rssi_csq_to_dbm",
+    "build_syscfgex", "rssi_csq_to_dbm", "check_at_text", "check_pin",
 ]
 
 
@@ -373,10 +373,26 @@ class AuthType(IntEnum):
     MSCHAPV2 = 3
 
 
+def check_at_text(value: str, what: str) -> str:
+    """A string we put inside quotes on an AT command line: printable ASCII (V.250 sends IRA
+    text; the modem has no way to take other characters) without the quote that would end it."""
+    bad = sorted({c for c in value if not " " <= c <= "~" or c == '"'})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        named = f"the {what}" if what == "password" else f"the {what} {value!r}"   # a secret is never shown
+        raise ValueError(f"{named} contains {shown}: a modem takes printable ASCII only, without double quotes")
+    return value
+
+
+def check_pin(pin: str) -> str:
+    """27.007 §8.3 +CPIN: a SIM PIN is 4 to 8 digits."""
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
+        raise ValueError("the SIM PIN must be 4 to 8 digits")
+    return pin
+
+
 def _at_string(value: str, what: str) -> str:
-    if '"' in value or "\r" in value or "\n" in value:
-        raise ValueError(f"the {what} cannot contain quotes or line breaks: {value!r}")
-    return f'"{value}"'
+    return f'"{check_at_text(value, what)}"'
 
 
 def build_ndisdup(apn: str, user: str | None = None, password: str | None = None,
