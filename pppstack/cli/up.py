@@ -231,6 +231,13 @@ def handler(args: argparse.Namespace) -> int:
     except OptionError as exc:
         print(f"pppstack up: {exc}", file=sys.stderr)
         return int(ExitCode.OPTION_ERROR)
+    run_dir = getattr(args, "run_dir", None)
+    if run_dir and os.path.lexists(run_dir):
+        try:
+            hooks.check_directory(run_dir)   # someone else's directory: refuse before dialling
+        except OSError as exc:
+            print(f"pppstack up: {exc}", file=sys.stderr)
+            return int(ExitCode.OPTION_ERROR)
     for w in opts.warnings:
         log.warning("%s", w)
     if opts.ignored:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from typing import Any
 __all__ = [
     "HookContext", "hook_env", "hook_argv", "run_hook", "write_resolv_conf", "remove_file",
     "write_status", "read_status", "RUN_DIR", "default_run_dir", "status_path", "resolv_path",
+    "UnsafeDirectory", "check_directory", "secure_directory",
 ]
 
 log = logging.getLogger("pppstack.hooks")
@@ -36,11 +38,60 @@ SCRIPT_PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def default_run_dir() -> str:
-    """/run/pppstack for root; a per-user directory otherwise (XDG_RUNTIME_DIR or /tmp)."""
+    """/run/pppstack for root; a per-user directory otherwise (XDG_RUNTIME_DIR or the temp dir)."""
     if os.geteuid() == 0:
         return RUN_DIR
     base = os.environ.get("XDG_RUNTIME_DIR")
-    return os.path.join(base, "pppstack") if base else f"/tmp/pppstack-{os.geteuid()}"
+    return os.path.join(base, "pppstack") if base else os.path.join(tempfile.gettempdir(), f"pppstack-{os.geteuid()}")
+
+
+class UnsafeDirectory(OSError):
+    """A directory we would write status or DNS files into that someone else controls."""
+
+
+def check_directory(path: str) -> None:
+    """Refuse a directory another user could change under us: a symlink, not a directory, not
+    ours, or writable by group/others.  In a shared /tmp anyone can pre-create /tmp/pppstack-<uid>
+    or plant a symlink in it to redirect where resolv.conf goes."""
+    st = os.lstat(path)
+    fix = "remove it or pass --run-dir with a directory of your own"
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeDirectory(f"{path} is a symbolic link, not a directory of ours: {fix}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeDirectory(f"{path} is not a directory: {fix}")
+    if st.st_uid != os.geteuid():
+        raise UnsafeDirectory(f"{path} belongs to uid {st.st_uid}, not to us (uid {os.geteuid()}): {fix}")
+    if st.st_mode & 0o022:
+        raise UnsafeDirectory(f"{path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}): "
+                              f"chmod go-w it, or {fix}")
+
+
+def secure_directory(path: str) -> None:
+    """Create ``path`` (and missing parents) for our files, or check the one that is there.
+    Root's directory is 0755 so `pppstack status` needs no privileges; a user's is 0700."""
+    mode = 0o755 if os.geteuid() == 0 else 0o700
+    if not os.path.lexists(path):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.lexists(parent):
+            secure_directory(parent)
+        try:
+            os.mkdir(path, mode)
+            os.chmod(path, mode)  # whatever the umask
+        except FileExistsError:
+            pass   # someone was faster: judged below like any existing directory
+    check_directory(path)
+    _check_parent(os.path.dirname(os.path.abspath(path)))
+
+
+def _check_parent(parent: str) -> None:
+    # Whoever can write the parent can rename our directory away and put theirs in its place:
+    # the parent must be ours (as strict as the directory), or root's, or sticky like /tmp.
+    st = os.lstat(parent)
+    if st.st_uid == 0 and (stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o022):
+        return   # /run, /etc, /var/run -> /run: only root changes them
+    if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
+        return   # /tmp: others may add entries but not move ours
+    check_directory(parent)
 
 
 def netns_id() -> int:
@@ -160,10 +211,11 @@ def run_hook(script: str | None, ctx: HookContext, *, ipv6: bool = False, wait: 
 
 
 def _atomic_write(path: str, text: str, mode: int = 0o644) -> None:
+    # A temporary file made with O_EXCL (mkstemp never follows a symlink) in a directory only we
+    # can write, then rename(2) over the name: a reader sees the old file or the new one, and a
+    # symlink planted at the name is replaced, never followed.
     directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, exist_ok=True)
-        os.chmod(directory, 0o755)  # whatever the umask: `pppstack status` needs no privileges to read
+    secure_directory(directory)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w") as f:
@@ -208,5 +260,6 @@ def write_status(path: str, status: Mapping[str, Any]) -> None:
 
 
 def read_status(path: str) -> dict[str, Any]:
-    with open(path) as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd) as f:
         return json.load(f)
