@@ -17,8 +17,10 @@ import os
 import sys
 import time
 
+from pppstack.auth.secretsfile import parse_secrets, server_secrets
 from pppstack.cli.up import add_link_arguments, build_options, net_config, setup_logging
 from pppstack.exitcodes import EXPLANATIONS, ExitCode, exit_code_table
+from pppstack.io.dialing import read_text
 from pppstack.io.netconf import InterfaceSetup
 from pppstack.io.pppdriver import not_a_serial_port
 from pppstack.io.serialport import PortVanished, SerialPort, open_port
@@ -44,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--ms-dns", action="append", default=[], metavar="ADDR", help="DNS server offered to the peer")
     g.add_argument("--require-pap", action="store_true", help="the peer must authenticate with PAP")
     g.add_argument("--require-chap", action="store_true", help="the peer must authenticate with CHAP-MD5")
-    g.add_argument("--secret", action="append", default=[], metavar="USER:PASSWORD", help="accepted credentials")
+    g.add_argument("--secret", action="append", default=[], metavar="USER:PASSWORD",
+                   help="accepted credentials (visible to every local user: prefer --secrets-file)")
     g.add_argument("--name", help="our name in CHAP challenges")
     g.add_argument("--no-tun", action="store_true", help="no interface: negotiate only (IP packets are dropped)")
     p.set_defaults(func=handler, connect=None, ip_up=None, ip_down=None)
@@ -59,6 +62,11 @@ def handler(args: argparse.Namespace) -> int:
         remote = ipaddress.IPv4Address(args.remote)
         dns = tuple(ipaddress.IPv4Address(a) for a in args.ms_dns)
         secrets: dict[str, str] = {}
+        for f in args.secrets_file:   # pppd's format; entries for our --name (or any server)
+            try:
+                secrets.update(server_secrets(parse_secrets(read_text(f), f), args.name))
+            except OSError as exc:
+                raise OptionError(f"--secrets-file {f}: {exc.strerror or exc}") from None
         for s in args.secret:
             user, sep, pw = s.partition(":")
             if not sep or not user:
@@ -67,8 +75,11 @@ def handler(args: argparse.Namespace) -> int:
     except (OptionError, ValueError) as exc:
         print(f"pppstack serve: {exc}", file=sys.stderr)
         return int(ExitCode.OPTION_ERROR)
+    for w in opts.warnings:
+        log.warning("%s", w)
     if (args.require_pap or args.require_chap) and not secrets:
-        print("pppstack serve: --require-pap/--require-chap need at least one --secret USER:PASSWORD", file=sys.stderr)
+        print("pppstack serve: --require-pap/--require-chap need at least one --secrets-file entry or "
+              "--secret USER:PASSWORD", file=sys.stderr)
         return int(ExitCode.OPTION_ERROR)
     settings = opts.link_config_kwargs()
     settings.update(local_ip=local, remote_ip=remote, ms_dns=dns or opts.ms_dns, require_pap=args.require_pap,

@@ -102,7 +102,11 @@ def add_link_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lcp-echo-interval", type=int, metavar="SECONDS")
     g.add_argument("--lcp-echo-failure", type=int, metavar="N")
     g.add_argument("--user")
-    g.add_argument("--password")
+    g.add_argument("--password", help="visible to every local user (ps); prefer --password-file, "
+                   f"{PASSWORD_ENV}, a 'password' line in an options file, or a secrets file")
+    g.add_argument("--password-file", metavar="PATH", help="read the password from the first line of PATH")
+    g.add_argument("--secrets-file", action="append", default=[], metavar="PATH",
+                   help="pppd pap-secrets/chap-secrets format: client server secret (default: /etc/ppp's, for --user)")
     g.add_argument("--persist", action="store_true", help="dial again after the link drops")
     g.add_argument("--holdoff", type=int, metavar="SECONDS", help="wait before dialling again (default 30, as pppd)")
     g.add_argument("--maxfail", type=int, metavar="N", help="give up after N failures in a row (0: never)")
@@ -167,7 +171,49 @@ def build_options(args: argparse.Namespace) -> PppOptions:
         opts = with_overrides(opts, device=args.device)
     _check_ifname(opts.ifname)
     _check_modem_text(args)
-    return opts
+    return _with_secret(opts, args)
+
+
+PASSWORD_ENV = "PPPSTACK_PASSWORD"
+SECRETS_FILES = ("/etc/ppp/pap-secrets", "/etc/ppp/chap-secrets")
+
+
+def _with_secret(opts: PppOptions, args: argparse.Namespace) -> PppOptions:
+    """The password from where pppd keeps it, or ours, never needing the command line:
+    --password-file, an options file's `password`, $PPPSTACK_PASSWORD, then the secrets files."""
+    from pppstack.auth.secretsfile import find_secret, parse_secrets
+    warnings = list(opts.warnings)
+    if getattr(args, "password", None) is not None or getattr(args, "secret", None):
+        flag = "--password" if getattr(args, "password", None) is not None else "--secret"
+        warnings.append(f"{flag} on the command line is visible to every local user (ps, /proc/PID/cmdline); "
+                        f"use --password-file, {PASSWORD_ENV} or a secrets file instead")
+    password = opts.password
+    path = getattr(args, "password_file", None)
+    if path:
+        if getattr(args, "password", None) is not None:
+            raise OptionError("give --password or --password-file, not both")
+        try:
+            password = (read_text(path).splitlines() or [""])[0]
+        except OSError as exc:
+            raise OptionError(f"--password-file {path}: {exc.strerror or exc}") from None
+    if password is None and os.environ.get(PASSWORD_ENV) is not None:
+        password = os.environ[PASSWORD_ENV]
+    files = list(getattr(args, "secrets_file", None) or [])
+    if password is None and opts.user:
+        for f in files or SECRETS_FILES:
+            try:
+                text = read_text(f)
+            except OSError as exc:
+                if files:
+                    raise OptionError(f"--secrets-file {f}: {exc.strerror or exc}") from None
+                continue      # pppd's default files are optional
+            try:
+                password = find_secret(parse_secrets(text, f), opts.user, opts.remotename)
+            except ValueError as exc:
+                raise OptionError(str(exc)) from None
+            if password is not None:
+                break
+    return with_overrides(opts, password=password, warnings=tuple(warnings))
 
 
 def _check_modem_text(args: argparse.Namespace) -> None:
