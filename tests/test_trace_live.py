@@ -109,11 +109,15 @@ def test_two_watchers_follow_a_running_up(netns: str, tmp: Path) -> None:
     up = subprocess.Popen(_up(netns, tmp, "--stay"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     watchers: list[subprocess.Popen[str]] = []
     try:
-        sock = tmp / "trc0.trace.sock"
         deadline = time.monotonic() + 60
-        status = tmp / "trc0.json"
-        while not (sock.exists() and status.exists() and '"up"' in status.read_text(errors="replace")):
-            assert up.poll() is None and time.monotonic() < deadline, up.communicate()
+
+        def link_up() -> bool:
+            status = list(tmp.glob("trc0@net*.json"))
+            return bool(list(tmp.glob("trc0@net*.trace.sock")) and status
+                        and '"up"' in status[0].read_text(errors="replace"))
+
+        while not link_up():
+            assert up.poll() is None and time.monotonic() < deadline, "up never came up"
             time.sleep(0.1)
         for extra in (["--verbose"], ["--ladder", str(tmp / "live.svg")]):
             watchers.append(subprocess.Popen([sys.executable, "-m", "pppstack", "trace", "--run-dir", str(tmp),
@@ -133,10 +137,21 @@ def test_two_watchers_follow_a_running_up(netns: str, tmp: Path) -> None:
     svg = (tmp / "live.svg").read_text()
     assert svg.count('class="packet"') >= 12 and "SIGINT received" in svg
     cairosvg.svg2png(bytestring=svg.encode())
-    assert not (tmp / "trc0.trace.sock").exists()
+    assert not list(tmp.glob("*.trace.sock"))  # up removes its socket
 
 
 def test_trace_without_a_running_up(tmp: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "pppstack", "trace", "--run-dir", str(tmp)], env=ENV,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0 and "no running `pppstack up`" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_trace_asks_which_link_when_several_run(tmp: Path) -> None:
+    for name in ("ppp0@net1", "ppp1@net1"):
+        (tmp / f"{name}.trace.sock").touch()
+    proc = subprocess.run([sys.executable, "-m", "pppstack", "trace", "--run-dir", str(tmp)], env=ENV,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and "several links run (ppp0@net1, ppp1@net1): choose one with --ifname" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "pppstack", "trace", "--run-dir", str(tmp), "--ifname", "ppp1"],
+                          env=ENV, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and "is gone (a stale socket)" in proc.stderr and "Traceback" not in proc.stderr

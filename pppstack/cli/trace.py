@@ -59,8 +59,9 @@ def make_tap(args: argparse.Namespace, name: str) -> TraceTap | None:
             return None
     trace = getattr(args, "trace", None)
     out = sys.stderr if getattr(args, "json", False) else sys.stdout  # --json keeps stdout for its document
+    # named like the status file: unique per interface and network namespace
     return TraceTap(out=out if trace else None, verbose=trace == "verbose", pcap=pcap,
-                    sock_path=socket_path(args.run_dir, name))
+                    sock_path=socket_path(args.run_dir, f"{name}@net{hooks.netns_id()}"))
 
 
 def load_records(path: str) -> list[Record]:
@@ -75,13 +76,14 @@ def load_records(path: str) -> list[Record]:
 
 
 def _attach(args: argparse.Namespace) -> tuple[str | None, str]:
-    if args.ifname:
-        path = socket_path(args.run_dir, args.ifname)
-        return (path, "") if os.path.exists(path) else (None, f"no running `pppstack up` for {args.ifname} "
-                                                         f"({path} does not exist)")
     found = find_sockets(args.run_dir)
+    if args.ifname:
+        found = [p for p in found if os.path.basename(p).split("@net")[0] == args.ifname
+                 or os.path.basename(p) == f"{args.ifname}.trace.sock"]
+    where = f" for {args.ifname}" if args.ifname else ""
     if not found:
-        return None, f"no running `pppstack up` to attach to (nothing in {args.run_dir}; give --run-dir as up has it)"
+        return None, (f"no running `pppstack up`{where} to attach to (nothing in {args.run_dir}; give --run-dir as "
+                      "up has it)")
     if len(found) > 1:
         names = ", ".join(os.path.basename(p)[: -len(".trace.sock")] for p in found)
         return None, f"several links run ({names}): choose one with --ifname"
