@@ -95,4 +95,4 @@ def test_status_file_round_trip(tmp_path) -> None:
     path = hooks.status_path("ppp3", str(tmp_path))
     hooks.write_status(path, {"phase": "up", "local": "10.0.0.1", "counters": {"bytes_sent": 5}})
     assert hooks.read_status(path)["counters"]["bytes_sent"] == 5
-    assert [p.name for p in tmp_path.iterdir()] == ["ppp3.json"]  # no temp files left behind
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(path)]  # no temp files left behind

@@ -312,6 +312,7 @@ class UpCommand:
         self.demo: Any = None
         self.faultdemo: Any = None
         self.signals: Signals | None = None
+        self.tap: Any = None  # the --trace/--pcap tap, once the device is known to be usable
         self.started = time.monotonic()
 
     # -- the outer loop -------------------------------------------------------------------------
