@@ -112,3 +112,18 @@ def test_trace_command_draws_from_pcapng_pppd_log_and_serial(tmp_path: Path,
         _png(svg)
     assert main(["trace", "--ladder", str(tmp_path / "x.svg"), str(tmp_path / "missing")]) != 0
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_pppd_log_without_an_end_gets_the_doctors_verdict(tmp_path: Path) -> None:
+    """The doctor's log (pppd in the guest refusing our CHAP secret): the ladder's verdict is the
+    doctor's, since a pppd log does not record an exit code of ours."""
+    source = Path(__file__).parent / "doctor_logs" / "guest_chap_wrong_secret.pppd"
+    out = tmp_path / "auth.svg"
+    assert main(["trace", "--quiet", "--ladder", str(out), str(source)]) == 0
+    svg = out.read_text()
+    rebuilt = [f for f in read_log(source.read_text().splitlines()) if f.rebuilt]
+    assert [_label(g) for g in _packets(svg)] == [f.text for f in rebuilt]
+    verdict = ET.fromstring(svg).find(".//s:g[@class='verdict']/s:title", NS)
+    assert verdict is not None and verdict.text and verdict.text.startswith("verdict: AUTH_FAILED (pppstack doctor)")
+    assert "[CHAP Failure" in svg
+    _png(svg)

@@ -29,6 +29,7 @@ PHASE_COLOURS = {"Establish": "#e8f0fe", "Authenticate": "#fef7e0", "Network": "
 ROW, TOP, WIDTH = 24, 70, 980
 US_X, PEER_X = 250, 820
 LABEL_MAX = 88
+VERDICT_CHARS = 110
 GAP = 1.0  # seconds of silence worth a row of its own
 
 
@@ -123,6 +124,16 @@ def _short(label: str) -> str:
     return label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1] + "…"
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """At most two lines of `width` characters, broken between words; the rest ends in an ellipsis."""
+    if len(text) <= width:
+        return [text]
+    cut = text.rfind(" ", 0, width)
+    cut = cut if cut > width // 2 else width
+    first, rest = text[:cut], text[cut:].strip()
+    return [first, rest if len(rest) <= width else rest[: width - 1] + "…"]
+
+
 def default_verdict(rows: Sequence[Row]) -> str:
     ends = [r for r in rows if r.kind == "end"]
     if ends:
@@ -138,7 +149,9 @@ def ladder_svg(records: Sequence[Record], *, title: str = "", verdict: Callable[
     """The SVG document for `records`; `verdict` says why the link ended (default: the END record)."""
     rows = rows_of(records)
     zero = next((r.time for r in rows), 0.0)
-    height = TOP + ROW * (len(rows) + 1) + 80
+    # a log without time stamps (or a raw capture) only orders its records, 1 µs apart: number them
+    untimed = len(rows) > 1 and rows[-1].time - zero <= 1.5e-6 * len(rows)
+    height = TOP + ROW * (len(rows) + 1) + 100
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
            f'viewBox="0 0 {WIDTH} {height}">',
            "<defs>"
@@ -167,7 +180,8 @@ def ladder_svg(records: Sequence[Record], *, title: str = "", verdict: Callable[
         out.append(f'<line x1="{x}" y1="{TOP - 6}" x2="{x}" y2="{bottom + 6}" stroke="#9aa0a6" stroke-width="2"/>')
     for i, row in enumerate(rows):
         y = TOP + ROW * i + ROW * 0.7
-        out.append(_t(f"{(row.time - zero) * 1000:+.1f} ms", 120, y, anchor="end", size=10, colour="#5f6368"))
+        stamp = f"#{i + 1}" if untimed else f"{(row.time - zero) * 1000:+.1f} ms"
+        out.append(_t(stamp, 120, y, anchor="end", size=10, colour="#5f6368"))
         if row.kind == "packet":
             x1, x2 = (US_X, PEER_X) if row.sent else (PEER_X, US_X)
             colour = "#c5221f" if row.retransmission else "#202124"
@@ -199,10 +213,13 @@ def ladder_svg(records: Sequence[Record], *, title: str = "", verdict: Callable[
         else:
             out.append('<g class="end">' + _t("link ended", (US_X + PEER_X) / 2, y, size=10, colour="#5f6368")
                        + "</g>")
-    text = (verdict or default_verdict)(rows)
+    text = "verdict: " + (verdict or default_verdict)(rows)
+    lines = _wrap(text, VERDICT_CHARS)
     vy = bottom + 30
-    out.append(f'<g class="verdict"><rect x="130" y="{vy - 18}" width="{WIDTH - 140}" height="28" rx="4" '
-               f'fill="#202124"/>' + _t("verdict: " + _short(text), WIDTH / 2 + 60, vy + 1, size=12,
-                                        colour="#ffffff", weight="bold") + "</g>")
+    box = 12 + 16 * len(lines)
+    out.append(f'<g class="verdict"><title>{escape(text)}</title><rect x="130" y="{vy - 18}" width="{WIDTH - 140}" '
+               f'height="{box}" rx="4" fill="#202124"/>'
+               + "".join(_t(line, WIDTH / 2 + 60, vy + 1 + 16 * i, size=12, colour="#ffffff", weight="bold")
+                         for i, line in enumerate(lines)) + "</g>")
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from pppstack.capture.explain import trace_line
-from pppstack.capture.ladder import ladder_svg
+from pppstack.capture.ladder import Row, ladder_svg
 from pppstack.capture.pppdlog import looks_like_pppd_log, read_log
 from pppstack.capture.timeline import PcapngError, Record, RecordKind, from_log, from_pcapng, from_serial
 from pppstack.exitcodes import ExitCode
@@ -75,6 +76,37 @@ def load_records(path: str) -> list[Record]:
     return from_serial([data])
 
 
+def doctor_verdict(records: Sequence[Record], log_lines: Sequence[str] | None = None,
+                   ) -> Callable[[Sequence[Row]], str] | None:
+    """The ladder's verdict when the input does not record how the link ended: pppstack doctor's,
+    over the pppd log (or the records said as pppd would log them).  None: keep the default."""
+    if any(r.kind is RecordKind.END for r in records):
+        return None  # our own end cause (exit code name and sentence) says it best
+    from pppstack.doctor import diagnose_log
+
+    lines = list(log_lines) if log_lines is not None else [
+        (f"{'sent' if r.sent else 'rcvd'} {r.describe()}" if r.kind is RecordKind.FRAME else r.describe())
+        for r in records if r.kind in (RecordKind.FRAME, RecordKind.TEXT)]
+    try:
+        diagnoses = diagnose_log(lines)
+    except Exception:  # the doctor is advice: a ladder is still drawn without it
+        return None
+    if not diagnoses:
+        return None
+    d = diagnoses[-1]
+    text = f"{d.verdict.value} (pppstack doctor): {d.summary or d.fix}"
+    return lambda rows: text
+
+
+def _log_lines(path: str) -> list[str] | None:
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if not looks_like_pppd_log(head):
+        return None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read().splitlines()
+
+
 def _attach(args: argparse.Namespace) -> tuple[str | None, str]:
     found = find_sockets(args.run_dir)
     if args.ifname:
@@ -119,6 +151,7 @@ def handler(args: argparse.Namespace) -> int:
     if args.input:
         try:
             records = load_records(args.input)
+            log_lines = _log_lines(args.input)
         except OSError as exc:
             print(f"pppstack trace: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
             return int(ExitCode.OPTION_ERROR)
@@ -131,6 +164,7 @@ def handler(args: argparse.Namespace) -> int:
         code = int(ExitCode.OK)
     else:
         records, code = _live(args)
+        log_lines = None
     if args.ladder:
         frames = [r for r in records if r.kind is RecordKind.FRAME]
         if not frames:
@@ -138,7 +172,8 @@ def handler(args: argparse.Namespace) -> int:
             return code or int(ExitCode.OPTION_ERROR)
         try:
             with open(args.ladder, "w", encoding="utf-8") as out:
-                out.write(ladder_svg(records, title=os.path.basename(args.input or "live link")))
+                out.write(ladder_svg(records, title=os.path.basename(args.input or "live link"),
+                                     verdict=doctor_verdict(records, log_lines)))
         except OSError as exc:
             print(f"pppstack trace: cannot write {args.ladder}: {exc.strerror}", file=sys.stderr)
             return int(ExitCode.OPTION_ERROR)
