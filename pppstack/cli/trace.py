@@ -13,6 +13,7 @@ for `up` itself: `--trace` / `--trace=verbose` print the timeline, `--pcap FILE`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -73,7 +74,8 @@ def load_records(path: str) -> list[Record]:
         return from_pcapng(data)
     if looks_like_pppd_log(data[:65536]):
         return from_log(read_log(data.decode("utf-8", "replace").splitlines()))
-    return from_serial([data])
+    # a raw capture has no times, only order (decode's pcapng uses byte offsets): number its records
+    return [dataclasses.replace(r, time=i * 1e-6) for i, r in enumerate(from_serial([data]))]
 
 
 def doctor_verdict(records: Sequence[Record], log_lines: Sequence[str] | None = None,
