@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from ncm.ntb import parse_ntb
 from pppstack.capture.pcapng import (
     TEXT_PDU_HEADER,
     Direction,
@@ -31,7 +32,7 @@ from pppstack.describe import describe_frame, normalize_frame
 from pppstack.describe.stream import ItemKind, Scanner
 
 __all__ = ["RecordKind", "Record", "Tracer", "redact_pap", "redact_at", "to_pcapng", "from_pcapng",
-           "from_serial", "from_log", "PcapngError"]  # fmt: skip
+           "from_serial", "from_log", "PcapngError", "ethernet_records"]  # fmt: skip
 
 
 class RecordKind(Enum):
@@ -117,6 +118,12 @@ class Tracer:
                 out += [_safe(Record(now, RecordKind.TEXT, sent, line), self.keep_secrets)
                         for line in re.findall(rb"[^\r\n]*[\r\n]+|[^\r\n]+$", item.data) if line.strip()]
         return out
+
+
+def ethernet_records(sent: bool, block: bytes, now: float) -> list[Record]:
+    """The Ethernet frames of one NCM transfer block (a malformed block gives what parses)."""
+    frames, _faults, _info = parse_ntb(block)
+    return [Record(now, RecordKind.ETHERNET, sent, bytes(f)) for f in frames]
 
 
 # -- sources ----------------------------------------------------------------------------------------

@@ -26,11 +26,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ncm.l2 import L2Config, NeighbourResolved, NeighbourUnreachable, eui64_link_local
 from ncm.link import CarrierChanged, DownCause, LinkDown, NcmEvent, NcmSession, SpeedChanged
 from pppstack.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from pppstack.io.tracetap import TraceTap
 
 __all__ = ["NcmUpOptions", "run_ncm_up", "bridge", "PacketPort", "exit_code_for", "BridgeResult"]
 
@@ -72,6 +75,7 @@ class NcmUpOptions:
     usepeerdns: bool = False
     resolv_conf: str | None = None            # default /run/pppstack/IFNAME/resolv.conf (hooks.resolv_path)
     run_dir: str | None = None
+    pcap: str | None = None                   # `up --pcap`: the Ethernet frames as pcapng
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -99,6 +103,7 @@ class NcmUpOptions:
             defaultroute=bool(g("defaultroute", False)), defaultroute_metric=g("defaultroute_metric"),
             no_routes=bool(g("no_routes", False)), routes=tuple(g("route", ()) or ()), json=bool(g("json", False)),
             usepeerdns=bool(g("usepeerdns", False)), resolv_conf=g("resolv_conf"), run_dir=g("run_dir"),
+            pcap=g("pcap"),
         )
 
 
@@ -160,12 +165,14 @@ class Watcher(Protocol):
 def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threading.Event,
            clock: Callable[[], float] = time.monotonic, on_event: Callable[[NcmEvent], None] | None = None,
            until: Callable[[NcmSession], bool] | None = None, watchers: Iterable[Watcher] = (),
-           tick: Callable[[NcmSession], None] | None = None, tick_interval: float = 2.0) -> BridgeResult:
+           tick: Callable[[NcmSession], None] | None = None, tick_interval: float = 2.0,
+           tap: Callable[[bool, bytes, float], None] | None = None) -> BridgeResult:
     """Move packets between `port` and the USB pump until the link goes down, `stop` is set or
     `until(session)` says so.  `pump` is an ncm.usb.UsbPump (duck-typed to keep this importable
     without pyusb).  Each watcher's ``poll()`` runs when its fd is readable; a sentence back
     means the modem ended the data call (e.g. ^NDISSTAT on the AT port): the link goes down.
-    ``tick(session)`` runs every `tick_interval` seconds (the status file)."""
+    ``tick(session)`` runs every `tick_interval` seconds (the status file); ``tap(sent, ntb, now)``
+    sees every NTB both ways (`up --pcap`)."""
     sel = selectors.DefaultSelector()
     tun_fd = port.fileno()
     sel.register(tun_fd, selectors.EVENT_READ)
@@ -190,6 +197,8 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
             for note in pump.take_notifications():  # type: ignore[attr-defined]
                 session.receive_notification(note, now)
             for block in pump.take_blocks():  # type: ignore[attr-defined]
+                if tap is not None:
+                    tap(False, bytes(block), now)
                 session.receive_ntb(block, now)
             packets = session.take_packets()
             if packets:
@@ -201,6 +210,9 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
             session.handle_timer(now)
             blocks = session.blocks_to_send()
             if blocks:
+                if tap is not None:
+                    for b in blocks:
+                        tap(True, bytes(b), now)
                 pump.send(blocks)  # type: ignore[attr-defined]
             err = pump.error  # type: ignore[attr-defined]
             if err is not None:
@@ -248,6 +260,19 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
 
 
 # ------------------------------------------------------------------------ the whole command
+
+def _ntb_tap(path: str | None) -> TraceTap | None:
+    """`up --pcap FILE` in NCM mode: every NTB's Ethernet frames on their own pcapng interface."""
+    if not path:
+        return None
+    from pppstack.io.tracetap import TraceTap
+
+    try:
+        return TraceTap(pcap=open(path, "wb"))  # noqa: SIM115 - the tap closes it
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc.strerror)
+        return None
+
 
 def _parse_usb(text: str | None) -> tuple[int | None, int | None]:
     """``--usb VID[:PID]`` in hex (lsusb's form) -> ids; ValueError with a sentence for the user."""
@@ -522,10 +547,14 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             except OSError as exc:
                 log.debug("could not write %s: %s", status_file, exc)
 
+        ntb_tap = _ntb_tap(opts.pcap)
         try:
-            result = bridge(session, pump, tun, stop=stop, watchers=watchers, tick=write_status)
+            result = bridge(session, pump, tun, stop=stop, watchers=watchers, tick=write_status,
+                            tap=ntb_tap.ntb if ntb_tap else None)
         finally:
             hooks.remove_file(status_file)
+            if ntb_tap is not None:
+                ntb_tap.close()
         pump.stop()              # the last flush goes out (or is counted as dropped) first
         final = {**result.stats, **pump.stats()}
         drops = drop_counts(final, tun.stats())

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from pppstack.capture.explain import trace_line
-from pppstack.capture.timeline import Record, RecordKind, Tracer, to_pcapng
+from pppstack.capture.timeline import Record, RecordKind, Tracer, ethernet_records, to_pcapng
 
 __all__ = ["TraceTap", "TappedPort", "socket_path", "find_sockets", "follow", "record_to_json", "record_from_json"]
 
@@ -89,6 +89,11 @@ class TraceTap:
             self._skipping = False
             self.tracer.reset()
         for rec in self.tracer.feed(sent, data, now + self._wall):
+            self.emit(rec)
+
+    def ntb(self, sent: bool, block: bytes, now: float) -> None:
+        """NCM: one NTB (transfer block) as it crossed USB; its Ethernet frames are recorded."""
+        for rec in ethernet_records(sent, block, now + self._wall):
             self.emit(rec)
 
     def connected(self, now: float) -> None:
