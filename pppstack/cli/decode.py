@@ -23,6 +23,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import IO, Any
 
 from pppstack.capture.pppdlog import looks_like_pppd_log, read_log
@@ -207,14 +208,43 @@ def write_pcap(out: IO[bytes], items: Iterable[StreamItem], keep_secrets: bool =
     """Write the frames and text of a raw capture as pcapng; returns the frame count."""
     records: list[Record] = []
     for item in items:
-        t = item.offset / 1_000_000
-        if item.kind is ItemKind.FRAME:
-            records.append(Record(t, RecordKind.FRAME, False, normalize_frame(item.data) or item.data))
-        elif item.kind is ItemKind.TEXT:
-            for offset, line in _text_lines(item):
-                records.append(Record(offset / 1_000_000, RecordKind.TEXT, False, line))
+        for k in range(item.repeat):
+            start = item.offset + k * item.stride
+            if item.kind is ItemKind.FRAME:
+                frame = normalize_frame(item.data) or item.data
+                records.append(Record(start / 1_000_000, RecordKind.FRAME, False, frame))
+            elif item.kind is ItemKind.TEXT:
+                for offset, line in _text_lines(replace(item, offset=start)):
+                    records.append(Record(offset / 1_000_000, RecordKind.TEXT, False, line))
     out.write(to_pcapng(records, keep_secrets=keep_secrets))
     return sum(1 for r in records if r.kind is RecordKind.FRAME)
+
+
+def _times(n: int, last: int) -> str:
+    return f"  [{n} times in a row, the last at {last}]" if n > 1 else ""
+
+
+class _Runs:
+    """Identical discards in a row print as one line with a count: a flood of `7e 7d` is one
+    line, not 25 million (the scanner collapses exact repeats; this also joins runs it hands
+    over in pieces, across reads)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.line: str | None = None
+        self.first = self.last = self.count = 0
+
+    def add(self, offset: int, line: str, n: int, last: int) -> None:
+        if line != self.line:
+            self.flush()
+            self.line, self.first, self.count = line, offset, 0
+        self.count += n
+        self.last = last
+
+    def flush(self) -> None:
+        if self.line is not None:
+            self.out.write(f"{self.first:>9}  {self.line}{_times(self.count, self.last)}\n")
+            self.line = None
 
 
 def _summary(counts: Counter[str]) -> str:
@@ -241,26 +271,35 @@ def handler(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"pppstack decode: cannot write {args.pcap}: {exc.strerror}", file=sys.stderr)
             return int(ExitCode.OPTION_ERROR)
-    scanner = Scanner(args.accm, args.fcs, args.mru, strict_accm=args.strict_accm)
+    scanner = Scanner(args.accm, args.fcs, args.mru, strict_accm=args.strict_accm, collapse=True)
     counts: Counter[str] = Counter()
     good: list[StreamItem] = []
     out = sys.stdout
+    runs = _Runs(out)
     try:
         for item in _items(source, scanner):
-            counts[item.kind.value] += len(item.data) if item.kind in (ItemKind.TEXT, ItemKind.NOISE) else 1
+            n = item.repeat
+            counts[item.kind.value] += n * len(item.data) if item.kind in (ItemKind.TEXT, ItemKind.NOISE) else n
             if item.reason is not None:
-                counts[item.reason.name] += 1
+                counts[item.reason.name] += n
             if item.kind in (ItemKind.FRAME, ItemKind.TEXT) and pcap is not None:
                 good.append(item)
             if args.json:
                 for obj in _json(item):
+                    if n > 1:
+                        obj.update(repeat=n, stride=item.stride)
                     out.write(json.dumps(obj) + "\n")
             elif args.pppd:
                 if item.kind is ItemKind.FRAME:
-                    out.write(f"rcvd {describe_frame(item.data)}\n")
-            else:
+                    out.write(f"rcvd {describe_frame(item.data)}\n" * n)
+            elif item.kind is ItemKind.DISCARD:
                 for offset, line in _render(item):
-                    out.write(f"{offset:>9}  {line}\n")
+                    runs.add(offset, line, n, item.offset + (n - 1) * item.stride)
+            else:
+                runs.flush()
+                for offset, line in _render(item):
+                    out.write(f"{offset:>9}  {line}{_times(n, item.offset + (n - 1) * item.stride)}\n")
+        runs.flush()
         if args.json:
             out.write(
                 json.dumps(

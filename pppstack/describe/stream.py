@@ -10,7 +10,7 @@ are dropped); FCS-16/32 come from pppstack.hdlc.  Sans-I/O: feed bytes, get item
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from pppstack.hdlc import fcs16, fcs32
@@ -45,6 +45,12 @@ class StreamItem:
     reason: DiscardReason | None = None
     detail: str = ""  # a sentence for discards, e.g. "FCS 0x1234, expected 0x5678"
     dropped_controls: int = 0  # unescaped ACCM characters removed per RFC 1662 §7.1
+    repeat: int = 1  # the same octets and flag this many times in a row (a flood), from `offset`
+
+    @property
+    def stride(self) -> int:
+        """Octets from one repeat to the next (the item and its closing flag)."""
+        return self.raw_length + 1
 
 
 class Scanner:
@@ -55,8 +61,10 @@ class Scanner:
     """
 
     def __init__(
-        self, accm: int = 0xFFFFFFFF, fcs_bits: int = 16, mru: int = 1500, *, strict_accm: bool = False
+        self, accm: int = 0xFFFFFFFF, fcs_bits: int = 16, mru: int = 1500, *, strict_accm: bool = False,
+        collapse: bool = False,
     ) -> None:
+        self.collapse = collapse  # give identical segments in a row as one item with `repeat`
         if fcs_bits not in (16, 32):
             raise ValueError("fcs_bits must be 16 or 32")
         self.accm, self.fcs_bits, self.mru = accm, fcs_bits, mru
@@ -69,6 +77,10 @@ class Scanner:
         self._pos = 0  # absolute offset of the next byte fed
         self._in_frame = False  # a flag has been seen: segments are frame candidates
         self._texting = False  # pending_text gave out text since the last flag
+        self._skipping = False  # the frame in progress was already reported as too long
+        # Octets kept while waiting for a flag: beyond any escaped frame, so memory stays bounded
+        # whatever the input (a flagless capture is reported in pieces, not held whole).
+        self.max_segment = max(1 << 16, 2 * (mru + 8) + 2)
 
     def feed(self, data: bytes) -> list[StreamItem]:
         items: list[StreamItem] = []
@@ -76,15 +88,43 @@ class Scanner:
         while i < n:
             j = data.find(FLAG, i)
             if j < 0:
-                self._seg += data[i:]
+                self._add(data, i, n, items)
                 break
-            self._seg += data[i:j]
+            self._add(data, i, j, items)
             self._texting = False
-            items.extend(self._close_segment(flag=True))
+            was_in_frame = self._in_frame
+            raw = bytes(self._seg)
+            closed = self._close_segment(flag=True)
+            items.extend(closed)
             self._seg_start = self._pos + j + 1
             i = j + 1
+            if self.collapse and was_in_frame and raw and len(closed) == 1:
+                # The same octets and flag again and again (a flood, a stuck line): the same
+                # item, so count the repeats with a few bytes comparisons instead of a loop
+                # per segment.
+                k = _repeats(data, i, raw + b"\x7e")
+                if k:
+                    items[-1] = replace(closed[0], repeat=closed[0].repeat + k)
+                    i += k * (len(raw) + 1)
+                    self._seg_start = self._pos + i
         self._pos += n
         return items
+
+    def _add(self, data: bytes, i: int, j: int, items: list[StreamItem]) -> None:
+        if self._skipping:
+            return
+        self._seg += data[i:j]
+        if len(self._seg) <= self.max_segment:
+            return
+        raw, start = bytes(self._seg), self._seg_start
+        self._seg.clear()
+        self._seg_start += len(raw)
+        if not self._in_frame or _is_text(raw):
+            items.append(self._outside(raw, start))
+            return
+        self._skipping = True  # the rest of this frame, up to the next flag, is dropped with it
+        items.append(self._discard(raw, start, raw[:64], DiscardReason.OVERSIZE,
+                                   f"no flag in {len(raw)} octets: longer than any frame of MRU {self.mru}"))
 
     def pending_text(self) -> list[StreamItem]:
         """Complete lines of text waiting since the last flag, given out now instead of at the next flag.
@@ -114,6 +154,9 @@ class Scanner:
     def _close_segment(self, flag: bool) -> list[StreamItem]:
         raw, start = bytes(self._seg), self._seg_start
         self._seg.clear()
+        if self._skipping:
+            self._skipping = False
+            return []
         was_in_frame, self._in_frame = self._in_frame, self._in_frame or flag
         if not raw:
             return []
@@ -189,13 +232,29 @@ class Scanner:
         return bytes(out), dropped
 
 
+def _repeats(data: bytes, i: int, unit: bytes) -> int:
+    """How many times `unit` follows at data[i:], whole (doubling, then halving, the block)."""
+    count, size, pos = 0, 1, i
+    while True:
+        block = unit * size
+        if data.startswith(block, pos):
+            pos += len(block)
+            count += size
+            size *= 2
+        elif size > 1:
+            size //= 2
+        else:
+            return count
+
+
 def _is_text(raw: bytes) -> bool:
     return bool(raw) and all(b in _TEXT_BYTES for b in raw)
 
 
 def scan(
-    data: bytes, accm: int = 0xFFFFFFFF, fcs_bits: int = 16, mru: int = 1500, *, strict_accm: bool = False
+    data: bytes, accm: int = 0xFFFFFFFF, fcs_bits: int = 16, mru: int = 1500, *, strict_accm: bool = False,
+    collapse: bool = False,
 ) -> list[StreamItem]:
     """All items of a complete capture."""
-    scanner = Scanner(accm, fcs_bits, mru, strict_accm=strict_accm)
+    scanner = Scanner(accm, fcs_bits, mru, strict_accm=strict_accm, collapse=collapse)
     return scanner.feed(data) + scanner.finish()
