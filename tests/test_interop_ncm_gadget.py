@@ -138,3 +138,126 @@ def test_run_ncm_up_against_the_gadget(ncm_guest: NcmGadgetGuest) -> None:
     log = ncm_guest.shell("cat /tmp/ncm_up.log")
     assert "EXIT 0 OK" in log, log
     assert "Traceback" not in log, log
+
+
+def _start_ncm_up(ncm_guest: NcmGadgetGuest, tag: str, ifname: str, **extra: str) -> str:
+    """run_ncm_up in its own network namespace (static address, --json); returns the nsenter prefix."""
+    more = "".join(f", {k}={v}" for k, v in extra.items())
+    script = (
+        "import ipaddress, logging, sys\n"
+        "from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up\n"
+        "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+        f"opts = NcmUpOptions(usb='{GADGET_VID:04x}:{GADGET_PID:04x}', ifname='{ifname}', json=True, noipv6=True,\n"
+        f"    local_ip=ipaddress.IPv4Interface('{HOST_IP}/24'), gateway=ipaddress.IPv4Address('{GADGET_IP}'),\n"
+        f"    run_dir='/tmp/run-{tag}', carrier_timeout=20{more})\n"
+        "rc = run_ncm_up(opts)\n"
+        "print('EXIT', int(rc), rc.name, flush=True)\n"
+        "sys.exit(int(rc))\n")
+    ncm_guest.guest.write_file(f"/tmp/{tag}.py", script)
+    ncm_guest.shell(f"cd /tmp && (unshare -n sh -c 'ip link set lo up; exec {GUEST_PY} /tmp/{tag}.py' "
+                    f"> /tmp/{tag}.log 2>&1 & echo $! > /tmp/{tag}.pid)")
+    ns = f"nsenter -t $(cat /tmp/{tag}.pid) -n"
+    rc, _ = ncm_guest.run(f"i=0; until {ns} ip addr show dev {ifname} 2>/dev/null | grep -q 'inet {HOST_IP}'; do "
+                          "i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.1; done", timeout=40)
+    assert rc == 0, ncm_guest.shell(f"cat /tmp/{tag}.log")
+    return ns
+
+
+def _stop_ncm_up(ncm_guest: NcmGadgetGuest, tag: str) -> str:
+    ncm_guest.run(f"p=$(cat /tmp/{tag}.pid); kill $p 2>/dev/null; i=0; "
+                  "while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; kill -9 $p; true",
+                  timeout=30)
+    return ncm_guest.shell(f"cat /tmp/{tag}.log")
+
+
+def _tun_counters(ncm_guest: NcmGadgetGuest, ns: str, ifname: str) -> dict[str, int]:
+    """The TUN's packets handed to pppstack and dropped in its queue, and what the namespace's
+    stack sent besides the flood's UDP (IPv4 non-UDP, IPv6) - /proc/net is per namespace."""
+    out = ncm_guest.shell(f"{ns} sh -c 'cat /proc/net/dev; cat /proc/net/snmp; cat /proc/net/snmp6 2>/dev/null'")
+    line = next(ln for ln in out.splitlines() if f"{ifname}:" in ln)
+    fields = [int(x) for x in line.split(":", 1)[1].split()]
+    snmp = [ln.split() for ln in out.splitlines() if ln.startswith(("Ip:", "Udp:"))]
+    ip = dict(zip(snmp[0][1:], snmp[1][1:], strict=True))      # header line, then values
+    udp = dict(zip(snmp[2][1:], snmp[3][1:], strict=True))
+    ip6 = next((int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("Ip6OutRequests")), 0)
+    return {"tx_packets": fields[9], "tx_dropped": fields[11],
+            "other": int(ip["OutRequests"]) - int(udp["OutDatagrams"]) + ip6}
+
+
+@pytest.mark.parametrize(("count", "size"), [(20000, 60), (4000, 1472)], ids=["small", "full-size"])
+def test_udp_flood_loses_nothing_inside_pppstack(ncm_guest: NcmGadgetGuest, count: int, size: int) -> None:
+    """Issue 12.1: a UDP flood into the TUN faster than USB takes it.  Every datagram the kernel
+    handed pppstack (the TUN's tx_packets) reaches the gadget's socket; what could not wait is
+    dropped by the kernel's TUN queue (its tx_dropped), never by us (the --json summary)."""
+    tag = f"flood{size}"
+    ncm_guest.shell("sysctl -qw net.core.rmem_max=134217728 net.core.netdev_max_backlog=100000")
+    ns = _start_ncm_up(ncm_guest, tag, "ncm2")
+    try:
+        flood = "/mnt/src/tests/guest/snippets/udp_flood.py"
+        ncm_guest.shell(f"({GUEST_PY} {flood} serve 5010 3 > /tmp/{tag}.rx 2>&1 &); "
+                        f"i=0; until grep -q listening /tmp/{tag}.rx || [ $i -gt 50 ]; do sleep 0.1; i=$((i+1)); done")
+        gadget_before = ncm_guest.shell("cat /sys/class/net/usb0/statistics/rx_packets "
+                                        "/sys/class/net/usb0/statistics/rx_dropped; grep Udp: /proc/net/snmp")
+        before = _tun_counters(ncm_guest, ns, "ncm2")
+        rc, out = ncm_guest.run(f"{ns} {GUEST_PY} {flood} send {GADGET_IP} 5010 {count} {size}", timeout=300)
+        assert rc == 0, out
+        sent = json.loads(out.strip().splitlines()[-1])
+        ncm_guest.run(f"i=0; while ! grep -q received /tmp/{tag}.rx && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); "
+                      "done", timeout=320)
+        got = json.loads(ncm_guest.shell(f"cat /tmp/{tag}.rx").strip().splitlines()[-1])
+        after = _tun_counters(ncm_guest, ns, "ncm2")
+        gadget_after = ncm_guest.shell("cat /sys/class/net/usb0/statistics/rx_packets "
+                                       "/sys/class/net/usb0/statistics/rx_dropped; grep Udp: /proc/net/snmp")
+        # and a TCP transfer after the flood keeps its checksum
+        xfer = "/mnt/src/tests/guest/snippets/tcp_xfer.py"
+        ncm_guest.shell(f"({GUEST_PY} {xfer} serve 5011 > /tmp/{tag}.tcp 2>&1 &); sleep 1")
+        rc, out = ncm_guest.run(f"{ns} {GUEST_PY} {xfer} send {GADGET_IP} 5011 1048576", timeout=180)
+        assert rc == 0, out
+        tcp_sent = json.loads(out.strip().splitlines()[-1])
+        ncm_guest.run(f"i=0; while ! grep -q md5 /tmp/{tag}.tcp && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done")
+        tcp_got = json.loads(ncm_guest.shell(f"cat /tmp/{tag}.tcp").strip().splitlines()[-1])
+    finally:
+        log = _stop_ncm_up(ncm_guest, tag)
+    read_by_us = after["tx_packets"] - before["tx_packets"]
+    kernel_dropped = after["tx_dropped"] - before["tx_dropped"]
+    other = after["other"] - before["other"]       # the namespace's own traffic, not the flood's
+    summary = json.loads(next(ln for ln in log.splitlines() if ln.startswith("{")))
+    print(f"UDP flood {count} x {size} B: sent {sent['sent']}, read by pppstack {read_by_us}, arrived "
+          f"{got['received']} ({got['distinct']} distinct), kernel TUN queue dropped {kernel_dropped}, other {other}, "
+          f"pppstack dropped {summary.get('dropped_by_pppstack')}, paused reading {summary.get('usb_tx_paused')} times")
+    assert summary["dropped_by_pppstack"] == 0 and summary["usb_tx_dropped"] == 0, summary
+    assert got["distinct"] == got["received"] and 0 <= other <= 5, (got, before, after)
+    assert read_by_us - other <= got["received"] <= read_by_us, (sent, got, before, after, gadget_before,
+                                                                 gadget_after, {k: v for k, v in summary.items() if v})
+    assert sent["sent"] <= read_by_us + kernel_dropped <= sent["sent"] + other, (sent, before, after)
+    assert (tcp_got["md5"], tcp_got["bytes"]) == (tcp_sent["md5"], 1048576)
+    assert "EXIT 0 OK" in log and "Traceback" not in log, log
+
+
+def test_unplugging_mid_transfer_is_port_vanished(ncm_guest: NcmGadgetGuest) -> None:
+    """Issue 12.4: the gadget leaves the bus (its UDC unbound) while a TCP transfer runs: the
+    transfers in flight fail with EIO first, then the device is gone - exit 16 PORT_VANISHED."""
+    tag = "unplug"
+    gadget = "/sys/kernel/config/usb_gadget/ncm"
+    ns = _start_ncm_up(ncm_guest, tag, "ncm3")
+    try:
+        xfer = "/mnt/src/tests/guest/snippets/tcp_xfer.py"
+        ncm_guest.shell(f"({GUEST_PY} {xfer} serve 5012 > /tmp/{tag}.tcp 2>&1 &); sleep 1")
+        ncm_guest.shell(f"({ns} {GUEST_PY} {xfer} send {GADGET_IP} 5012 50000000 > /tmp/{tag}.snd 2>&1 &)")
+        # unplug once data is flowing (the gadget's usb0 has received a good part of a megabyte)
+        rx = "/sys/class/net/usb0/statistics/rx_bytes"
+        ncm_guest.run(f"b=$(cat {rx}); i=0; while [ $(( $(cat {rx}) - b )) -lt 300000 ] && [ $i -lt 300 ]; "
+                      "do sleep 0.1; i=$((i+1)); done", timeout=40)
+        ncm_guest.shell(f"echo '' > {gadget}/UDC")
+        rc, _ = ncm_guest.run(f"p=$(cat /tmp/{tag}.pid); i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; "
+                              "do sleep 0.1; i=$((i+1)); done; ! kill -0 $p 2>/dev/null", timeout=20)
+        log = ncm_guest.shell(f"cat /tmp/{tag}.log")
+        assert rc == 0, "still running 10 s after the unplug:\n" + log
+    finally:
+        _stop_ncm_up(ncm_guest, tag)
+        # plug the gadget back in for whatever runs next in this guest
+        ncm_guest.run(f"echo dummy_udc.0 > {gadget}/UDC; ip addr add {GADGET_IP}/24 dev usb0 2>/dev/null; "
+                      "ip link set usb0 up; i=0; while [ \"$(cat /sys/bus/usb/devices/1-1/bConfigurationValue "
+                      "2>/dev/null)\" != 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done", timeout=30)
+    assert "EXIT 16 PORT_VANISHED" in log, log
+    assert "dropped off USB" in log and "Traceback" not in log, log

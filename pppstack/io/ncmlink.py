@@ -129,15 +129,17 @@ def exit_code_for(down: LinkDown | None) -> ExitCode:
 def drop_counts(stats: dict[str, int], tun: dict[str, int]) -> dict[str, int]:
     """What was lost on the way out: by us (NTBs never sent, frames too big for any NTB) and in
     the kernel's TUN queue while we held back because the modem was behind."""
-    return {"dropped_by_pppstack": stats.get("usb_tx_dropped", 0) + stats.get("tx_oversize_dropped", 0),
+    ours = ("usb_tx_dropped", "tx_oversize_dropped", "l2_unresolved_dropped", "link_tx_too_big")
+    return {"dropped_by_pppstack": sum(stats.get(k, 0) for k in ours),
             "dropped_in_tun_queue": tun.get("tx_dropped", 0)}
 
 
 def describe_drops(d: dict[str, int]) -> str:
     parts = []
     if d["dropped_by_pppstack"]:
-        parts.append(f"{d['dropped_by_pppstack']} blocks or frames dropped by pppstack (see usb_tx_dropped and "
-                     "tx_oversize_dropped)")
+        parts.append(f"{d['dropped_by_pppstack']} blocks or packets dropped by pppstack (usb_tx_dropped: "
+                     "not sent when the link ended; l2_unresolved_dropped: no answer to ARP/NS; link_tx_too_big: "
+                     "over the MTU)")
     if d["dropped_in_tun_queue"]:
         parts.append(f"{d['dropped_in_tun_queue']} packets dropped by the kernel's TUN queue (it fills when "
                      "the modem takes data slower than it comes)")
