@@ -234,11 +234,22 @@ def test_udp_flood_loses_nothing_inside_pppstack(ncm_guest: NcmGadgetGuest, coun
     assert "EXIT 0 OK" in log and "Traceback" not in log, log
 
 
-def test_unplugging_mid_transfer_is_port_vanished(ncm_guest: NcmGadgetGuest) -> None:
-    """Issue 12.4: the gadget leaves the bus (its UDC unbound) while a TCP transfer runs: the
-    transfers in flight fail with EIO first, then the device is gone - exit 16 PORT_VANISHED."""
+UNPLUG = {   # how the device goes away, and how it comes back for the next test
+    # the host unbinds the device: usbfs kills the URBs in flight (libusb: LIBUSB_ERROR_IO,
+    # "Input/Output Error"), then answers ENODEV - the case that used to exit 21 USB_ERROR
+    "host-unbind": ("echo 1-1 > /sys/bus/usb/drivers/usb/unbind", "echo 1-1 > /sys/bus/usb/drivers/usb/bind"),
+    # the gadget leaves the bus (its UDC unbound): a disconnect the hub reports
+    "gadget-leaves": ("echo '' > /sys/kernel/config/usb_gadget/ncm/UDC",
+                      "echo dummy_udc.0 > /sys/kernel/config/usb_gadget/ncm/UDC"),
+}
+
+
+@pytest.mark.parametrize("how", list(UNPLUG))
+def test_unplugging_mid_transfer_is_port_vanished(ncm_guest: NcmGadgetGuest, how: str) -> None:
+    """Issue 12.4: the device goes away while a TCP transfer runs: exit 16 PORT_VANISHED, as on
+    the serial path, with the sentence for it - not 21 USB_ERROR "Input/Output Error"."""
     tag = "unplug"
-    gadget = "/sys/kernel/config/usb_gadget/ncm"
+    unplug, replug = UNPLUG[how]
     ns = _start_ncm_up(ncm_guest, tag, "ncm3")
     try:
         xfer = "/mnt/src/tests/guest/snippets/tcp_xfer.py"
@@ -248,7 +259,7 @@ def test_unplugging_mid_transfer_is_port_vanished(ncm_guest: NcmGadgetGuest) -> 
         rx = "/sys/class/net/usb0/statistics/rx_bytes"
         ncm_guest.run(f"b=$(cat {rx}); i=0; while [ $(( $(cat {rx}) - b )) -lt 300000 ] && [ $i -lt 300 ]; "
                       "do sleep 0.1; i=$((i+1)); done", timeout=40)
-        ncm_guest.shell(f"echo '' > {gadget}/UDC")
+        ncm_guest.shell(unplug)
         rc, _ = ncm_guest.run(f"p=$(cat /tmp/{tag}.pid); i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; "
                               "do sleep 0.1; i=$((i+1)); done; ! kill -0 $p 2>/dev/null", timeout=20)
         log = ncm_guest.shell(f"cat /tmp/{tag}.log")
@@ -256,7 +267,7 @@ def test_unplugging_mid_transfer_is_port_vanished(ncm_guest: NcmGadgetGuest) -> 
     finally:
         _stop_ncm_up(ncm_guest, tag)
         # plug the gadget back in for whatever runs next in this guest
-        ncm_guest.run(f"echo dummy_udc.0 > {gadget}/UDC; ip addr add {GADGET_IP}/24 dev usb0 2>/dev/null; "
+        ncm_guest.run(f"{replug}; ip addr add {GADGET_IP}/24 dev usb0 2>/dev/null; "
                       "ip link set usb0 up; i=0; while [ \"$(cat /sys/bus/usb/devices/1-1/bConfigurationValue "
                       "2>/dev/null)\" != 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done", timeout=30)
     assert "EXIT 16 PORT_VANISHED" in log, log
