@@ -117,3 +117,14 @@ def test_bench_link_cleans_up_when_stopped(sig: signal.Signals) -> None:
     assert "interrupted" in err and "Traceback" not in err, err
     assert out == ""
     assert not any(n in _namespaces() for n in names), _namespaces()
+
+
+def test_decode_bench_compares_with_tshark_on_the_same_bytes() -> None:
+    proc = _bench("bench_decode.py", "--mb", "0.2")
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(proc.stdout)["records"]
+    assert {(r["capture"], r["tool"]) for r in records} == {
+        (c, t) for c in ("flood-7e7d", "lcp-mixed") for t in ("pppstack", "tshark")}
+    ours = {r["capture"]: r for r in records if r["tool"] == "pppstack"}
+    assert ours["flood-7e7d"]["output_bytes"] < 1000      # one line for the run, plus the summary
+    assert all(r["seconds"] > 0 and r["MB"] == 0.2 for r in records)

@@ -98,3 +98,27 @@ def test_bad_fcs_flood_is_one_line_per_run() -> None:
     items = scan(b"\x7e" + bad * 5000 + frame * 3, collapse=True)
     assert [(i.kind, i.reason, i.repeat) for i in items] == [
         (ItemKind.DISCARD, DiscardReason.BAD_FCS, 5000), (ItemKind.FRAME, None, 3)]
+
+
+def _unescape_reference(raw: bytes, accm: int) -> tuple[bytes, int]:
+    """RFC 1662 §4.2/§7.1 one octet at a time (the scanner's former loop)."""
+    out, dropped, escaped = bytearray(), 0, False
+    for b in raw:
+        if b < 0x20 and accm >> b & 1:
+            dropped += 1
+        elif escaped:
+            out.append(b ^ 0x20)
+            escaped = False
+        elif b == 0x7D:
+            escaped = True
+        else:
+            out.append(b)
+    return bytes(out), dropped
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from([0x7D, 0x7D, 0x00, 0x11, 0x13, 0x1F, 0x20, 0x5D, 0x5E, 0x41, 0xFF])
+                | st.integers(0, 255), max_size=64).map(bytes),
+       st.sampled_from([0, 0xFFFFFFFF, 0x000A0000]) | st.integers(0, 0xFFFFFFFF))
+def test_fast_unescape_matches_the_octet_loop(raw: bytes, accm: int) -> None:
+    assert Scanner._unescape(raw, accm) == _unescape_reference(raw, accm)

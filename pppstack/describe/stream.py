@@ -180,7 +180,7 @@ class Scanner:
         if (len(raw) - len(raw.rstrip(b"\x7d"))) % 2 == 1:  # an unpaired escape right before the flag
             return self._discard(raw, start, raw[:-1], DiscardReason.ABORT, "the sender aborted the frame")
         data, dropped = self._unescape(raw, self.accm)
-        if not self.strict_accm and any(b < 0x20 for b in raw) and not self._fcs_ok(data):
+        if not self.strict_accm and not self._fcs_ok(data) and _has_controls(raw):
             other = self._unescape(raw, 0 if self.accm else 0xFFFFFFFF)
             if self._fcs_ok(other[0]):
                 data, dropped = other
@@ -213,15 +213,19 @@ class Scanner:
 
     @staticmethod
     def _unescape(raw: bytes, accm: int) -> tuple[bytes, int]:
-        if ESCAPE not in raw and (accm == 0 or not any(b < 0x20 for b in raw)):
-            return raw, 0
+        # Control characters in the ACCM were inserted by the DCE (RFC 1662 §7.1) and go first;
+        # an escape still applies to what follows them.  Then every 0x7D flips bit 5 of the next
+        # octet: done by splitting, unless a 0x7D is itself escaped (rare: the slow loop).
+        data = raw.translate(None, _dropset(accm)) if accm else raw
+        dropped = len(raw) - len(data)
+        if ESCAPE not in data:
+            return data, dropped
+        if b"\x7d\x7d" not in data and data[-1] != ESCAPE:
+            parts = data.split(b"\x7d")
+            return parts[0] + b"".join(_FLIP[p[0]] + p[1:] for p in parts[1:]), dropped
         out = bytearray()
-        dropped = 0
         escaped = False
-        for b in raw:
-            if b < 0x20 and accm >> b & 1:
-                dropped += 1  # inserted by the DCE (RFC 1662 §7.1); an escape still applies after it
-                continue
+        for b in data:
             if escaped:
                 out.append(b ^ 0x20)
                 escaped = False
@@ -230,6 +234,17 @@ class Scanner:
             else:
                 out.append(b)
         return bytes(out), dropped
+
+
+_FLIP = [bytes([b ^ 0x20]) for b in range(256)]
+_DROPSETS: dict[int, bytes] = {}
+
+
+def _dropset(accm: int) -> bytes:
+    d = _DROPSETS.get(accm)
+    if d is None:
+        d = _DROPSETS[accm] = bytes(c for c in range(32) if accm >> c & 1)
+    return d
 
 
 def _repeats(data: bytes, i: int, unit: bytes) -> int:
@@ -247,8 +262,16 @@ def _repeats(data: bytes, i: int, unit: bytes) -> int:
             return count
 
 
+_TEXT_OCTETS = bytes(sorted(_TEXT_BYTES))
+_CONTROLS = bytes(range(0x20))
+
+
+def _has_controls(raw: bytes) -> bool:
+    return len(raw.translate(None, _CONTROLS)) != len(raw)
+
+
 def _is_text(raw: bytes) -> bool:
-    return bool(raw) and all(b in _TEXT_BYTES for b in raw)
+    return bool(raw) and not raw.translate(None, _TEXT_OCTETS)
 
 
 def scan(
