@@ -122,3 +122,17 @@ def _unescape_reference(raw: bytes, accm: int) -> tuple[bytes, int]:
        st.sampled_from([0, 0xFFFFFFFF, 0x000A0000]) | st.integers(0, 0xFFFFFFFF))
 def test_fast_unescape_matches_the_octet_loop(raw: bytes, accm: int) -> None:
     assert Scanner._unescape(raw, accm) == _unescape_reference(raw, accm)
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path) -> None:  # noqa: ANN001
+    """`pppstack decode big.bin | head`: it said "reading the input failed: [Errno 32] Broken pipe"."""
+    frame = encode_naive(b"\xc0\x21\x09\x01\x00\x08\x00\x00\x00\x00", 0xFFFFFFFF, leading_flag=False)
+    path = tmp_path / "many.bin"
+    path.write_bytes(b"\x7e" + b"".join(frame[:-3] + bytes([i % 256]) + frame[-2:] for i in range(200_000)))
+    proc = subprocess.Popen([sys.executable, "-m", "pppstack", "decode", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 0 and err == ""

@@ -315,6 +315,10 @@ def handler(args: argparse.Namespace) -> int:
             out.write(f"summary: {_summary(counts)}\n")
         if pcap is not None:
             write_pcap(pcap, good, keep_secrets=args.pcap_keep_secrets)
+    except BrokenPipeError:
+        # the reader went away (`decode ... | head`): nothing more to say, and no traceback at exit
+        sys.stdout = None  # type: ignore[assignment]
+        return int(ExitCode.OK)
     except OSError as exc:
         print(f"pppstack decode: reading the input failed: {exc}", file=sys.stderr)
         return int(ExitCode.FATAL)
