@@ -15,8 +15,15 @@ pair (the server gets the master, the client opens the slave).  For each framing
   (the flooding sender shares the two CPUs with both ends, so this is a lower bound);
 * CPU seconds per GB: user+system time of the two pppstack processes per GB delivered.
 
-In the same run it measures the pty pair itself (64 KiB writes, one reader process, each
-direction): the transport's ceiling, and reports our one-way figure as a share of it.
+Interleaved with those runs, in the same namespaces, it measures two baselines so that figures
+from a noisy machine still compare (as ratios, in "vs_c_relay" and the "share" keys):
+
+* the pty pair itself, each direction, 64 KiB writes to a separate reader process, once with a
+  Python writer and once with C at both ends (bench/c_relay.c write/read);
+* a C relay (bench/c_relay.c, built here with `cc` from it and native/hdlc.c, the same framing
+  core): TUN -> HDLC -> pty and back, one process per end, no negotiation -- the floor of this
+  design. Its one-way TCP, CPU per GB and 64-byte UDP packets/s are "c_relay" in the JSON.
+  --no-c-baselines skips both C baselines (no compiler, or no clone's native/).
 Needs root (namespaces, TUN).  Prints a table, or JSON with --json (with an "environment":
 backends, SIMD paths, CPU model, Python version).
 
@@ -28,6 +35,7 @@ and run directories are removed on every exit: normal, error, Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -35,6 +43,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -46,6 +55,10 @@ import benchenv  # bench/ is sys.path[0]: the installed pppstack, never the clon
 # -P: the children must not import pppstack from whatever directory the user runs this from
 PY = [sys.executable, "-P"]
 A_IP, B_IP = "10.99.0.2", "10.99.0.1"
+RELAY_A_IP, RELAY_B_IP = "10.99.1.2", "10.99.1.1"   # the C relay's TUNs, beside pppstack's in the same namespaces
+NATIVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "native")
+RELAY_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c_relay.c")
+CFLAGS = ["-O2", "-std=c99"]   # what native/build_hdlc.py gives the extension
 CLK = os.sysconf("SC_CLK_TCK")
 
 SINK = textwrap.dedent("""
@@ -107,7 +120,10 @@ PTY_READER = textwrap.dedent("""
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=check)
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if check and p.returncode:
+        raise benchenv.BenchError(f"`{' '.join(argv)}` failed: {p.stderr.strip() or f'exit {p.returncode}'}")
+    return p
 
 
 class Netns:
@@ -137,6 +153,8 @@ def cpu_seconds(pid: int) -> float:
 class Link:
     """One client/server pair for one framing backend. Use as a context manager: whatever was
     set up (namespaces, processes, pty, run directory) is torn down however the block ends."""
+
+    ifname, a_ip, b_ip = "pppb0", A_IP, B_IP
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
@@ -183,8 +201,12 @@ class Link:
                              env=env, stderr=subprocess.PIPE, text=True)
         self._wait_up(self.up, "client")
         self._wait_up(self.serve, "server")
+        self.workers = [self.up, self.serve]
+        self.start_sinks()
+
+    def start_sinks(self) -> None:
         self.sinks = []
-        for ns, ip in ((self.a, A_IP), (self.b, B_IP)):
+        for ns, ip in ((self.a, self.a_ip), (self.b, self.b_ip)):
             p = self.spawn(ns.cmd(*PY, "-c", SINK, ip), stdout=subprocess.PIPE, text=True)
             if p.stdout is None or p.stdout.readline().strip() != "ready":
                 raise benchenv.BenchError(f"the traffic sink in {ns.name} did not start")
@@ -220,7 +242,7 @@ class Link:
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def cpu(self) -> float:
-        return cpu_seconds(self.up.pid) + cpu_seconds(self.serve.pid)
+        return sum(cpu_seconds(p.pid) for p in self.workers)
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self, senders: list[tuple[Netns, list[str]]], receivers: list[tuple[Netns, str]],
@@ -245,13 +267,13 @@ class Link:
     def tcp(self, direction: str, duration: float) -> dict:
         d = str(duration + 1.5)
         if direction == "a->b":
-            senders, receivers = [(self.a, [*PY, "-c", TCP_SEND, B_IP, d])], [(self.b, "pppb0")]
+            senders, receivers = [(self.a, [*PY, "-c", TCP_SEND, self.b_ip, d])], [(self.b, self.ifname)]
         elif direction == "b->a":
-            senders, receivers = [(self.b, [*PY, "-c", TCP_SEND, A_IP, d])], [(self.a, "pppb0")]
+            senders, receivers = [(self.b, [*PY, "-c", TCP_SEND, self.a_ip, d])], [(self.a, self.ifname)]
         else:
-            senders = [(self.a, [*PY, "-c", TCP_SEND, B_IP, d]),
-                       (self.b, [*PY, "-c", TCP_SEND, A_IP, d])]
-            receivers = [(self.b, "pppb0"), (self.a, "pppb0")]
+            senders = [(self.a, [*PY, "-c", TCP_SEND, self.b_ip, d]),
+                       (self.b, [*PY, "-c", TCP_SEND, self.a_ip, d])]
+            receivers = [(self.b, self.ifname), (self.a, self.ifname)]
         rates, cpu = self.measure(senders, receivers, duration)
         total = sum(r[0] for r in rates)
         return {"mbit_s": [r[0] * 8 / 1e6 for r in rates], "cpu_s_per_gb": cpu / (total / 1e9) if total else None,
@@ -259,10 +281,88 @@ class Link:
 
     def udp(self, size: int, duration: float) -> dict:
         d = str(duration + 1.5)
-        rates, cpu = self.measure([(self.a, [*PY, "-c", UDP_SEND, B_IP, d, str(size)])],
-                                  [(self.b, "pppb0")], duration)
+        rates, cpu = self.measure([(self.a, [*PY, "-c", UDP_SEND, self.b_ip, d, str(size)])],
+                                  [(self.b, self.ifname)], duration)
         (bps, pps), = rates
         return {"mbit_s": [bps * 8 / 1e6], "pkt_s": [pps], "cpu_s_per_gb": cpu / (bps / 1e9) if bps else None}
+
+
+class CRelay(Link):
+    """bench/c_relay.c at both ends of a pty pair, in a Link's two namespaces beside pppstack's
+    interfaces (own TUNs, addresses and sinks): TUN -> HDLC (the same C core) -> pty and back, no
+    negotiation, one process per end. The floor the link's figures are ratios to."""
+
+    ifname, a_ip, b_ip = "crel0", RELAY_A_IP, RELAY_B_IP
+
+    def __init__(self, link: Link, binary: str) -> None:
+        super().__init__("c-relay")
+        self.a, self.b, self.binary = link.a, link.b, binary   # borrowed: the Link deletes them
+
+    def _start(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        # like the link: a's end holds the slave, b's the master, so a->b is slave->master here too
+        try:
+            for ns, fd in ((self.a, slave), (self.b, master)):
+                p = self.spawn(ns.cmd(self.binary, "relay", self.ifname, str(fd)), pass_fds=(fd,),
+                               stdout=subprocess.PIPE, text=True)
+                if p.stdout is None or p.stdout.readline().strip() != "ready":
+                    raise benchenv.BenchError(f"the C relay in {ns.name} did not start")
+        finally:
+            os.close(master)
+            os.close(slave)
+        self.workers = list(self.procs)
+        for ns, mine, peer in ((self.a, self.a_ip, self.b_ip), (self.b, self.b_ip, self.a_ip)):
+            sh("ip", "-n", ns.name, "addr", "add", mine, "peer", peer, "dev", self.ifname)
+            sh("ip", "-n", ns.name, "link", "set", self.ifname, "up")
+        self.start_sinks()
+
+
+def build_c_relay(workdir: str) -> str:
+    """Compile bench/c_relay.c with the clone's native/ framing core; the binary's path."""
+    sources = [RELAY_SRC, os.path.join(NATIVE, "hdlc.c"), os.path.join(NATIVE, "hdlc_x86.c")]
+    missing = [s for s in sources if not os.path.exists(s)]
+    if missing:
+        raise benchenv.BenchError(f"the C relay baseline needs {', '.join(missing)} (run the bench from a clone), "
+                                  "or pass --no-c-baselines.")
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise benchenv.BenchError(f"the C relay baseline needs a C compiler ({cc} not found): install gcc, "
+                                  "or pass --no-c-baselines.")
+    binary = os.path.join(workdir, "c_relay")
+    p = subprocess.run([cc, *CFLAGS, "-I", NATIVE, "-o", binary, *sources], capture_output=True, text=True)
+    if p.returncode:
+        raise benchenv.BenchError(f"building the C relay failed:\n{p.stderr.strip()}")
+    return binary
+
+
+def c_pty_ceiling(binary: str, duration: float) -> dict:
+    """A C writer and a C reader process on a raw pty pair, 64 KiB writes: Mbit/s each direction."""
+    out = {}
+    for direction in ("master->slave", "slave->master"):
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        wfd, rfd = (master, slave) if direction == "master->slave" else (slave, master)
+        procs: list[subprocess.Popen] = []
+        try:
+            procs.append(subprocess.Popen([binary, "read", str(rfd)], pass_fds=(rfd,), stdout=subprocess.PIPE,
+                                          text=True))
+            procs.append(subprocess.Popen([binary, "write", str(wfd), str(duration)], pass_fds=(wfd,)))
+            os.close(master)
+            os.close(slave)
+            master = slave = -1      # the reader sees the end once the writer exits
+            procs[1].wait(timeout=duration + 30)
+            n, secs = procs[0].communicate(timeout=30)[0].split()
+            out[direction] = int(n) * 8 / float(secs) / 1e6 if float(secs) > 0 else 0.0
+        finally:
+            for fd in (master, slave):
+                if fd >= 0:
+                    os.close(fd)
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+    return out
 
 
 def pty_ceiling(duration: float) -> dict:
@@ -301,18 +401,55 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1)
 
 
-def run(args: argparse.Namespace) -> dict:
+def ratio(x: float | None, y: float | None) -> float | None:
+    return round(x / y, 3) if x and y else None
+
+
+def relay_summary(runs: list[dict]) -> dict:
+    return {
+        "one_way_a_to_b_mbit_s": median([r["tcp"]["mbit_s"][0] for r in runs]),
+        "cpu_s_per_gb_one_way": median([r["tcp"]["cpu_s_per_gb"] for r in runs if r["tcp"]["cpu_s_per_gb"]]),
+        "udp64_packets_per_s": median([r["udp64"]["pkt_s"][0] for r in runs]),
+    }
+
+
+def vs_relay(s: dict, relay: dict) -> dict:
+    """Each link figure over the same run's C relay figure of its kind (throughput over the relay's
+    one-way TCP, CPU per GB over its CPU per GB, small packets over its small packets)."""
+    one, cpu, pps = relay["one_way_a_to_b_mbit_s"], relay["cpu_s_per_gb_one_way"], relay["udp64_packets_per_s"]
+    return {
+        "one_way_a_to_b": ratio(s["one_way_a_to_b_mbit_s"], one),
+        "one_way_b_to_a": ratio(s["one_way_b_to_a_mbit_s"], one),
+        "both_ways_a_to_b": ratio(s["both_ways_a_to_b_mbit_s"], one),
+        "both_ways_b_to_a": ratio(s["both_ways_b_to_a_mbit_s"], one),
+        "udp1500_flood": ratio(s["udp1500_flood_mbit_s"], one),
+        "cpu_s_per_gb_one_way": ratio(s["cpu_s_per_gb_one_way"], cpu),
+        "cpu_s_per_gb_both_ways": ratio(s["cpu_s_per_gb_both_ways"], cpu),
+        "udp64_packets_per_s": ratio(s["udp64_packets_per_s"], pps),
+    }
+
+
+def run(args: argparse.Namespace, relay_bin: str | None) -> dict:
     result: dict = {"duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count(), "backends": {}}
     ceil_runs: list[dict] = []
+    c_ceil_runs: list[dict] = []
+    relay_runs: list[dict] = []
     for backend in args.backends:
-        with Link(backend) as link:
+        with Link(backend) as link, contextlib.ExitStack() as stack:
+            relay = stack.enter_context(CRelay(link, relay_bin)) if relay_bin else None
             runs: dict[str, list[dict]] = {"a->b": [], "b->a": [], "both": [], "udp64": [], "udp1500": []}
+            mine_relay: list[dict] = []
             for _ in range(args.reps):
                 ceil_runs.append(pty_ceiling(args.pty_duration))  # interleaved: same noise windows as ours
+                if relay_bin:
+                    c_ceil_runs.append(c_pty_ceiling(relay_bin, args.pty_duration))
                 for name in ("a->b", "b->a", "both"):
                     runs[name].append(link.tcp(name, args.duration))
                 runs["udp64"].append(link.udp(64, args.duration))
                 runs["udp1500"].append(link.udp(1500, args.duration))
+                if relay is not None:
+                    mine_relay.append({"tcp": relay.tcp("a->b", args.duration), "udp64": relay.udp(64, args.duration)})
+            relay_runs += mine_relay
         summary = {
             "one_way_a_to_b_mbit_s": median([r["mbit_s"][0] for r in runs["a->b"]]),
             "one_way_b_to_a_mbit_s": median([r["mbit_s"][0] for r in runs["b->a"]]),
@@ -334,9 +471,18 @@ def run(args: argparse.Namespace) -> dict:
         summary["pty_ceiling_slave_to_master_mbit_s"] = ceil_ab
         summary["tcp_a_to_b_share_of_pty_ceiling"] = round(summary["one_way_a_to_b_mbit_s"] / ceil_ab, 3)
         summary["udp1500_share_of_pty_ceiling"] = round(summary["udp1500_flood_mbit_s"] / ceil_ab, 3)
-        summary["runs"] = runs if args.verbose else None
+        if relay_bin:
+            c_ceil_ab = median([r["slave->master"] for r in c_ceil_runs[-args.reps:]])
+            summary["pty_ceiling_c_slave_to_master_mbit_s"] = c_ceil_ab
+            summary["tcp_a_to_b_share_of_pty_ceiling_c"] = ratio(summary["one_way_a_to_b_mbit_s"], c_ceil_ab)
+            summary["c_relay_same_run"] = relay_summary(mine_relay)
+            summary["vs_c_relay"] = vs_relay(summary, summary["c_relay_same_run"])
+        summary["runs"] = {**runs, "c_relay": mine_relay} if args.verbose else None
         result["backends"][backend] = summary
     result["pty_ceiling_mbit_s"] = {k: median([r[k] for r in ceil_runs]) for k in ceil_runs[0]}
+    if relay_bin:
+        result["pty_ceiling_c_mbit_s"] = {k: median([r[k] for r in c_ceil_runs]) for k in c_ceil_runs[0]}
+        result["c_relay"] = {**relay_summary(relay_runs), "built_with": " ".join(["cc", *CFLAGS])}
     if "c" in result["backends"] and "python" in result["backends"]:
         c, p = result["backends"]["c"], result["backends"]["python"]
         result["c_over_python_one_way"] = round(c["one_way_a_to_b_mbit_s"] / p["one_way_a_to_b_mbit_s"], 2) \
@@ -351,6 +497,8 @@ def main() -> int:
     p.add_argument("--pty-duration", type=float, default=1.5, help="seconds per pty ceiling run (default 1.5)")
     p.add_argument("--reps", type=int, default=3, help="repetitions; medians are reported (default 3)")
     p.add_argument("--backends", nargs="+", default=["c", "python"], choices=("c", "python"))
+    p.add_argument("--no-c-baselines", action="store_true",
+                   help="skip the C relay and the C pty ceiling (they need a C compiler and the clone's native/)")
     p.add_argument("--verbose", action="store_true", help="include every run in the JSON")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -359,12 +507,17 @@ def main() -> int:
     env = benchenv.environment(args.backends)   # installed, and every backend asked for built
     benchenv.require_backends(args.backends)
     t0 = time.monotonic()
-    result = {"environment": env, **run(args)}
+    with tempfile.TemporaryDirectory(prefix="pppbench-c-") as tmp:
+        relay_bin = None if args.no_c_baselines else build_c_relay(tmp)
+        result = {"environment": env, **run(args, relay_bin)}
     result["wall_s"] = round(time.monotonic() - t0, 1)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"pty ceiling (raw, 64 KiB writes): {result['pty_ceiling_mbit_s']} Mbit/s")
+    print(f"pty ceiling (raw, 64 KiB writes, Python writer): {result['pty_ceiling_mbit_s']} Mbit/s")
+    if "c_relay" in result:
+        print(f"pty ceiling (C writer and reader): {result['pty_ceiling_c_mbit_s']} Mbit/s")
+        print(f"C relay (TUN->HDLC->pty, no protocol): {result['c_relay']}")
     for backend, s in result["backends"].items():
         print(f"\nframing backend {backend}:")
         for k, v in s.items():
