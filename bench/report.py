@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""One page of pictures from the benchmarks' JSON: a self-contained SVG (and a PNG with --png).
+
+    python bench/bench_hdlc.py --json > hdlc.json
+    python bench/bench_ntb.py --json > ntb.json
+    sudo python bench/bench_link.py --json > link.json
+    python bench/report.py hdlc.json ntb.json link.json -o bench.svg [--png bench.png]
+
+Each file is recognised by its shape and drawn as horizontal bars, every bar labelled with its
+value and, where the bench measured one in the same run, its ratio to a baseline:
+
+* bench_hdlc: MB/s of each backend and SIMD level, encode and decode, 1500-byte random frames
+  at ACCM 0 and 0xFFFFFFFF, against the naive byte-at-a-time loop ("x naive");
+* bench_link: each framing backend's Mbit/s (one way, both ways, UDP flood) against the C relay
+  and the pty ceilings; CPU seconds per GB; 64-byte packets/s against the C relay's;
+* bench_ntb: Mbit/s of the NCM codec cases for each format and datagram size.
+
+Other JSON (bench_negotiation) is listed at the foot of the page, not drawn. The SVG is written
+by hand (no plotting library); --png converts it with cairosvg (in the [test] extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import benchenv  # bench/ is sys.path[0]
+
+BAD_INPUT = 2
+WIDTH, LABEL_W, BAR_W, ROW_H = 900, 260, 470, 18
+COLOURS = {"ours": "#3465a4", "baseline": "#888a85", "ceiling": "#c17d11"}
+
+Bar = tuple[str, float, str, str]   # label, value, kind (a COLOURS key), note after the value
+
+
+class Page:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.y = 10
+
+    def text(self, s: str, size: int = 13, bold: bool = False, x: int = 10) -> None:
+        self.y += size + 6
+        weight = ' font-weight="bold"' if bold else ""
+        self.parts.append(f'<text x="{x}" y="{self.y}" font-size="{size}"{weight}>{escape(s)}</text>')
+
+    def chart(self, title: str, unit: str, bars: list[Bar]) -> None:
+        """Horizontal bars on one scale; nothing drawn for a chart with no figures."""
+        for label, value, _, _ in bars:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"has {value!r} where a number belongs ({label})")
+        bars = [b for b in bars if b[1] is not None and b[1] > 0]
+        if not bars:
+            return
+        self.text(f"{title} ({unit})", 13, bold=True, x=20)
+        self.parts.append(f'<g class="chart" data-title={quoteattr(title)} data-unit={quoteattr(unit)}>')
+        top = max(b[1] for b in bars)
+        self.y += 4
+        for label, value, kind, note in bars:
+            w = max(1.0, BAR_W * value / top)
+            self.parts.append(
+                f'<text x="{LABEL_W - 6}" y="{self.y + ROW_H - 5}" font-size="11" text-anchor="end">'
+                f'{escape(label)}</text>'
+                f'<rect class="bar {kind}" x="{LABEL_W}" y="{self.y}" width="{w:.1f}" height="{ROW_H - 4}" '
+                f'fill="{COLOURS[kind]}" data-label={quoteattr(label)} data-value="{value:g}"/>'
+                f'<text x="{LABEL_W + w + 4:.1f}" y="{self.y + ROW_H - 5}" font-size="11">'
+                f'{escape(fmt(value) + (" " + note if note else ""))}</text>')
+            self.y += ROW_H
+        self.parts.append("</g>")
+        self.y += 8
+
+    def svg(self) -> str:
+        h = self.y + 20
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{h}" '
+                f'viewBox="0 0 {WIDTH} {h}" font-family="DejaVu Sans, sans-serif">'
+                f'<rect width="{WIDTH}" height="{h}" fill="white"/>' + "".join(self.parts) + "</svg>\n")
+
+
+def fmt(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def times(v: float | None, base: float | None, what: str) -> str:
+    return f"({v / base:.2f}x {what})" if v and base else ""
+
+
+def environment_line(doc: dict[str, Any]) -> str:
+    env = doc.get("environment") or {}
+    simd = ",".join((env.get("simd") or {}).get("paths") or []) or "none"
+    return (f"{env.get('cpu_model', '?')}, {env.get('cpus', '?')} CPUs, Python "
+            f"{env.get('python', doc.get('python', '?'))}, SIMD {simd}")
+
+
+def hdlc(page: Page, doc: dict[str, Any]) -> None:
+    recs = [r for r in doc["records"] if r.get("kind") == "random"]
+    size = max((r["size"] for r in recs), default=None)
+    for accm in sorted({r["accm"] for r in recs}):
+        for op in ("encode", "decode"):
+            rows = [r for r in recs if (r["size"], r["accm"], r["op"]) == (size, accm, op)]
+            naive = next((r["MBps"] for r in rows if r["backend"] == "naive-c"), None)
+            bars: list[Bar] = [(r["backend"], r["MBps"], "baseline" if r["backend"] == "naive-c" else "ours",
+                                "" if r["backend"] == "naive-c" else times(r["MBps"], naive, "naive"))
+                               for r in sorted(rows, key=lambda r: -r["MBps"])]
+            page.chart(f"HDLC {op}, {size}-byte random frames, ACCM {accm}", "MB/s", bars)
+
+
+def link(page: Page, doc: dict[str, Any]) -> None:
+    relay = doc.get("c_relay") or {}
+    ceil_py = (doc.get("pty_ceiling_mbit_s") or {}).get("slave->master")
+    ceil_c = (doc.get("pty_ceiling_c_mbit_s") or {}).get("slave->master")
+    base = relay.get("one_way_a_to_b_mbit_s")
+    tput: list[Bar] = []
+    cpu: list[Bar] = []
+    small: list[Bar] = []
+    for name, s in doc["backends"].items():
+        same = s.get("c_relay_same_run") or relay
+        one = same.get("one_way_a_to_b_mbit_s")
+        for key, label in (("one_way_a_to_b_mbit_s", "one way a->b"), ("one_way_b_to_a_mbit_s", "one way b->a"),
+                           ("both_ways_a_to_b_mbit_s", "both ways, a->b"),
+                           ("both_ways_b_to_a_mbit_s", "both ways, b->a"),
+                           ("udp1500_flood_mbit_s", "UDP 1500 flood a->b")):
+            tput.append((f"{name}: {label}", s.get(key), "ours", times(s.get(key), one, "C relay")))
+        for key, label in (("cpu_s_per_gb_one_way", "one way"), ("cpu_s_per_gb_both_ways", "both ways")):
+            cpu.append((f"{name}: {label}", s.get(key), "ours",
+                        times(s.get(key), same.get("cpu_s_per_gb_one_way"), "C relay")))
+        cpu.append((f"{name}: 64-byte UDP", s.get("cpu_s_per_gb_udp64"), "ours", ""))
+        small.append((f"{name}: 64-byte UDP a->b", s.get("udp64_packets_per_s"), "ours",
+                      times(s.get("udp64_packets_per_s"), same.get("udp64_packets_per_s"), "C relay")))
+    tput += [("C relay: one way a->b", base, "baseline", ""),
+             ("pty ceiling, C (slave->master)", ceil_c, "ceiling", ""),
+             ("pty ceiling, Python writer", ceil_py, "ceiling", "")]
+    cpu.append(("C relay: one way", relay.get("cpu_s_per_gb_one_way"), "baseline", ""))
+    small.append(("C relay: 64-byte UDP a->b", relay.get("udp64_packets_per_s"), "baseline", ""))
+    page.chart("PPP link TUN->pty->TUN, TCP and UDP", "Mbit/s", tput)
+    page.chart("CPU per GB delivered, both ends", "CPU-s/GB, lower is better", cpu)
+    page.chart("Small packets delivered", "packets/s", small)
+
+
+def ntb(page: Page, doc: dict[str, Any]) -> None:
+    groups: dict[tuple[str, int], list[Bar]] = {}
+    for r in doc["results"]:
+        naive = "naive" in r["case"]
+        note = f"({r['ratio_vs_naive']:.2f}x naive)" if r.get("ratio_vs_naive") else ""
+        groups.setdefault((r["format"], r["datagram_bytes"]), []).append(
+            (r["case"], r["mbit_per_s"], "baseline" if naive else "ours", note))
+    for (form, size), bars in sorted(groups.items()):
+        page.chart(f"NCM {form}, {size}-byte datagrams", "Mbit/s", bars)
+
+
+def kind_of(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return None
+    if isinstance(doc.get("records"), list) and all("MBps" in r for r in doc["records"]):
+        return "hdlc"
+    if isinstance(doc.get("backends"), dict) and all(isinstance(v, dict) for v in doc["backends"].values()):
+        return "link"
+    if doc.get("benchmark") == "ntb" and isinstance(doc.get("results"), list):
+        return "ntb"
+    return None
+
+
+DRAW = {"hdlc": (hdlc, "bench_hdlc: framing throughput"), "link": (link, "bench_link: the whole PPP path"),
+        "ntb": (ntb, "bench_ntb: NCM codec")}
+
+
+def render(docs: list[tuple[str, Any]]) -> str:
+    """The SVG page for (file name, parsed JSON) pairs."""
+    page = Page()
+    page.text("pppstack benchmarks", 18, bold=True)
+    page.text("blue: pppstack   grey: same-run baseline   brown: pty ceiling; medians as measured", 11)
+    skipped = []
+    for name, doc in docs:
+        kind = kind_of(doc)
+        if kind is None:
+            skipped.append(name)
+            continue
+        draw, title = DRAW[kind]
+        page.y += 10
+        page.text(f"{title} -- {name}", 15, bold=True)
+        page.text(environment_line(doc), 11, x=20)
+        try:
+            draw(page, doc)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            why = f"has no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise benchenv.BenchError(f"{name} looks like {title.split(':')[0]} JSON but {why}: is it from an "
+                                      "older or newer bench?", BAD_INPUT) from exc
+    if skipped:
+        page.y += 10
+        page.text("not drawn (not a bench_hdlc/bench_link/bench_ntb result): " + ", ".join(skipped), 11)
+    return page.svg()
+
+
+def load(path: str) -> Any:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as exc:
+        raise benchenv.BenchError(f"cannot read {path}: {exc.strerror}.", BAD_INPUT) from exc
+    except json.JSONDecodeError as exc:
+        raise benchenv.BenchError(f"{path} is not JSON ({exc.msg}, line {exc.lineno}): save a bench's --json "
+                                  "output, alone, to the file.", BAD_INPUT) from exc
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", help="JSON printed by bench_*.py --json")
+    p.add_argument("-o", "--output", default="bench.svg", help="SVG to write (default bench.svg)")
+    p.add_argument("--png", help="also write this PNG (needs cairosvg)")
+    args = p.parse_args()
+    docs = [(os.path.basename(f), load(f)) for f in args.files]
+    if not any(kind_of(d) for _, d in docs):
+        raise benchenv.BenchError("none of the files is a bench_hdlc, bench_link or bench_ntb --json result.",
+                                  BAD_INPUT)
+    svg = render(docs)
+    with open(args.output, "w") as f:
+        f.write(svg)
+    if args.png:
+        try:
+            import cairosvg
+        except ImportError as exc:
+            raise benchenv.BenchError("--png needs cairosvg: pip install cairosvg (it is in the [test] extra).",
+                                      benchenv.NOT_INSTALLED) from exc
+        cairosvg.svg2png(bytestring=svg.encode(), write_to=args.png)
+    print(f"wrote {args.output}" + (f" and {args.png}" if args.png else ""), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(benchenv.run_main(main))
