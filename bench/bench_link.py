@@ -318,14 +318,14 @@ class CRelay(Link):
         self.start_sinks()
 
 
-def build_c_relay(workdir: str) -> str:
-    """Compile bench/c_relay.c with the clone's native/ framing core; the binary's path."""
+def build_c_relay(workdir: str) -> tuple[str, str]:
+    """Compile bench/c_relay.c with the clone's native/ framing core: the binary's path, and how."""
     sources = [RELAY_SRC, os.path.join(NATIVE, "hdlc.c"), os.path.join(NATIVE, "hdlc_x86.c")]
     missing = [s for s in sources if not os.path.exists(s)]
     if missing:
         raise benchenv.BenchError(f"the C relay baseline needs {', '.join(missing)} (run the bench from a clone), "
                                   "or pass --no-c-baselines.")
-    cc = os.environ.get("CC", "cc")
+    cc = os.environ.get("CC") or next((c for c in ("cc", "gcc") if shutil.which(c)), "cc")
     if shutil.which(cc) is None:
         raise benchenv.BenchError(f"the C relay baseline needs a C compiler ({cc} not found): install gcc, "
                                   "or pass --no-c-baselines.")
@@ -333,7 +333,7 @@ def build_c_relay(workdir: str) -> str:
     p = subprocess.run([cc, *CFLAGS, "-I", NATIVE, "-o", binary, *sources], capture_output=True, text=True)
     if p.returncode:
         raise benchenv.BenchError(f"building the C relay failed:\n{p.stderr.strip()}")
-    return binary
+    return binary, " ".join([cc, *CFLAGS])
 
 
 def c_pty_ceiling(binary: str, duration: float) -> dict:
@@ -429,7 +429,7 @@ def vs_relay(s: dict, relay: dict) -> dict:
     }
 
 
-def run(args: argparse.Namespace, relay_bin: str | None) -> dict:
+def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None) -> dict:
     result: dict = {"duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count(), "backends": {}}
     ceil_runs: list[dict] = []
     c_ceil_runs: list[dict] = []
@@ -482,7 +482,7 @@ def run(args: argparse.Namespace, relay_bin: str | None) -> dict:
     result["pty_ceiling_mbit_s"] = {k: median([r[k] for r in ceil_runs]) for k in ceil_runs[0]}
     if relay_bin:
         result["pty_ceiling_c_mbit_s"] = {k: median([r[k] for r in c_ceil_runs]) for k in c_ceil_runs[0]}
-        result["c_relay"] = {**relay_summary(relay_runs), "built_with": " ".join(["cc", *CFLAGS])}
+        result["c_relay"] = {**relay_summary(relay_runs), "built_with": built_with}
     if "c" in result["backends"] and "python" in result["backends"]:
         c, p = result["backends"]["c"], result["backends"]["python"]
         result["c_over_python_one_way"] = round(c["one_way_a_to_b_mbit_s"] / p["one_way_a_to_b_mbit_s"], 2) \
@@ -508,8 +508,8 @@ def main() -> int:
     benchenv.require_backends(args.backends)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pppbench-c-") as tmp:
-        relay_bin = None if args.no_c_baselines else build_c_relay(tmp)
-        result = {"environment": env, **run(args, relay_bin)}
+        relay_bin, built_with = (None, None) if args.no_c_baselines else build_c_relay(tmp)
+        result = {"environment": env, **run(args, relay_bin, built_with)}
     result["wall_s"] = round(time.monotonic() - t0, 1)
     if args.json:
         print(json.dumps(result, indent=2))
