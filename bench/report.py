@@ -131,7 +131,7 @@ def link(page: Page, doc: dict[str, Any]) -> None:
                       times(s.get("udp64_packets_per_s"), same.get("udp64_packets_per_s"), "C relay")))
     tput += [("C relay: one way a->b", base, "baseline", ""),
              ("pty ceiling, C (slave->master)", ceil_c, "ceiling", ""),
-             ("pty ceiling, Python writer", ceil_py, "ceiling", "")]
+             ("pty ceiling, Python writer (slave->master)", ceil_py, "ceiling", "")]
     cpu.append(("C relay: one way", relay.get("cpu_s_per_gb_one_way"), "baseline", ""))
     small.append(("C relay: 64-byte UDP a->b", relay.get("udp64_packets_per_s"), "baseline", ""))
     page.chart("PPP link TUN->pty->TUN, TCP and UDP", "Mbit/s", tput)

@@ -84,7 +84,7 @@ def test_report_draws_every_bench_with_baselines_and_ratios(tmp_path: Path) -> N
     assert bars[(tput, "c: one way a->b")] == 400.0
     assert bars[(tput, "C relay: one way a->b")] == 800.0
     assert bars[(tput, "pty ceiling, C (slave->master)")] == 2200.0
-    assert bars[(tput, "pty ceiling, Python writer")] == 1100.0
+    assert bars[(tput, "pty ceiling, Python writer (slave->master)")] == 1100.0
     assert "400 (0.50x C relay)" in texts and "150 (0.19x C relay)" in texts
     assert bars[("CPU per GB delivered, both ends", "C relay: one way")] == 8.0
     assert "16 (2.00x C relay)" in texts
@@ -122,7 +122,7 @@ def test_report_link_without_c_baselines_still_draws(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     bars = _bars(ET.fromstring((tmp_path / "out.svg").read_text()))
     assert not any("C relay" in label for _, label in bars)
-    assert bars[("PPP link TUN->pty->TUN, TCP and UDP", "pty ceiling, Python writer")] == 1100.0
+    assert bars[("PPP link TUN->pty->TUN, TCP and UDP", "pty ceiling, Python writer (slave->master)")] == 1100.0
 
 
 def test_report_bad_input_is_a_sentence(tmp_path: Path) -> None:
