@@ -83,6 +83,7 @@ def _main(argv: list[str] | None) -> int:
             print(f"pppstack: {exc}", file=sys.stderr)
             return int(ExitCode.OPTION_ERROR)
         args = parser.parse_args(argv)
+        args.raw_argv = list(sys.argv[1:] if argv is None else argv)  # e.g. for `up --print-unit`
     except KeyboardInterrupt:
         return _interrupted()
     if not getattr(args, "func", None):

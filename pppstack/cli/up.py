@@ -76,6 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--sim-fault", action="append", default=[], metavar="FAULT",
                    help="with --simulate: inject a fault (e.g. NO_CARRIER, DEAD_ECHO)")
     g.add_argument("--usb-mode", metavar="FILE", help="usb-mode.json / usb_modeswitch file for the mode switch")
+    g.add_argument("--print-unit", action="store_true",
+                   help="print a systemd unit that runs this command as a service (with --persist), then exit")
     n = p.add_argument_group("NCM (--mode ncm; --device then names the AT port)")
     n.add_argument("--usb", metavar="VID:PID", help="which USB function (default: the first NCM function)")
     n.add_argument("--at-port", metavar="TTY", help="the PCUI port to dial on (default: found through sysfs)")
@@ -264,6 +266,17 @@ def net_config(opts: PppOptions, args: argparse.Namespace, device: str) -> NetCo
 
 
 def handler(args: argparse.Namespace) -> int:
+    if args.print_unit:  # checked like a real start, then printed instead of run
+        from pppstack.cli.unit import render_unit
+
+        try:
+            build_options(args)
+        except OptionError as exc:
+            print(f"pppstack up: {exc}", file=sys.stderr)
+            return int(ExitCode.OPTION_ERROR)
+        raw = list(getattr(args, "raw_argv", None) or [])
+        print(render_unit(raw[raw.index("up") + 1:] if "up" in raw else raw), end="")
+        return int(ExitCode.OK)
     setup_logging(args.debug, args.quiet)
     if args.mode == "ncm":
         try:
