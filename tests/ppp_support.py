@@ -104,27 +104,22 @@ def both_up(w: Wire, v4: bool = True, v6: bool = True) -> Callable[[], bool]:
     return check
 
 
-# -- a scripted peer: hand-built frames in, our frames parsed out -----------------------------------
+# -- a scripted peer: hand-built frames in, our frames parsed out (pppstack.frames, the public helpers) --
 
 def out_packets(x: PPPoS) -> list[tuple[int, object]]:
     """Everything x wants to send, as (protocol, ControlPacket | bytes for data)."""
-    from pppstack import hdlc
-    from pppstack.wire import ControlPacket, split_frame
+    from pppstack.frames import read_frames
 
-    dec = hdlc.Decoder(accm=0)
-    result: list[tuple[int, object]] = []
-    for frame in dec.feed(x.data_to_send()):
-        proto, info = split_frame(frame)
-        result.append((proto, ControlPacket.parse(info) if proto >= 0x8000 else info))
-    return result
+    return list(read_frames(x.data_to_send()))
 
 
 def feed(x: PPPoS, proto: int, code: int, ident: int, data: bytes, now: float) -> None:
-    from pppstack import hdlc
-    from pppstack.wire import ControlPacket, build_frame
+    from pppstack.frames import wire_packet
 
-    x.receive_data(hdlc.encode(build_frame(proto, ControlPacket(code, ident, data).build())), now)
+    x.receive_data(wire_packet(proto, code, ident, data), now)
 
 
 def opts(*pairs: tuple[int, bytes]) -> bytes:
-    return b"".join(bytes((t, len(d) + 2)) + d for t, d in pairs)
+    from pppstack.frames import options
+
+    return options(*pairs)
