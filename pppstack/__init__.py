@@ -14,7 +14,7 @@ The engine's front door, importable from here:
   `ModemText`, `LinkDown`, ...; all in `pppstack.events`) and its errors (`PPPError`,
   `MalformedPacket`, `InvalidStateError`);
 * `describe_frame` / `describe_packet` — pppd's debug-log text for a frame or packet;
-* `wire_packet`, `wire_ip`, `read_frames`, `options` — build and read frames by hand
+* `wire_packet`, `wire_ip`, `read_frames`, `encode_options` — build and read frames by hand
   (`pppstack.frames`).
 
 They are loaded on first use, so ``import pppstack`` (and the command line) stays quick.
@@ -43,20 +43,20 @@ if TYPE_CHECKING:
         LinkUp,
         ModemText,
     )
-    from pppstack.frames import options, read_frames, wire_ip, wire_packet
+    from pppstack.frames import encode_options, read_frames, wire_ip, wire_packet
     from pppstack.pppos import PPPoS
 
 _EVENTS = ("Event", "LinkUp", "AuthSucceeded", "AuthFailed", "Ipv4Up", "Ipv4Down", "Ipv6Up", "Ipv6Down",
            "ModemText", "LinkDown", "DownCause")
 _ERRORS = ("PPPError", "MalformedPacket", "InvalidStateError")
-_FRAMES = ("wire_packet", "wire_ip", "read_frames", "options")
+_FRAMES = ("wire_packet", "wire_ip", "read_frames", "encode_options")
 
 __all__ = [
     "__version__", "PPPoS", "LinkConfig", "describe_frame", "describe_packet",
     "Event", "LinkUp", "AuthSucceeded", "AuthFailed", "Ipv4Up", "Ipv4Down", "Ipv6Up", "Ipv6Down", "ModemText",
     "LinkDown", "DownCause",
     "PPPError", "MalformedPacket", "InvalidStateError",
-    "wire_packet", "wire_ip", "read_frames", "options",
+    "wire_packet", "wire_ip", "read_frames", "encode_options",
 ]
 
 

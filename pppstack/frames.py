@@ -2,8 +2,8 @@
 
 For scripted peers, tests and the curious — the engine itself does not use these helpers.
 
-    >>> from pppstack.frames import options, read_frames, wire_packet
-    >>> raw = wire_packet(0xC021, 1, 0x2A, options((5, b"\\x00\\x00\\x00\\x01")))
+    >>> from pppstack.frames import encode_options, read_frames, wire_packet
+    >>> raw = wire_packet(0xC021, 1, 0x2A, encode_options((5, b"\\x00\\x00\\x00\\x01")))
     >>> read_frames(raw)
     [(49185, ControlPacket(code=1, identifier=42, data=b'\\x05\\x06\\x00\\x00\\x00\\x01'))]
 
@@ -16,12 +16,12 @@ from __future__ import annotations
 from pppstack import hdlc
 from pppstack.wire import ControlPacket, build_frame, split_frame
 
-__all__ = ["wire_packet", "wire_ip", "read_frames", "options", "ControlPacket"]
+__all__ = ["wire_packet", "wire_ip", "read_frames", "encode_options", "ControlPacket"]
 
 FULL_ACCM = 0xFFFFFFFF  # what LCP packets always use (RFC 1662 §7.1)
 
 
-def options(*pairs: tuple[int, bytes]) -> bytes:
+def encode_options(*pairs: tuple[int, bytes]) -> bytes:
     """Configuration options as sent in a Configure-Request: (type, value) pairs, each given its
     Length octet.
 

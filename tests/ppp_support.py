@@ -120,6 +120,6 @@ def feed(x: PPPoS, proto: int, code: int, ident: int, data: bytes, now: float) -
 
 
 def opts(*pairs: tuple[int, bytes]) -> bytes:
-    from pppstack.frames import options
+    from pppstack.frames import encode_options
 
-    return options(*pairs)
+    return encode_options(*pairs)
