@@ -96,3 +96,4 @@ def test_status_file_round_trip(tmp_path) -> None:
     hooks.write_status(path, {"phase": "up", "local": "10.0.0.1", "counters": {"bytes_sent": 5}})
     assert hooks.read_status(path)["counters"]["bytes_sent"] == 5
     assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(path)]  # no temp files left behind
+    assert hooks.status_files(str(tmp_path), "ppp3") == [path]
