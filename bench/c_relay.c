@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,6 +170,10 @@ static int reader(int fd)
 
 int main(int argc, char **argv)
 {
+    /* if the bench is killed outright (no chance to clean up), do not outlive it */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1)
+        return 1;
     if (argc == 4 && !strcmp(argv[1], "relay"))
         return relay(argv[2], atoi(argv[3]));
     if (argc == 4 && !strcmp(argv[1], "write"))

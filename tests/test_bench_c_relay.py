@@ -86,22 +86,73 @@ def test_bench_link_stopped_while_the_c_relay_runs_leaves_nothing() -> None:
         line = proc.stderr.readline()
         assert line.startswith("bench_link: namespaces "), line + proc.stderr.read()
         names = line.split()[2:4]
-        deadline = time.monotonic() + 60
-        while "10.99.1.1" not in subprocess.run(["ip", "-n", names[1], "addr"], capture_output=True,
-                                                text=True).stdout and time.monotonic() < deadline:
-            time.sleep(0.1)   # both relays run once the far end's TUN has its address
-        pids = [int(x) for n in names for x in
-                subprocess.run(["ip", "netns", "pids", n], capture_output=True, text=True).stdout.split()]
-        relays = [p for p in pids if b"c_relay" in _cmdline(p)]
-        assert len(relays) == 2, pids
+        relays = _wait_for_relays(names)
         build_dir = os.path.dirname(os.readlink(f"/proc/{relays[0]}/exe"))
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:   # a failed assertion: still let it clean up, then make sure
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 130 and "Traceback" not in err and out == "", err
     assert not any(n in _namespaces() for n in names), _namespaces()
     assert not any(os.path.exists(f"/proc/{p}") for p in relays)
     assert not os.path.exists(build_dir), build_dir
+
+
+@pytest.mark.netns
+def test_the_c_relay_does_not_outlive_a_killed_bench() -> None:
+    """SIGKILL leaves the bench no chance to clean up; the relays still go with it (PDEATHSIG).
+    What else it leaves (namespaces, pppstack, sinks) this test removes itself."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (CI runs as root)")
+    argv = [sys.executable, str(BENCH / "bench_link.py"), "--json", "--backends", "python", "--reps", "5"]
+    proc = subprocess.Popen(argv, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    names: list[str] = []
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert line.startswith("bench_link: namespaces "), line
+        names = line.split()[2:4]
+        relays = _wait_for_relays(names)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in relays) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in relays)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for n in names:
+            for pid in subprocess.run(["ip", "netns", "pids", n], capture_output=True, text=True).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            subprocess.run(["ip", "netns", "del", n], capture_output=True)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie the dead bench can no longer reap counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for_relays(names: list[str]) -> list[int]:
+    deadline = time.monotonic() + 60
+    while "10.99.1.1" not in subprocess.run(["ip", "-n", names[1], "addr"], capture_output=True,
+                                            text=True).stdout and time.monotonic() < deadline:
+        time.sleep(0.1)   # both relays run once the far end's TUN has its address
+    pids = [int(x) for n in names for x in
+            subprocess.run(["ip", "netns", "pids", n], capture_output=True, text=True).stdout.split()]
+    relays = [p for p in pids if b"c_relay" in _cmdline(p)]
+    assert len(relays) == 2, pids
+    return relays
