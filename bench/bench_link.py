@@ -14,6 +14,8 @@ pair (the server gets the master, the client opens the slave).  For each framing
 * 1500-byte UDP flood a->b: what the link carries without TCP's congestion control in the way
   (the flooding sender shares the two CPUs with both ends, so this is a lower bound);
 * CPU seconds per GB: user+system time of the two pppstack processes per GB delivered.
+* offered 64-byte packets/s: what the kernel handed the sending end's TUN (queued + dropped there).
+  Delivered close to offered means the flooding sender, not the link, set the figure.
 
 Interleaved with those runs, in the same namespaces, it measures two baselines so that figures
 from a noisy machine still compare (as ratios, in "vs_c_relay" and the "share" keys):
@@ -246,15 +248,19 @@ class Link:
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self, senders: list[tuple[Netns, list[str]]], receivers: list[tuple[Netns, str]],
-                duration: float) -> tuple[list[tuple[int, int]], float]:
-        """Run senders; return (bytes, packets) delivered into each receiving TUN and CPU seconds."""
+                duration: float) -> tuple[list[tuple[float, float]], float, list[float]]:
+        """Run senders; return (bytes, packets) per second delivered into each receiving TUN, CPU
+        seconds per second, and packets per second offered: what the kernel queued to each
+        sender's TUN plus what it dropped there because the reader (ours) did not keep up."""
         procs = [self.spawn(ns.cmd(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for ns, argv in senders]
         time.sleep(0.5)  # past TCP slow start
+        offered0 = [self.offered(ns) for ns, _ in senders]   # read around the delivered counts: a superset
         before = [(ns.tun_stat(i, "rx_bytes"), ns.tun_stat(i, "rx_packets")) for ns, i in receivers]
         cpu0, t0 = self.cpu(), time.monotonic()
         time.sleep(duration)
         after = [(ns.tun_stat(i, "rx_bytes"), ns.tun_stat(i, "rx_packets")) for ns, i in receivers]
+        offered1 = [self.offered(ns) for ns, _ in senders]
         cpu1, t1 = self.cpu(), time.monotonic()
         for p in procs:
             p.kill()
@@ -262,7 +268,11 @@ class Link:
             self.procs.remove(p)
         elapsed = t1 - t0
         rates = [((b1 - b0) / elapsed, (p1 - p0) / elapsed) for (b0, p0), (b1, p1) in zip(before, after, strict=True)]
-        return rates, (cpu1 - cpu0) / elapsed  # per second of wall time
+        offered = [(o1 - o0) / elapsed for o0, o1 in zip(offered0, offered1, strict=True)]
+        return rates, (cpu1 - cpu0) / elapsed, offered  # per second of wall time
+
+    def offered(self, ns: Netns) -> int:
+        return ns.tun_stat(self.ifname, "tx_packets") + ns.tun_stat(self.ifname, "tx_dropped")
 
     def tcp(self, direction: str, duration: float) -> dict:
         d = str(duration + 1.5)
@@ -274,17 +284,18 @@ class Link:
             senders = [(self.a, [*PY, "-c", TCP_SEND, self.b_ip, d]),
                        (self.b, [*PY, "-c", TCP_SEND, self.a_ip, d])]
             receivers = [(self.b, self.ifname), (self.a, self.ifname)]
-        rates, cpu = self.measure(senders, receivers, duration)
+        rates, cpu, _ = self.measure(senders, receivers, duration)
         total = sum(r[0] for r in rates)
         return {"mbit_s": [r[0] * 8 / 1e6 for r in rates], "cpu_s_per_gb": cpu / (total / 1e9) if total else None,
                 "pkt_s": [r[1] for r in rates]}
 
     def udp(self, size: int, duration: float) -> dict:
         d = str(duration + 1.5)
-        rates, cpu = self.measure([(self.a, [*PY, "-c", UDP_SEND, self.b_ip, d, str(size)])],
-                                  [(self.b, self.ifname)], duration)
+        rates, cpu, offered = self.measure([(self.a, [*PY, "-c", UDP_SEND, self.b_ip, d, str(size)])],
+                                           [(self.b, self.ifname)], duration)
         (bps, pps), = rates
-        return {"mbit_s": [bps * 8 / 1e6], "pkt_s": [pps], "cpu_s_per_gb": cpu / (bps / 1e9) if bps else None}
+        return {"mbit_s": [bps * 8 / 1e6], "pkt_s": [pps], "cpu_s_per_gb": cpu / (bps / 1e9) if bps else None,
+                "offered_pkt_s": offered}
 
 
 class CRelay(Link):
@@ -410,6 +421,7 @@ def relay_summary(runs: list[dict]) -> dict:
         "one_way_a_to_b_mbit_s": median([r["tcp"]["mbit_s"][0] for r in runs]),
         "cpu_s_per_gb_one_way": median([r["tcp"]["cpu_s_per_gb"] for r in runs if r["tcp"]["cpu_s_per_gb"]]),
         "udp64_packets_per_s": median([r["udp64"]["pkt_s"][0] for r in runs]),
+        "udp64_offered_packets_per_s": median([r["udp64"]["offered_pkt_s"][0] for r in runs]),
     }
 
 
@@ -459,6 +471,7 @@ def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None)
             "cpu_s_per_gb_one_way": median([r["cpu_s_per_gb"] for r in runs["a->b"] if r["cpu_s_per_gb"]]),
             "cpu_s_per_gb_both_ways": median([r["cpu_s_per_gb"] for r in runs["both"] if r["cpu_s_per_gb"]]),
             "udp64_packets_per_s": median([r["pkt_s"][0] for r in runs["udp64"]]),
+            "udp64_offered_packets_per_s": median([r["offered_pkt_s"][0] for r in runs["udp64"]]),
             "udp64_mbit_s": median([r["mbit_s"][0] for r in runs["udp64"]]),
             "cpu_s_per_gb_udp64": median([r["cpu_s_per_gb"] for r in runs["udp64"] if r["cpu_s_per_gb"]]),
             "udp1500_flood_mbit_s": median([r["mbit_s"][0] for r in runs["udp1500"]]),

@@ -12,7 +12,8 @@ value and, where the bench measured one in the same run, its ratio to a baseline
 * bench_hdlc: MB/s of each backend and SIMD level, encode and decode, 1500-byte random frames
   at ACCM 0 and 0xFFFFFFFF, against the naive byte-at-a-time loop ("x naive");
 * bench_link: each framing backend's Mbit/s (one way, both ways, UDP flood) against the C relay
-  and the pty ceilings; CPU seconds per GB; 64-byte packets/s against the C relay's;
+  and the pty ceilings; CPU seconds per GB; 64-byte packets/s against the C relay's, and as a
+  share of those offered (near 100 %: the flooding sender, not the link, set the pace);
 * bench_ntb: Mbit/s of the NCM codec cases for each format and datagram size.
 
 Other JSON (bench_negotiation) is listed at the foot of the page, not drawn. The SVG is written
@@ -87,6 +88,11 @@ def times(v: float | None, base: float | None, what: str) -> str:
     return f"({v / base:.2f}x {what})" if v and base else ""
 
 
+def of_offered(v: float | None, offered: float | None) -> str:
+    """Delivered as a share of what the sender got into the link: near 100 %, the sender set the pace."""
+    return f"[{v / offered:.0%} of offered]" if v and offered else ""
+
+
 def environment_line(doc: dict[str, Any]) -> str:
     env = doc.get("environment") or {}
     simd = ",".join((env.get("simd") or {}).get("paths") or []) or "none"
@@ -127,13 +133,16 @@ def link(page: Page, doc: dict[str, Any]) -> None:
             cpu.append((f"{name}: {label}", s.get(key), "ours",
                         times(s.get(key), same.get("cpu_s_per_gb_one_way"), "C relay")))
         cpu.append((f"{name}: 64-byte UDP", s.get("cpu_s_per_gb_udp64"), "ours", ""))
-        small.append((f"{name}: 64-byte UDP a->b", s.get("udp64_packets_per_s"), "ours",
-                      times(s.get("udp64_packets_per_s"), same.get("udp64_packets_per_s"), "C relay")))
+        pps = s.get("udp64_packets_per_s")
+        small.append((f"{name}: 64-byte UDP a->b", pps, "ours",
+                      " ".join(filter(None, (times(pps, same.get("udp64_packets_per_s"), "C relay"),
+                                             of_offered(pps, s.get("udp64_offered_packets_per_s")))))))
     tput += [("C relay: one way a->b", base, "baseline", ""),
              ("pty ceiling, C (slave->master)", ceil_c, "ceiling", ""),
              ("pty ceiling, Python writer (slave->master)", ceil_py, "ceiling", "")]
     cpu.append(("C relay: one way", relay.get("cpu_s_per_gb_one_way"), "baseline", ""))
-    small.append(("C relay: 64-byte UDP a->b", relay.get("udp64_packets_per_s"), "baseline", ""))
+    small.append(("C relay: 64-byte UDP a->b", relay.get("udp64_packets_per_s"), "baseline",
+                  of_offered(relay.get("udp64_packets_per_s"), relay.get("udp64_offered_packets_per_s"))))
     page.chart("PPP link TUN->pty->TUN, TCP and UDP", "Mbit/s", tput)
     page.chart("CPU per GB delivered, both ends", "CPU-s/GB, lower is better", cpu)
     page.chart("Small packets delivered", "packets/s", small)

@@ -52,6 +52,8 @@ def test_bench_link_reports_the_c_relay_and_ratios_to_it() -> None:
     # the relay carried TCP one way and 64-byte UDP, and the CPU it used was counted
     assert relay["one_way_a_to_b_mbit_s"] > 0 and relay["udp64_packets_per_s"] > 0, relay
     assert relay["cpu_s_per_gb_one_way"] > 0, relay
+    # what the sender got into the link, beside what came out (slack: packets in flight at the edges)
+    assert relay["udp64_offered_packets_per_s"] >= relay["udp64_packets_per_s"] * 0.95, relay
     assert all(doc["pty_ceiling_c_mbit_s"][d] > 0 for d in ("master->slave", "slave->master")), doc
     s = doc["backends"][backend]
     same = s["c_relay_same_run"]

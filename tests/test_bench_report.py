@@ -28,10 +28,12 @@ def _hdlc() -> dict:
 
 
 def _link() -> dict:
-    relay = {"one_way_a_to_b_mbit_s": 800.0, "cpu_s_per_gb_one_way": 8.0, "udp64_packets_per_s": 200000.0}
+    relay = {"one_way_a_to_b_mbit_s": 800.0, "cpu_s_per_gb_one_way": 8.0, "udp64_packets_per_s": 200000.0,
+             "udp64_offered_packets_per_s": 200000.0}
     backend = {"one_way_a_to_b_mbit_s": 400.0, "one_way_b_to_a_mbit_s": 380.0, "both_ways_a_to_b_mbit_s": 250.0,
                "both_ways_b_to_a_mbit_s": 150.0, "udp1500_flood_mbit_s": 300.0, "cpu_s_per_gb_one_way": 16.0,
                "cpu_s_per_gb_both_ways": 20.0, "cpu_s_per_gb_udp64": 90.0, "udp64_packets_per_s": 50000.0,
+               "udp64_offered_packets_per_s": 80000.0,
                "c_relay_same_run": relay}
     return {"environment": ENV, "backends": {"c": backend}, "c_relay": relay,
             "pty_ceiling_mbit_s": {"master->slave": 1200.0, "slave->master": 1100.0},
@@ -88,7 +90,7 @@ def test_report_draws_every_bench_with_baselines_and_ratios(tmp_path: Path) -> N
     assert "400 (0.50x C relay)" in texts and "150 (0.19x C relay)" in texts
     assert bars[("CPU per GB delivered, both ends", "C relay: one way")] == 8.0
     assert "16 (2.00x C relay)" in texts
-    assert "50,000 (0.25x C relay)" in texts
+    assert "50,000 (0.25x C relay) [62% of offered]" in texts and "200,000 [100% of offered]" in texts
 
     # NCM codec, and the file it cannot draw is named, not dropped silently
     assert bars[("NCM NTB16, 1500-byte datagrams", "encode_naive")] == 6000.0
