@@ -69,7 +69,7 @@ class Out:
 
 def hexbytes(data: bytes) -> str:
     """pppd's `%.*B`: each byte as a space and two lowercase hex digits."""
-    return "".join(f" {b:02x}" for b in data)
+    return " " + bytes(data).hex(" ") if data else ""
 
 
 def _quoted_char(c: int) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from pppstack.hdlc import fcs16, fcs32
+from pppstack.hdlc import Decoder, Frame, fcs16, fcs32
 
 __all__ = ["ItemKind", "DiscardReason", "StreamItem", "Scanner", "fcs16", "scan"]
 
@@ -81,6 +81,13 @@ class Scanner:
         # Octets kept while waiting for a flag: beyond any escaped frame, so memory stays bounded
         # whatever the input (a flagless capture is reported in pieces, not held whole).
         self.max_segment = max(1 << 16, 2 * (mru + 8) + 2)
+        # The data path's deframer (C when built) unescapes and checks the FCS of each segment;
+        # it sits just after a flag forever, since every segment is fed with its closing flag.
+        self._fast: Decoder | None = None
+        self._fast_for = (accm, fcs_bits, mru)  # the settings it was made for
+        if mru >= 0:
+            self._fast = Decoder(accm, fcs_bits, mru)
+            self._fast.feed_items(b"~")
 
     def feed(self, data: bytes) -> list[StreamItem]:
         items: list[StreamItem] = []
@@ -177,6 +184,16 @@ class Scanner:
         return StreamItem(ItemKind.DISCARD, start, data, len(raw), reason, detail, dropped)
 
     def _frame(self, raw: bytes, start: int) -> StreamItem:
+        # Fast path: a good frame as pppstack.hdlc sees it is a good frame here too (same ACCM,
+        # FCS and MRU limit), except that it reads a run of 0x7D as one escape.  Anything else
+        # (discards, text, retries under the other ACCM) takes the forensic path below.
+        if (self._fast is not None and b"\x7d\x7d" not in raw
+                and self._fast_for == (self.accm, self.fcs_bits, self.mru)):
+            seen = self._fast.feed_items(raw + b"\x7e")
+            if len(seen) == 1 and type(seen[0]) is Frame:
+                drop = _dropset(self.accm)
+                dropped = len(raw) - len(raw.translate(None, drop)) if drop else 0
+                return StreamItem(ItemKind.FRAME, start, seen[0].data, len(raw), None, "", dropped)
         if (len(raw) - len(raw.rstrip(b"\x7d"))) % 2 == 1:  # an unpaired escape right before the flag
             return self._discard(raw, start, raw[:-1], DiscardReason.ABORT, "the sender aborted the frame")
         data, dropped = self._unescape(raw, self.accm)
