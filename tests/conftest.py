@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Callable
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -32,3 +36,17 @@ def rng() -> Callable[[int], bytes]:
     """Deterministic stand-in for os.urandom (magic numbers, CHAP challenges)."""
     r = random.Random(1661)
     return lambda n: bytes(r.getrandbits(8) for _ in range(n))
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A private network namespace (unique name, loopback up), deleted afterwards."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.fail("this test needs root and iproute2 (CI runs as root with iproute2 installed)")
+    name = f"pst-{uuid.uuid4().hex[:10]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)

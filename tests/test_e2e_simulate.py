@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 
@@ -33,16 +32,6 @@ def tmp_path():
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-
-
-@pytest.fixture
-def netns():
-    name = f"pppstack-sim-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def test_simulate_as_root_pings_through_a_real_interface(netns: str, tmp_path) -> None:

@@ -16,8 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,17 +31,6 @@ ENV = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
 @pytest.fixture(scope="module")
 def pppd_guest() -> PppdGuest:
     return shared_pppd_guest()
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"pst-h-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
 def _end(proc: subprocess.Popen, timeout: float = 20) -> tuple[int, str]:

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -119,18 +118,6 @@ res["dropped_blocks"] = modem.dropped_blocks
 res["ping_frames"] = sum(1 for f in modem.rx_frames if f[12:14] == b"\x08\x00")
 print("RESULT " + json.dumps(res))
 """
-
-
-@pytest.fixture
-def netns():  # noqa: ANN201
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.fail("this test needs root and iproute2 (CI runs as root with iproute2 installed)")
-    name = f"pppstack-ncm-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.mark.parametrize("mode", ["plain", "vendor", "dial", "drop", "mtu"])

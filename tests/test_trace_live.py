@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,16 +29,6 @@ ENV = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
 def tmp() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="pppstack-trace-") as d:  # short: unix socket paths are limited
         yield Path(d)
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"pst-tr-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _up(netns: str, tmp: Path, *extra: str) -> list[str]:

@@ -9,8 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,16 +41,6 @@ opts = NcmUpOptions(ifname="ncmt0", local_ip=IPv4Interface("10.10.1.1/30"), gate
 res["code"] = int(run_ncm_up(opts, backend=FakeBackend(modem)))
 print("RESULT " + json.dumps(res))
 """
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"pst-tn-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def test_ncm_ethernet_frames_in_pcapng(netns: str, tmp_path: Path) -> None:

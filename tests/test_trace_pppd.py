@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,16 +34,6 @@ CONTROL = "lcp || chap || pap || ipcp || ipv6cp || ccp"
 @pytest.fixture(scope="module")
 def pppd_guest() -> PppdGuest:
     return shared_pppd_guest()
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"pst-tp-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import pytest
 
@@ -58,17 +57,6 @@ SCRIPT = textwrap.dedent("""
                                                 capture_output=True).returncode == 0
     print(json.dumps(info))
 """)
-
-
-@pytest.fixture
-def netns():
-    name = f"pppstack-tun-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.mark.parametrize("opener", ["pytun", "ioctl"])
