@@ -599,6 +599,10 @@ class UsbPump:
                 "usb_tx_timeouts": self.tx_timeouts, "usb_rx_partial": self.rx_partial,
                 "usb_tx_paused": self.tx_paused, "usb_stalls": self.stalls}
 
+    def running(self) -> bool:
+        """Whether any of the pump's threads is still alive (then the device must stay open)."""
+        return any(t.is_alive() for t in self._threads)
+
     def take_blocks(self) -> list[bytes]:
         out = []
         pop = self._blocks.popleft
@@ -612,8 +616,13 @@ class UsbPump:
             out.append(self._notes.popleft())
         return out
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Let the writer send what is queued (the last flush), then stop every thread.  Once."""
+    def stop(self, timeout: float = 2.0, grace: float = 10.0) -> None:
+        """Let the writer send what is queued (the last flush, up to `timeout`), then stop every
+        thread, waiting up to `grace` more for them to leave libusb.  Once.
+
+        The wait matters: a thread still inside a transfer when the device handle is closed (or
+        libusb exits) makes libusb abort the process on a busy mutex - seen after an unplug on
+        a loaded machine, where the threads' last GET_STATUS checks outlasted a 2 s join."""
         if self._stopped:
             return
         self._stopped = True
@@ -625,8 +634,9 @@ class UsbPump:
             if t.name == "ncm-bulk-out":
                 t.join(timeout)
         self._stop.set()
+        deadline = time.monotonic() + grace
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
         for fd in (self._rfd, self._wfd):
             try:
                 os.close(fd)

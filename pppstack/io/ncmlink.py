@@ -582,10 +582,14 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             _hangup(dialled_on, at_port)
         elif at_port is not None:
             at_port.close()  # type: ignore[attr-defined]
-        try:
-            device.close()
-        except Exception:  # noqa: BLE001
-            pass
+        if pump is not None and pump.running():
+            # closing the handle under a thread still in libusb aborts the process: leave it
+            log.warning("the USB threads did not stop in time; leaving the device to the kernel")
+        else:
+            try:
+                device.close()
+            except Exception:  # noqa: BLE001
+                pass
         if tun is not None:
             tun.close()
         for sig, h in old_handlers.items():
