@@ -432,6 +432,7 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         log.error("libusb is not available (install libusb-1.0 or libusb-package)")
         return ExitCode.FATAL
     pump: UsbPump | None = None
+    gone = False  # the device left the bus (then its handle is not closed)
     tun = None
     dialled_on: str | None = None
     at_port: object | None = None
@@ -571,6 +572,7 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         if opts.json:
             print(json.dumps(summary))
         log.info("NCM link ended after %.0f s: %s", result.seconds, result.down.message)
+        gone = result.down.cause is DownCause.USB_DISCONNECTED
         return exit_code_for(result.down)
     except Exception:  # noqa: BLE001 - no traceback reaches a user
         log.exception("internal error in the NCM data path")
@@ -582,7 +584,11 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
             _hangup(dialled_on, at_port)
         elif at_port is not None:
             at_port.close()  # type: ignore[attr-defined]
-        if pump is not None and pump.running():
+        if gone:
+            # the device left the bus: there is nothing to give back, and libusb can abort the
+            # process on a busy mutex when a handle to a vanished device is closed
+            pass
+        elif pump is not None and pump.running():
             # closing the handle under a thread still in libusb aborts the process: leave it
             log.warning("the USB threads did not stop in time; leaving the device to the kernel")
         else:
