@@ -20,7 +20,7 @@ from ncm.l2 import L2Config
 from ncm.link import NcmSession
 from ncm.ntb import ntb_missing
 from ncm.usb import UsbPump
-from pppstack.io.ncmlink import bridge
+from pppstack.io.ncmbridge import bridge
 from tests.fake_ncm_device import FakeNcmModem
 from tests.test_ncm_usb import SocketPort, bound
 

@@ -25,7 +25,8 @@ from ncm.l2 import L2Config  # noqa: E402
 from ncm.link import CarrierChanged, DownCause, NcmSession, SpeedChanged  # noqa: E402
 from ncm.usb import NcmDevice, NcmNotFound, NcmUsbError, UsbPump, find_devices  # noqa: E402
 from pppstack.exitcodes import ExitCode  # noqa: E402
-from pppstack.io.ncmlink import NcmUpOptions, bridge, exit_code_for, run_ncm_up  # noqa: E402
+from pppstack.io.ncmbridge import bridge  # noqa: E402
+from pppstack.io.ncmlink import NcmUpOptions, exit_code_for, run_ncm_up  # noqa: E402
 from tests.fake_ncm_device import (  # noqa: E402
     DEVICE_MAC,
     HOST_MAC,
