@@ -102,12 +102,12 @@ def test_peer_terminate_then_no_carrier_is_peer_terminated_on_a_pty() -> None:
 
 
 @pytest.mark.parametrize(("cause", "message", "code"), [
-    ("PEER_TERMINATED", PEER_WORDS, ExitCode.PEER_TERMINATED),
-    ("PEER_DEAD", "No response to 4 echo-requests", ExitCode.PEER_DEAD),
-    ("AUTH_FAILED", "CHAP authentication failed", ExitCode.AUTH_FAILED),
-    ("NETWORK_FAILED", "No network protocols running", ExitCode.NETWORK_FAILED),
-    ("LOOPBACK", "The serial line is looped back", ExitCode.LOOPBACK),
-    ("LOCAL_CLOSE", "The link was closed locally (SIGTERM received)", ExitCode.OK),
+    (ev.DownCause.PEER_TERMINATED, PEER_WORDS, ExitCode.PEER_TERMINATED),
+    (ev.DownCause.PEER_DEAD, "No response to 4 echo-requests", ExitCode.PEER_DEAD),
+    (ev.DownCause.AUTH_FAILED, "CHAP authentication failed", ExitCode.AUTH_FAILED),
+    (ev.DownCause.NETWORK_FAILED, "No network protocols running", ExitCode.NETWORK_FAILED),
+    (ev.DownCause.LOOPBACK, "The serial line is looped back", ExitCode.LOOPBACK),
+    (ev.DownCause.LOCAL_CLOSE, "The link was closed locally (SIGTERM received)", ExitCode.OK),
 ])
 @pytest.mark.parametrize(("observation", "extra", "then"), [
     (Observation.EOF, {"modem_text": ("\r\nNO CARRIER\r\n",)}, "NO CARRIER"),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from modem_scripted import ScriptedModem
 
-from pppstack.exitcodes import ExitCode
+from pppstack.exitcodes import ExitCode, exit_code
 from pppstack.io.dialing import run_dialer
 from pppstack.io.serialport import open_port
 from pppstack.modem.at import SimState
@@ -138,7 +138,8 @@ def _dial(replies: dict, late: dict, caplog) -> tuple[ExitCode, str, list[str]]:
     args = argparse.Namespace(apn="internet", pin=None, pdp_type="IP", number=None)
     with LateModem(replies, late) as modem, caplog.at_level(logging.INFO, logger="pppstack"):
         with open_port(modem.path) as port:
-            code, message, _ = run_dialer(port, args)
+            cause, message, _ = run_dialer(port, args)
+            code = exit_code(cause)
     return code, message, modem.commands
 
 

@@ -73,6 +73,18 @@ class _FakeTun:
 
     def add_routes(self, routes: list[str]) -> None: ...
 
+    # what the shared interface setup (io/netconf.InterfaceSetup) does to a TUN
+    def set_mtu(self, mtu: int) -> None: ...
+
+    def add_route(self, dest: str, family: int = 4, metric: int = 0) -> None: ...
+
+    def remove_routes(self, family: int) -> None: ...
+
+    def flush_addresses(self, family: int) -> None: ...
+
+    def down(self) -> None:
+        self.is_up.clear()
+
     def stats(self) -> dict[str, int]:
         return {}
 

@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from pppstack.exitcodes import ExitCode
+from pppstack.exitcodes import ExitCode, exit_code
 from pppstack.io.dialing import run_dialer
 from pppstack.io.serialport import SerialPort
 
@@ -13,7 +13,8 @@ def test_eof_while_dialling_is_hangup() -> None:
     os.set_blocking(r, False)
     port = SerialPort(r, None, None, owns_fd=True)
     args = argparse.Namespace(apn="x", pin=None, pdp_type="IP", number="*99#")
-    code, message, _ = run_dialer(port, args)
+    cause, message, _ = run_dialer(port, args)
+    code = exit_code(cause)
     assert code == ExitCode.HANGUP, message
     port.close()
 
@@ -33,7 +34,8 @@ def test_port_node_removed_while_dialling_went_away_not_off_usb(tmp_path) -> Non
     os.close(master)                  # ... and the line is dead
     args = argparse.Namespace(apn="x", pin=None, pdp_type="IP", number="*99#")
     try:
-        code, message, _ = run_dialer(port, args)
+        cause, message, _ = run_dialer(port, args)
+        code = exit_code(cause)
     finally:
         port.close()
         os.close(slave)

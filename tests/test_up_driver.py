@@ -16,15 +16,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from pppstack.events import DownCause
 from pppstack.exitcodes import ExitCode
 from pppstack.io.pppdriver import Evidence, Observation, PppDriver, classify_end, is_no_carrier_text
 from pppstack.io.serialport import open_port
-
-
-class DownCause(enum.Enum):
-    PEER_TERMINATED = 1
-    LOCAL_CLOSE = 2
-    PEER_DEAD = 3
 
 
 @dataclass(frozen=True)
@@ -283,20 +278,20 @@ def test_packets_reach_the_sink_and_injected_packets_are_coalesced(pty_pair) -> 
     (Evidence(Observation.EOF, detail="EIO"), ExitCode.HANGUP, "Modem hangup"),
     (Evidence(Observation.EOF, modem_text=("\r\nNO CARRIER\r\n",)), ExitCode.NO_CARRIER, "command mode"),
     (Evidence(Observation.EOF, terminating=True), ExitCode.PEER_TERMINATED, "Terminate"),
-    (Evidence(Observation.LINK_DOWN, down_cause="PEER_DEAD"), ExitCode.PEER_DEAD, "echo"),
-    (Evidence(Observation.LINK_DOWN, down_cause="PEER_DEAD", modem_text=("OK",)), ExitCode.NO_CARRIER, "'OK'"),
-    (Evidence(Observation.LINK_DOWN, down_cause="LCP_TIMEOUT"), ExitCode.LCP_TIMEOUT, "never answered"),
-    (Evidence(Observation.LINK_DOWN, down_cause="LCP_TIMEOUT", modem_text=("ERROR",)), ExitCode.LCP_TIMEOUT,
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.PEER_DEAD), ExitCode.PEER_DEAD, "echo"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.PEER_DEAD, modem_text=("OK",)), ExitCode.NO_CARRIER, "'OK'"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.LCP_TIMEOUT), ExitCode.LCP_TIMEOUT, "never answered"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.LCP_TIMEOUT, modem_text=("ERROR",)), ExitCode.LCP_TIMEOUT,
      "not in data mode"),
-    (Evidence(Observation.LINK_DOWN, down_cause="PEER_TERMINATED", down_message="Peer said bye"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.PEER_TERMINATED, down_message="Peer said bye"),
      ExitCode.PEER_TERMINATED, "Peer said bye."),
-    (Evidence(Observation.LINK_DOWN, down_cause="AUTH_FAILED"), ExitCode.AUTH_FAILED, "authentication"),
-    (Evidence(Observation.LINK_DOWN, down_cause="PEER_AUTH_FAILED"), ExitCode.PEER_AUTH_FAILED, "authenticate"),
-    (Evidence(Observation.LINK_DOWN, down_cause="LOOPBACK"), ExitCode.LOOPBACK, "looped back"),
-    (Evidence(Observation.LINK_DOWN, down_cause="NETWORK_FAILED"), ExitCode.NETWORK_FAILED, "IPCP"),
-    (Evidence(Observation.LINK_DOWN, down_cause="NEGOTIATION_FAILED"), ExitCode.NEGOTIATION_FAILED, "LCP"),
-    (Evidence(Observation.LINK_DOWN, down_cause="LOCAL_CLOSE"), ExitCode.OK, "request"),
-    (Evidence(Observation.LINK_DOWN, down_cause="SOMETHING_NEW"), ExitCode.NEGOTIATION_FAILED, ""),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.AUTH_FAILED), ExitCode.AUTH_FAILED, "authentication"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.PEER_AUTH_FAILED), ExitCode.PEER_AUTH_FAILED, "authenticate"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.LOOPBACK), ExitCode.LOOPBACK, "looped back"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.NETWORK_FAILED), ExitCode.NETWORK_FAILED, "IPCP"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.NEGOTIATION_FAILED), ExitCode.NEGOTIATION_FAILED, "LCP"),
+    (Evidence(Observation.LINK_DOWN, down_cause=DownCause.LOCAL_CLOSE), ExitCode.OK, "request"),
+    (Evidence(Observation.LINK_DOWN), ExitCode.NEGOTIATION_FAILED, "LCP"),  # no cause reported
     (Evidence(Observation.STOPPED), ExitCode.OK, "request"),
 ])
 def test_classify(evidence: Evidence, code: ExitCode, words: str) -> None:
@@ -309,8 +304,8 @@ def test_classify(evidence: Evidence, code: ExitCode, words: str) -> None:
 def test_each_hangup_cause_has_its_own_code() -> None:
     obs = [Evidence(Observation.PORT_VANISHED), Evidence(Observation.CARRIER_DROP), Evidence(Observation.EOF),
            Evidence(Observation.EOF, modem_text=("NO CARRIER",)),
-           Evidence(Observation.LINK_DOWN, down_cause="PEER_DEAD"),
-           Evidence(Observation.LINK_DOWN, down_cause="PEER_TERMINATED")]
+           Evidence(Observation.LINK_DOWN, down_cause=DownCause.PEER_DEAD),
+           Evidence(Observation.LINK_DOWN, down_cause=DownCause.PEER_TERMINATED)]
     codes = [classify_end(e).code for e in obs]
     assert len(set(codes)) == len(codes)
 

@@ -23,7 +23,10 @@ import sys
 import time
 from typing import Any
 
-from pppstack.exitcodes import EXPLANATIONS, ExitCode, exit_code_table
+from pppstack.cli.modes import refusal
+from pppstack.endpolicy import EndPolicy
+from pppstack.endreason import LinkEnd
+from pppstack.exitcodes import EXPLANATIONS, EdgeCause, ExitCode, exit_code, exit_code_table
 from pppstack.io import hooks
 from pppstack.io.atport import Interrupted
 from pppstack.io.dialing import (
@@ -35,8 +38,9 @@ from pppstack.io.dialing import (
     run_dialer,
     wait_for_port,
 )
+from pppstack.io.lifecycle import run_calls
 from pppstack.io.netconf import InterfaceSetup, NetConfig
-from pppstack.io.pppdriver import LinkEnd, not_a_serial_port
+from pppstack.io.pppdriver import not_a_serial_port
 from pppstack.io.serialport import PortVanished, open_port
 from pppstack.io.session import Signals, build_link, run_session
 from pppstack.io.tun import TunDevice, TunError, TunPermissionError
@@ -45,16 +49,6 @@ from pppstack.options import OptionError, PppOptions, parse_argv, with_overrides
 __all__ = ["register", "handler", "build_options", "setup_logging", "add_link_arguments", "net_config"]
 
 log = logging.getLogger("pppstack")
-
-REDIAL_PAUSE = 4  # seconds: the modem's LCP restart timer (3 s) after our Terminate-Request, plus margin
-
-# exit codes after which another attempt makes sense with `persist`
-_RETRYABLE = {
-    ExitCode.HANGUP, ExitCode.PORT_VANISHED, ExitCode.CARRIER_LOST, ExitCode.NO_CARRIER, ExitCode.PEER_DEAD,
-    ExitCode.PEER_TERMINATED, ExitCode.LCP_TIMEOUT, ExitCode.NEGOTIATION_FAILED, ExitCode.NETWORK_FAILED,
-    ExitCode.CONNECT_FAILED, ExitCode.OPEN_FAILED, ExitCode.NO_DEVICE, ExitCode.LOOPBACK, ExitCode.OK,
-}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -270,26 +264,25 @@ def handler(args: argparse.Namespace) -> int:
         from pppstack.cli.unit import render_unit
 
         try:
-            build_options(args)
+            checked = build_options(args)
         except OptionError as exc:
             print(f"pppstack up: {exc}", file=sys.stderr)
             return int(ExitCode.OPTION_ERROR)
+        if (wrong := refusal(args, checked, args.mode)) is not None:
+            print(f"pppstack up: {wrong}", file=sys.stderr)
+            return int(exit_code(EdgeCause.OPTION_NOT_FOR_MODE))
         raw = list(getattr(args, "raw_argv", None) or [])
         print(render_unit(raw[raw.index("up") + 1:] if "up" in raw else raw), end="")
         return int(ExitCode.OK)
     setup_logging(args.debug, args.quiet)
-    if args.mode == "ncm":
-        try:
-            from pppstack.io.ncmlink import run_ncm_up
-        except ImportError:
-            log.error("the NCM data path is not available in this build")
-            return int(ExitCode.FATAL)
-        return int(run_ncm_up(args))
     try:
         opts = build_options(args)
     except OptionError as exc:
         print(f"pppstack up: {exc}", file=sys.stderr)
         return int(ExitCode.OPTION_ERROR)
+    if (wrong := refusal(args, opts, args.mode)) is not None:
+        print(f"pppstack up: {wrong}", file=sys.stderr)
+        return int(exit_code(EdgeCause.OPTION_NOT_FOR_MODE))
     run_dir = getattr(args, "run_dir", None)
     if run_dir and os.path.lexists(run_dir):
         try:
@@ -299,6 +292,8 @@ def handler(args: argparse.Namespace) -> int:
             return int(ExitCode.OPTION_ERROR)
     for w in opts.warnings:
         log.warning("%s", w)
+    if args.mode == "ncm":
+        return _ncm(args, opts)
     if opts.ignored:
         log.debug("pppd options with no effect here: %s", ", ".join(opts.ignored))
     try:
@@ -307,6 +302,20 @@ def handler(args: argparse.Namespace) -> int:
         print(f"pppstack up: {exc}", file=sys.stderr)
         return int(ExitCode.OPTION_ERROR)
     return int(UpCommand(args, opts, connect).run())
+
+
+def _ncm(args: argparse.Namespace, opts: PppOptions) -> int:
+    """NCM mode: the same options, lifecycle, hooks, status and summary over the NCM function."""
+    try:
+        from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
+        ncm_opts = NcmUpOptions.from_namespace(args, opts)
+    except ImportError:
+        log.error("the NCM data path is not available in this build")
+        return int(ExitCode.FATAL)
+    except ValueError as exc:
+        print(f"pppstack up: {exc}", file=sys.stderr)
+        return int(ExitCode.OPTION_ERROR)
+    return int(run_ncm_up(ncm_opts))
 
 
 class UpCommand:
@@ -319,7 +328,6 @@ class UpCommand:
         self.sim: Any = None
         self.tun: TunDevice | None = None
         self.setup: InterfaceSetup | None = None
-        self.failures = 0
         self.sessions = 0
         self.last_end: LinkEnd | None = None
         self.demo: Any = None
@@ -348,7 +356,7 @@ class UpCommand:
         elif opts.device:  # a mistyped or unreadable port is said as such, before a TUN is asked for
             refusal = self._check_port(opts.device)
             if refusal is not None:
-                return self._finish(*refusal)
+                return self._finish(exit_code(refusal[0]), refusal[1])
         code = self._make_tun()
         if code is not ExitCode.OK:
             return code
@@ -357,78 +365,50 @@ class UpCommand:
         self.tap = make_tap(args, self.tun.name if self.tun else f"up-{os.getpid()}")
         if self.tap is None:
             return ExitCode.OPTION_ERROR
-        device_given = self.opts.device
-        while True:
-            device, code, why = self._port_path(device_given, signals)
-            if device is None:
-                end: LinkEnd | None = LinkEnd(code, why, "no-device")
-            else:
-                end = self._one_session(device, signals)
-            if end is None:  # stopped by a signal before the link came up
-                return self._finish(ExitCode.INTERRUPTED, "Stopped before the link came up.")
-            self.last_end = end
-            if self.faultdemo is not None:
-                driver = self.setup.driver if self.setup is not None else None
-                naks = driver.link.stats.protocols.get("IPCP", {}).get("naks_received", 0) if driver else 0
-                self.faultdemo.call_ended(self.sessions, end.code, end.message, end.was_up, naks)
-            if signals.stop_requested:
-                if not end.was_up and end.code is not ExitCode.INTERRUPTED:  # e.g. LCP closed on request
-                    end = LinkEnd(ExitCode.INTERRUPTED, f"{signals.signal_name} received before the link came "
-                                  f"up; stopped ({end.message.rstrip('.')}).", "interrupted")
-                return self._finish(end.code, end.message)
-            if signals.redial_requested:
-                signals.redial_requested = False
-                # After our Terminate-Request the modem waits its restart time (3 s) before it is back
-                # in command mode; dialling sooner meets a port still in PPP mode.
-                wait = max(REDIAL_PAUSE, opts.holdoff if opts.persist else 0)
-                log.info("redialling (SIGHUP) in %d s", wait)
-                if not signals.sleep(wait):
-                    return self._finish(ExitCode.INTERRUPTED, f"{signals.signal_name} received while waiting "
-                                        "to redial; stopped.")
-                continue
-            if self.demo is not None and self.demo.finished and end.code is ExitCode.OK:
-                return self._finish(ExitCode.OK, end.message)
-            if not opts.persist or end.code not in _RETRYABLE:
-                return self._finish(end.code, end.message)
-            self.failures = 0 if end.was_up else self.failures + 1
-            if opts.maxfail and self.failures >= opts.maxfail:
-                return self._finish(ExitCode.MAXFAIL, f"{end.message} That was failure {self.failures} in a row "
-                                    f"(maxfail {opts.maxfail}); giving up.")
-            log.warning("%s", end.message)
-            wait = opts.holdoff if end.was_up else max(opts.holdoff, 1)
-            log.info("persist: dialling again in %d s", wait)
-            if not signals.sleep(wait):
-                return self._finish(ExitCode.INTERRUPTED, f"{signals.signal_name} received while waiting to "
-                                    f"redial (holdoff); stopped. The last link ended: {end.message}")
+        policy = EndPolicy(self.opts.persist, self.opts.holdoff, self.opts.maxfail)
+        end = run_calls(signals, policy, lambda: self._one_call(signals), on_end=self._call_ended,
+                        finished=lambda end: self.demo is not None and self.demo.finished and end.code is ExitCode.OK)
+        return self._finish(end.code, end.message)
 
-    def _port_path(self, device: str | None, signals: Signals) -> tuple[str | None, ExitCode, str]:
+    def _one_call(self, signals: Signals) -> LinkEnd | None:
+        device, cause, why = self._port_path(self.opts.device, signals)
+        return LinkEnd(cause, why) if device is None else self._one_session(device, signals)
+
+    def _call_ended(self, end: LinkEnd) -> None:
+        self.last_end = end
+        if self.faultdemo is not None:
+            driver = self.setup.driver if self.setup is not None else None
+            naks = driver.link.stats.protocols.get("IPCP", {}).get("naks_received", 0) if driver else 0
+            self.faultdemo.call_ended(self.sessions, end.code, end.message, end.was_up, naks)
+
+    def _port_path(self, device: str | None, signals: Signals) -> tuple[str | None, EdgeCause, str]:
         if self.sim is not None:  # after a simulated brown-out the stick comes back as another ttyUSBn
             path = self.sim.wait_for_port(15.0)
             if path is None:
-                return None, ExitCode.NO_DEVICE, "The simulated modem did not come back."
+                return None, EdgeCause.NO_DEVICE, "The simulated modem did not come back."
             if self.sessions:
                 log.info("the simulated modem's PPP port is %s", path)
-            return path, ExitCode.OK, ""
+            return path, EdgeCause.STOPPED, ""
         if device:
             if os.path.exists(device):
-                return device, ExitCode.OK, ""
+                return device, EdgeCause.STOPPED, ""
             if self.sessions and wait_for_port(device, 10.0, signals):
-                return device, ExitCode.OK, ""
+                return device, EdgeCause.STOPPED, ""
             if self.sessions:  # the modem re-enumerated: look for it under its new name
                 found, _ = find_ppp_port(self.args, stop=signals)
                 if found:
                     log.info("%s is gone; the modem's PPP port is now %s", device, found)
-                    return found, ExitCode.OK, ""
-            return None, ExitCode.NO_DEVICE, f"{device} does not exist (is the modem plugged in?)"
+                    return found, EdgeCause.STOPPED, ""
+            return None, EdgeCause.NO_DEVICE, f"{device} does not exist (is the modem plugged in?)"
         found, why = find_ppp_port(self.args, wait=20.0 if self.sessions else 0.0, stop=signals)
         if found is None:
             if signals.stop_requested:
-                return (None, ExitCode.INTERRUPTED,
+                return (None, EdgeCause.INTERRUPTED,
                         f"{signals.signal_name} received while looking for the modem; stopped.")
-            return None, ExitCode.NO_DEVICE, f"No modem to dial: {why}."
-        return found, ExitCode.OK, ""
+            return None, EdgeCause.NO_DEVICE, f"No modem to dial: {why}."
+        return found, EdgeCause.STOPPED, ""
 
-    def _check_port(self, device: str) -> tuple[ExitCode, str] | None:
+    def _check_port(self, device: str) -> tuple[EdgeCause, str] | None:
         """Why the given port cannot be dialled (missing, not permitted, not a tty), else None.
         With persist a missing port may still appear (the stick is re-enumerating): not refused."""
         try:
@@ -436,15 +416,15 @@ class UpCommand:
         except FileNotFoundError:
             if self.opts.persist:
                 return None
-            return ExitCode.NO_DEVICE, (f"{device} does not exist: is the modem plugged in, and is that its name? "
+            return EdgeCause.NO_DEVICE, (f"{device} does not exist: is the modem plugged in, and is that its name? "
                                         "`pppstack ports` lists the modem's ports and their roles.")
         except PermissionError:
-            return ExitCode.OPEN_FAILED, (f"Could not open {device}: permission denied. Run as root, or add "
+            return EdgeCause.OPEN_FAILED, (f"Could not open {device}: permission denied. Run as root, or add "
                                           "yourself to the port's group (usually dialout) and log in again.")
         except OSError as exc:
-            return ExitCode.OPEN_FAILED, f"Could not open {device}: {exc.strerror or exc}."
+            return EdgeCause.OPEN_FAILED, f"Could not open {device}: {exc.strerror or exc}."
         try:
-            return (ExitCode.OPEN_FAILED, refusal) if (refusal := not_a_serial_port(fd, device)) else None
+            return (EdgeCause.OPEN_FAILED, refusal) if (refusal := not_a_serial_port(fd, device)) else None
         finally:
             os.close(fd)
 
@@ -454,14 +434,14 @@ class UpCommand:
         try:
             port = open_port(device, opts.speed or 115200, opts.crtscts, modem_control=opts.modem)
         except PortVanished as exc:
-            return LinkEnd(ExitCode.NO_DEVICE, str(exc), "no-device")
+            return LinkEnd(EdgeCause.NO_DEVICE, str(exc))
         except (OSError, ValueError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
-            return LinkEnd(ExitCode.OPEN_FAILED, f"Could not open {device}: {why}.", "open-failed")
+            return LinkEnd(EdgeCause.OPEN_FAILED, f"Could not open {device}: {why}.")
         refusal = not_a_serial_port(port.fileno(), device)
         if refusal:
             port.close()
-            return LinkEnd(ExitCode.OPEN_FAILED, refusal, "open-failed")
+            return LinkEnd(EdgeCause.OPEN_FAILED, refusal)
         with port:
             initial = b""
             if signals.stop_requested:
@@ -484,28 +464,28 @@ class UpCommand:
                 self.setup.write_status()
 
                 def interrupted() -> LinkEnd:  # worded when it happens: the signal's name is known only then
-                    return LinkEnd(ExitCode.INTERRUPTED, f"{signals.signal_name or 'A signal'} received while "
-                                   f"dialling: stopped the dial and released {device}.", "interrupted")
+                    return LinkEnd(EdgeCause.INTERRUPTED, f"{signals.signal_name or 'A signal'} received while "
+                                   f"dialling: stopped the dial and released {device}.")
                 if self.connect is not None:
                     try:
                         ok, why, initial = run_connect(dial_port, self.connect, stop=signals)
                     except Interrupted:
                         return interrupted()
                     if not ok:
-                        return self._traced(LinkEnd(ExitCode.CONNECT_FAILED, why + ".", "connect-failed"))
+                        return self._traced(LinkEnd(EdgeCause.CONNECT_FAILED, why + "."))
                 else:
-                    code, why, initial = run_dialer(dial_port, args, stop=signals)
-                    if code is ExitCode.INTERRUPTED:
+                    cause, why, initial = run_dialer(dial_port, args, stop=signals)
+                    if cause is EdgeCause.INTERRUPTED:
                         return interrupted()
-                    if code is not ExitCode.OK:
-                        return self._traced(LinkEnd(code, why, "connect-failed"))
+                    if cause is not EdgeCause.STOPPED:
+                        return self._traced(LinkEnd(cause, why))
             self.tap.connected(time.monotonic())
             if signals.stop_requested:
                 return None
             try:
                 link = build_link(self._link_settings())
             except (TypeError, ValueError) as exc:
-                return LinkEnd(ExitCode.OPTION_ERROR, f"The PPP settings were refused: {exc}", "options")
+                return LinkEnd(EdgeCause.BAD_OPTION, f"The PPP settings were refused: {exc}")
             self.sessions += 1
             log.info("starting PPP on %s", device)
             before = self._demo_hook if self.sim is not None else None

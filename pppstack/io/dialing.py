@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pppstack.exitcodes import ExitCode
+from pppstack.exitcodes import EdgeCause, dial_cause
 from pppstack.io.atport import Interrupted, StopSignal
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 from pppstack.options import OptionError
@@ -179,21 +179,22 @@ def _kill_group(proc: Any, grace: float = 0.2) -> None:
 
 
 def run_dialer(port: SerialPort, args: argparse.Namespace,
-               stop: StopSignal | None = None) -> tuple[ExitCode, str, bytes]:
+               stop: StopSignal | None = None) -> tuple[EdgeCause, str, bytes]:
+    """Our AT dialer on ``port``: (EdgeCause.STOPPED and the bytes after CONNECT, or why not)."""
     from pppstack.io.atport import run
     from pppstack.modem.dial import DialError, PppDialer
 
     try:
         dialer = PppDialer(args.apn, args.pin, args.pdp_type, args.number)
     except ValueError as exc:
-        return ExitCode.OPTION_ERROR, str(exc), b""
+        return EdgeCause.BAD_OPTION, str(exc), b""
     log.info("dialling on %s%s", port.path, f" (APN {args.apn})" if args.apn else "")
     watched = _WatchedPort(port)
     try:
         result = run(watched, dialer, timeout=180, stop=stop)  # type: ignore[arg-type]
     except Interrupted as exc:
         log.info("dial stopped (%s) during: %s", exc, dialer.transcript[-1].strip() if dialer.transcript else "-")
-        return ExitCode.INTERRUPTED, f"{exc} while dialling", b""
+        return EdgeCause.INTERRUPTED, f"{exc} while dialling", b""
     for note in dialer.notes:
         log.info("note: %s", note)
     # the AT transcript: with --debug always, and on failure at any level, so the failing
@@ -205,17 +206,15 @@ def run_dialer(port: SerialPort, args: argparse.Namespace,
             log.log(level, "  %s", line)
     if result.ok:
         log.info("%s", result.message)
-        return ExitCode.OK, result.message, dialer.take_unconsumed()
-    pin_errors = {DialError.SIM_PIN_REQUIRED, DialError.SIM_PIN_REJECTED, DialError.SIM_PUK_REQUIRED}
-    code = ExitCode.SIM_PIN if result.error in pin_errors else ExitCode.CONNECT_FAILED
+        return EdgeCause.STOPPED, result.message, dialer.take_unconsumed()
     if result.error is DialError.PORT_LOST:
         # serialport already tells a vanished node (PortVanished) from EOF/EIO (Hangup); keep that split
         if isinstance(watched.error, PortVanished):
             where = "the modem dropped off USB" if getattr(port, "usb", False) else "the port went away"
             message = result.message if where in result.message else f"{result.message} ({where})"
-            return ExitCode.PORT_VANISHED, message, b""
-        return ExitCode.HANGUP, result.message, b""
-    return code, result.message, b""
+            return EdgeCause.PORT_VANISHED, message, b""
+        return EdgeCause.HANGUP, result.message, b""
+    return dial_cause(result.error, ncm=False), result.message, b""
 
 
 class _WatchedPort:

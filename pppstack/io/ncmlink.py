@@ -1,38 +1,43 @@
-"""`pppstack up --mode ncm`: drive the modem's CDC-NCM function from user space and bridge it to TUN.
+"""`pppstack up --mode ncm`: the NCM calls the shared session lifecycle (io/lifecycle.py) runs.
 
-Steps: find and bind the NCM function with pyusb (ncm.usb) → start the transfer threads →
-dial on the PCUI tty with the modem room's NcmDialer (AT^NDISDUP, poll ^NDISSTATQRY?, ^DHCP?),
-or, with no APN, wait for the function's NETWORK_CONNECTION notification alone → create the TUN,
-configure it statically from ^DHCP (or from options) → `bridge()` until a signal, a USB
-disconnect or a carrier loss → AT^NDISDUP=1,0, alternate setting 0, TUN gone.  No DHCP client
-runs: the addresses come from the modem's ^DHCP answer, as ModemManager's static method does.
-
-`bridge()` (io/ncmbridge.py) is the loop that moves the packets.
+One call: find and bind the NCM function with pyusb (ncm.usb) → start the transfer threads →
+dial on the PCUI tty (io/ncmdial.py: AT^NDISDUP, poll ^NDISSTATQRY?, ^DHCP?), or, with no APN,
+wait for the function's NETWORK_CONNECTION notification alone → configure the TUN through
+PPP's InterfaceSetup (addresses from ^DHCP or options, routes, DNS file, ip-up, status) →
+`bridge()` (io/ncmbridge.py) until a signal, a USB disconnect or a carrier loss → ip-down,
+AT^NDISDUP=1,0, the device given back.  The TUN lives across calls, as with PPP's persist.
+No DHCP client runs: the addresses come from the modem's ^DHCP answer, as ModemManager's
+static method does.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import ipaddress
 import json
 import logging
 import os
-import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ncm.l2 import L2Config, eui64_link_local
 from ncm.link import DownCause, LinkDown, NcmSession
-from pppstack.exitcodes import ExitCode
+from pppstack.endreason import LinkEnd
+from pppstack.exitcodes import EdgeCause, ExitCode, exit_code
+from pppstack.io import hooks
 from pppstack.io.ncmbridge import BridgeResult, PacketPort, bridge
+from pppstack.io.ncmdial import NdisStatWatcher
 
 if TYPE_CHECKING:
     from pppstack.io.tracetap import TraceTap
+    from pppstack.options import PppOptions
 
-__all__ = ["NcmUpOptions", "run_ncm_up", "bridge", "PacketPort", "exit_code_for", "BridgeResult"]
+__all__ = ["NcmUpOptions", "NcmUp", "run_ncm_up", "bridge", "PacketPort", "exit_code_for", "BridgeResult"]
 
 log = logging.getLogger("pppstack.ncm")
 
@@ -67,11 +72,35 @@ class NcmUpOptions:
     resolv_conf: str | None = None            # default /run/pppstack/IFNAME/resolv.conf (hooks.resolv_path)
     run_dir: str | None = None
     pcap: str | None = None                   # `up --pcap`: the Ethernet frames as pcapng
+    # the lifecycle PPP has too: persist/holdoff/maxfail and pppd's ip-up/ip-down
+    persist: bool = False
+    holdoff: int = 30
+    maxfail: int = 10
+    ip_up: str | None = None
+    ip_down: str | None = None
+    ipparam: str = ""
+    linkname: str = ""
+    call_file: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def from_namespace(cls, ns: argparse.Namespace) -> NcmUpOptions:
-        """From `pppstack up` flags.  In NCM mode --device names the AT (PCUI) port."""
+    def from_namespace(cls, ns: argparse.Namespace, ppp: PppOptions | None = None) -> NcmUpOptions:
+        """From `pppstack up` flags and, when given, the pppd words, files and `call` they name
+        (`ppp`, from cli/up.build_options: flags already folded in).  In NCM mode --device names
+        the AT (PCUI) port."""
+        opts = cls._from_flags(ns)
+        if ppp is None:
+            return opts
+        return dataclasses.replace(
+            opts, at_port=opts.at_port or ppp.device, user=ppp.user, password=ppp.password,
+            ifname=ppp.ifname or "ncm%d", mtu=ppp.mtu, noipv6=ppp.noipv6, defaultroute=ppp.defaultroute,
+            defaultroute_metric=ppp.defaultroute_metric, usepeerdns=ppp.usepeerdns and not ppp.noresolvconf,
+            persist=ppp.persist, holdoff=ppp.holdoff, maxfail=ppp.maxfail, ip_up=ppp.ip_up_script,
+            ip_down=ppp.ip_down_script, ipparam=ppp.ipparam or "", linkname=ppp.linkname or "",
+            call_file=ppp.files[0] if ppp.files else "")
+
+    @classmethod
+    def _from_flags(cls, ns: argparse.Namespace) -> NcmUpOptions:
         g = lambda name, default=None: getattr(ns, name, default)  # noqa: E731
         local = g("local_ip")
         gw = g("gateway")
@@ -99,14 +128,7 @@ class NcmUpOptions:
 
 
 def exit_code_for(down: LinkDown | None) -> ExitCode:
-    if down is None:
-        return ExitCode.OK
-    return {
-        DownCause.USB_DISCONNECTED: ExitCode.PORT_VANISHED,
-        DownCause.USB_ERROR: ExitCode.USB_ERROR,
-        DownCause.CARRIER_LOST: ExitCode.CARRIER_LOST,
-        DownCause.LOCAL_CLOSE: ExitCode.OK,
-    }[down.cause]
+    return ExitCode.OK if down is None else exit_code(down.cause)
 
 
 def drop_counts(stats: dict[str, int], tun: dict[str, int]) -> dict[str, int]:
@@ -159,120 +181,304 @@ def _parse_usb(text: str | None) -> tuple[int | None, int | None]:
     return ids[0], (ids[1] if pid else None)
 
 
-def _sysfs_at_port(dev: object) -> str | None:
-    try:
-        from pppstack.io.sysfs import find_modems
-    except ImportError:
-        return None
-    ports = getattr(dev, "port_numbers", None) or ()
-    sysname = f"{dev.bus}-{'.'.join(str(p) for p in ports)}"  # type: ignore[attr-defined]
-    for m in find_modems(all_devices=True):
-        if m.sysname == sysname:
-            return m.at_port
-    return None
+class _StopOnSignal(threading.Event):
+    """Stands in for the PPP driver in `Signals`: a stop or a redial (SIGHUP with persist) ends
+    the running NCM call by setting this event (the bridge, the dial and the carrier wait watch
+    it); `reason` says which, for the end's sentence."""
+
+    reason = ""
+
+    def request_stop(self, reason: str = "") -> None:
+        self.reason = reason
+        self.set()
+
+    def request_redial(self) -> None:
+        self.reason = "SIGHUP received: hanging up to redial"
+        self.set()
 
 
-class _Interrupted(Exception):
-    pass
+class _NcmCounters:
+    """What ip-down's BYTES_SENT/BYTES_RCVD and the status file read, from the TUN's counters."""
+
+    def __init__(self, tun: Any) -> None:
+        self.tun = tun
+
+    def _get(self, key: str) -> int:
+        return int(self.tun.stats().get(key) or 0)
+
+    bytes_out = property(lambda self: self._get("tx_bytes"))
+    bytes_in = property(lambda self: self._get("rx_bytes"))
+    packets_out = property(lambda self: self._get("tx_packets"))
+    packets_in = property(lambda self: self._get("rx_packets"))
+    serial_out = serial_in = tun_write_errors = 0
 
 
-class NdisStatWatcher:
-    """Reads the AT port during the link: ``^NDISSTAT: 0,...`` (ModemManager: a non-connected
-    ^NDISSTAT outside connect/disconnect means "disconnected now") ends the link with a sentence."""
+class _NcmDriver:
+    """InterfaceSetup's view of the running NCM call (counters; the bridge reads the TUN itself)."""
 
-    def __init__(self, port: object) -> None:
-        from pppstack.modem.at import AtChannel
-        self.port = port
-        self.channel = AtChannel()
+    link = None
+    network_up = True
 
-    def fileno(self) -> int:
-        return self.port.fileno()  # type: ignore[attr-defined]
+    def __init__(self, tun: Any) -> None:
+        self.counters = _NcmCounters(tun)
 
-    def poll(self) -> str | None:
-        from pppstack.modem.at import Urc
-        from pppstack.modem.huawei import parse_ndisstat
-        data = self.port.read()  # type: ignore[attr-defined]
-        for ev in self.channel.feed(data) if data else ():
-            if isinstance(ev, Urc):
-                log.debug("modem: %s", ev.line)
-                if ev.name.upper() == "^NDISSTAT":
-                    st = parse_ndisstat(ev.line)
-                    if st is not None and not st.connected:
-                        cause = f", cause {st.error}" if st.error else ""
-                        return f"the modem reported the data connection down ({ev.line.strip()}{cause})"
-        return None
+    def enable_tun(self, tun: Any) -> None: ...
+
+    def disable_tun(self) -> None: ...
 
 
-def _dial(opts: NcmUpOptions, dev: object, stop: threading.Event
-          ) -> tuple[ExitCode | None, object | None, str | None, object | None]:
-    """Run NcmDialer on the AT port: (failure exit code or None, DhcpInfo or None, port path,
-    the port still open after a successful dial).  A signal (``stop``) aborts between steps."""
-    from pppstack.io import atport
-    from pppstack.io.serialport import SerialPortError, open_port
-    from pppstack.modem.dial import DialError, NcmDialer
+@dataclass
+class _Call:
+    """What one NCM call holds, to give back in order on the way out."""
 
-    path = opts.at_port or _sysfs_at_port(dev)
-    if not path:
-        log.error("no AT (PCUI) port found for the NCM modem; name it with --device /dev/ttyUSBn")
-        return ExitCode.NO_DEVICE, None, None, None
-    try:
-        dialer = NcmDialer(opts.apn or "", opts.user, opts.password, pin=opts.pin, pdp_type=opts.pdp_type)
-    except ValueError as exc:
-        log.error("%s", exc)
-        return ExitCode.OPTION_ERROR, None, None, None
-    try:
-        port = open_port(path)
-    except (OSError, SerialPortError) as exc:
-        log.error("cannot open the AT port %s: %s", path, exc)
-        return ExitCode.OPEN_FAILED, None, path, None
-    try:
-        log.info("dialling NCM on %s: %s", path, dialer.dial_command if not (opts.user or opts.password)
-                 else "AT^NDISDUP with credentials")
-        def check() -> None:
-            if stop.is_set():
-                raise _Interrupted
+    device: Any
+    pump: Any = None
+    dialed: Any = None          # ncmdial.NcmDialed
+    gone: bool = False          # the device left the bus (then its handle is not closed)
+    summary: dict[str, Any] = field(default_factory=dict)
 
-        result = atport.run(port, dialer, timeout=opts.dial_timeout, on_progress=check)
-    except _Interrupted:
-        log.warning("interrupted while dialling")
-        port.close()
-        return ExitCode.INTERRUPTED, None, path, None
-    except BaseException:
-        port.close()
-        raise
-    for line in getattr(dialer, "transcript", []):
-        log.debug("%s", line)
-    if result is None or not result.ok:
-        port.close()
-        msg = result.message if result is not None else "no result"
-        log.error("NCM dial failed: %s", msg)
-        if result is not None and result.error in (DialError.SIM_PIN_REQUIRED, DialError.SIM_PIN_REJECTED,
-                                                   DialError.SIM_PUK_REQUIRED):
-            return ExitCode.SIM_PIN, None, path, None
-        if result is not None and result.error is DialError.NO_RESPONSE:
-            return ExitCode.NO_DEVICE, None, path, None
-        return ExitCode.NCM_DIAL_FAILED, None, path, None
-    log.info("NCM connected: %s", result.message)
-    return None, result.ipv4, path, port
-
-
-def _hangup(path: str | None, port: object | None = None) -> None:
-    """AT^NDISDUP=1,0 on the port kept from the dial (or on `path` opened again)."""
-    if not path and port is None:
-        return
-    try:
-        from pppstack.io import atport
-        from pppstack.io.serialport import open_port
-        from pppstack.modem.dial import NcmHangup
-        if port is None:
-            port = open_port(path)  # type: ignore[arg-type]
+    def teardown(self) -> None:
+        from pppstack.io.ncmdial import hangup
+        if self.pump is not None:
+            self.pump.stop()
+        d = self.dialed
+        if d is not None and d.path is not None:
+            hangup(d.path, d.port)
+        elif d is not None and d.port is not None:
+            d.port.close()
+        if self.gone:
+            # the device left the bus: there is nothing to give back, and libusb can abort the
+            # process on a busy mutex when a handle to a vanished device is closed
+            return
+        if self.pump is not None and self.pump.running():
+            # closing the handle under a thread still in libusb aborts the process: leave it
+            log.warning("the USB threads did not stop in time; leaving the device to the kernel")
+            return
         try:
-            res = atport.run(port, NcmHangup(), timeout=5.0)  # type: ignore[arg-type]
-            log.info("AT^NDISDUP=1,0: %s", res.message if res is not None else "no answer")
+            self.device.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class NcmUp:
+    """`pppstack up --mode ncm`: the shared lifecycle (io/lifecycle.py) over NCM calls.  Each call
+    opens and binds the function, dials, waits for the carrier, configures the TUN through the
+    same InterfaceSetup as PPP (addresses, routes, DNS file, ip-up/ip-down, status), bridges
+    until the link ends and gives everything back; the TUN itself lives across calls."""
+
+    def __init__(self, opts: NcmUpOptions, backend: object | None, vid: int | None, pid: int | None) -> None:
+        self.opts = opts
+        self.backend = backend
+        self.vid, self.pid = vid, pid
+        self.tun: Any = None
+        self.setup: Any = None
+        self.sessions = 0
+        self.last: dict[str, Any] = {}
+        self.signals: Any = None
+        self.started = time.monotonic()
+
+    def run(self) -> ExitCode:
+        from pppstack.endpolicy import EndPolicy
+        from pppstack.io.lifecycle import run_calls
+        from pppstack.io.session import Signals
+
+        opts = self.opts
+        with Signals(hup_redials=opts.persist) as signals:
+            self.signals = signals
+            try:
+                end = run_calls(signals, EndPolicy(opts.persist, opts.holdoff, opts.maxfail),
+                                lambda: self._call(signals))
+            except Exception:  # noqa: BLE001 - no traceback reaches a user
+                log.exception("internal error in the NCM data path")
+                end = LinkEnd(EdgeCause.INTERNAL, "Internal error in the NCM data path (the log says where).")
+            finally:
+                if self.setup is not None:
+                    self.setup.remove_status()
+                if self.tun is not None:
+                    self.tun.close()
+        log.info("NCM link ended: %s", end.message)
+        self._summary(end)
+        return end.code
+
+    # -- one call -------------------------------------------------------------------------------
+    def _call(self, signals: Any) -> LinkEnd | None:
+        import usb.core
+
+        from ncm.usb import NcmDevice, NcmUsbError
+        if signals.stop_requested:
+            return None
+        try:
+            device = NcmDevice.open(vid=self.vid, pid=self.pid, backend=self.backend)
+        except NcmUsbError as exc:
+            return LinkEnd(EdgeCause.NO_DEVICE, exc.message)
+        except usb.core.NoBackendError:
+            return LinkEnd(EdgeCause.INTERNAL, "libusb is not available (install libusb-1.0 or libusb-package).")
+        stop = _StopOnSignal()
+        signals.driver = stop
+        if signals.stop_requested or signals.redial_requested:
+            stop.set()
+        call = _Call(device)
+        try:
+            return self._bound(call, stop)
         finally:
-            port.close()  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - teardown must finish
-        log.info("could not hang up on %s: %s", path, exc)
+            signals.driver = None
+            call.teardown()
+
+    def _bound(self, call: _Call, stop: _StopOnSignal) -> LinkEnd:
+        import usb.core
+
+        from ncm.usb import NcmUsbError, UsbPump
+        opts, device = self.opts, call.device
+        try:
+            ndp_end = opts.ndp_at_end if opts.ndp_at_end is not None else device.function.vendor_class
+            params = device.bind(ntb32=opts.ntb32, rx_max=opts.rx_max)
+        except NcmUsbError as exc:
+            denied = getattr(exc.__cause__, "errno", None) == errno.EACCES   # libusb's LIBUSB_ERROR_ACCESS
+            return LinkEnd(EdgeCause.NOT_PERMITTED if denied else exc.cause, exc.message)
+        except usb.core.USBError as exc:
+            if exc.errno == errno.EACCES:
+                return LinkEnd(EdgeCause.NOT_PERMITTED, f"No permission to use {device.name}: run as root or add "
+                               "a udev rule.")
+            return LinkEnd(DownCause.USB_ERROR, f"USB error while binding {device.name}: {exc}.")
+        call.pump = UsbPump(device)
+        call.pump.start()
+        ipv4, gateway, dns = opts.local_ip, opts.gateway, opts.dns
+        if opts.apn is not None:
+            from pppstack.io.ncmdial import dial
+            call.dialed = dial(opts.at_port, device.dev, stop, apn=opts.apn, user=opts.user,
+                               password=opts.password, pin=opts.pin, pdp_type=opts.pdp_type,
+                               timeout=opts.dial_timeout)
+            if call.dialed.failure is not None:
+                log.error("%s", call.dialed.failure[1])
+                return LinkEnd(*call.dialed.failure)
+            info = call.dialed.ipv4
+            if info is not None:
+                ipv4, gateway, dns = ipv4 or info.interface, gateway or info.gateway, dns or info.dns
+        if ipv4 is None:
+            log.error("no IPv4 address: give --apn (the modem's ^DHCP answer) or --local-ip/--gateway")
+            return LinkEnd(EdgeCause.BAD_OPTION, "No IPv4 address: give --apn (the modem's ^DHCP answer) or "
+                           "--local-ip/--gateway.")
+        mac = device.mac or bytes([0x02]) + os.urandom(5)
+        mtu = _link_mtu(opts.mtu, device, params)
+        session = NcmSession(params, L2Config(mac=mac, ipv4=ipv4, gateway=gateway), ntb32=device.ntb32,
+                             ndp_at_end=ndp_end, max_packet_size=device.function.out_max_packet,
+                             flush_interval=opts.tx_timer_usecs / 1e6, rx_max=device.rx_max, mtu=mtu)
+        if opts.apn is None and not _wait_carrier(session, call.pump, opts.carrier_timeout, stop):
+            if stop.is_set():
+                return LinkEnd(EdgeCause.INTERRUPTED, "A signal came while waiting for the NCM carrier.")
+            if call.pump.error is not None:
+                return LinkEnd(call.pump.error[0], call.pump.error[1])
+            return LinkEnd(EdgeCause.NO_NCM_CARRIER, f"The NCM function never reported a network connection "
+                           f"within {opts.carrier_timeout:g} s.")
+        refusal = self._interface(call, mtu)
+        if refusal is not None:
+            return refusal
+        return self._link(call, session, stop, _Addresses(ipv4, gateway, tuple(dns), mac, mtu))
+
+    def _interface(self, call: _Call, mtu: int) -> LinkEnd | None:
+        """The TUN on the first call (kept for the next), and the setup's view of this call."""
+        from pppstack.io.netconf import InterfaceSetup, NetConfig
+        from pppstack.io.tun import TunDevice, TunError, ip
+        opts, device = self.opts, call.device
+        if self.tun is None:
+            try:
+                self.tun = TunDevice.create(opts.ifname, mtu)
+            except PermissionError as exc:
+                return LinkEnd(EdgeCause.NOT_PERMITTED, f"{exc}")
+            except (TunError, OSError) as exc:
+                return LinkEnd(EdgeCause.INTERNAL, f"{exc}")
+            if not opts.noipv6:
+                # "random" lets the kernel still make SLAAC addresses from the modem's RA on a device
+                # without a MAC (TunDevice.create sets "none", which suits PPP's IPv6CP but not this);
+                # set while the link is down, so it takes effect when it comes up.
+                ip("link", "set", "dev", self.tun.name, "addrgenmode", "random", check=False)
+        at = call.dialed.path if call.dialed is not None else None
+        config = NetConfig(
+            device=at or device.name, defaultroute=opts.defaultroute, defaultroute_metric=opts.defaultroute_metric or 0,
+            routes=opts.routes, no_routes=opts.no_routes, mtu=opts.mtu, usepeerdns=opts.usepeerdns,
+            resolv_conf=opts.resolv_conf, ip_up=opts.ip_up, ip_down=opts.ip_down, ipparam=opts.ipparam,
+            linkname=opts.linkname, call_file=opts.call_file, run_dir=opts.run_dir or hooks.RUN_DIR,
+            extra_status={"mode": "ncm", "device": f"{device.name} NCM ({'NTB32' if device.ntb32 else 'NTB16'})"
+                          + (f", AT {at}" if at else "")})
+        if self.setup is None:
+            self.setup = InterfaceSetup(self.tun, config)
+        else:
+            self.setup.config = config
+        self.setup.driver = _NcmDriver(self.tun)
+        return None
+
+    def _link(self, call: _Call, session: NcmSession, stop: _StopOnSignal, a: _Addresses) -> LinkEnd:
+        from pppstack.events import Ipv4Up
+        from pppstack.io.tun import ip
+        setup, tun, opts, pump = self.setup, self.tun, self.opts, call.pump
+        self.sessions += 1
+        setup.on_event(Ipv4Up(local=a.ipv4.ip, peer=a.gateway or a.ipv4.ip, dns=a.dns, mtu=a.mtu), time.monotonic())
+        if not opts.noipv6:
+            setup.ll_local = eui64_link_local(a.mac)   # the address the L2 shim answers for
+            ip("-6", "addr", "add", f"{setup.ll_local}/64", "dev", tun.name, "nodad", check=False)
+        setup.phase = "ncm-up"
+        log.info("%s up: %s gateway %s%s, MAC %s", tun.name, a.ipv4, a.gateway or "-",
+                 f", DNS {' '.join(map(str, a.dns))}" if a.dns else "", a.mac.hex(":"))
+        session.start(time.monotonic())
+        watchers = [NdisStatWatcher(call.dialed.port)] if call.dialed is not None and call.dialed.port else []
+
+        def tick(s: NcmSession) -> None:
+            k = tun.stats()
+            ncm_stats = {**s.stats(), **pump.stats()}
+            setup.config.extra_status.update(
+                carrier=s.carrier, neighbours=s.l2.neighbours(), ncm=ncm_stats, prefix=a.ipv4.network.prefixlen,
+                counters={"bytes_sent": k.get("tx_bytes"), "bytes_rcvd": k.get("rx_bytes"),
+                          "packets_sent": k.get("tx_packets"), "packets_rcvd": k.get("rx_packets"),
+                          **drop_counts(ncm_stats, k)})
+            setup.write_status()
+
+        ntb_tap = _ntb_tap(opts.pcap)
+        try:
+            result = bridge(session, pump, tun, stop=stop, watchers=watchers, tick=tick,
+                            tap=ntb_tap.ntb if ntb_tap else None)
+        finally:
+            if ntb_tap is not None:
+                ntb_tap.close()
+        message = _sentence(result.down.message)
+        if result.down.cause is DownCause.LOCAL_CLOSE and stop.reason:
+            message = f"The link was closed on request ({stop.reason})."
+        end = LinkEnd(result.down.cause, message, was_up=True)
+        setup.session_ended(end, time.monotonic())   # ip-down, routes, addresses, DNS file
+        pump.stop()              # the last flush goes out (or is counted as dropped) first
+        final = {**result.stats, **pump.stats()}
+        drops = drop_counts(final, tun.stats())
+        if drops["dropped_by_pppstack"] or drops["dropped_in_tun_queue"]:
+            log.warning("%s", describe_drops(drops))
+        self.last = {"interface": tun.name, "address": str(a.ipv4), "gateway": str(a.gateway) if a.gateway else None,
+                     "dns": [str(d) for d in a.dns], "cause": result.down.cause.name,
+                     "seconds": round(result.seconds, 1), **final, **drops}
+        call.gone = result.down.cause is DownCause.USB_DISCONNECTED
+        return end
+
+    # -- the end --------------------------------------------------------------------------------
+    def _summary(self, end: LinkEnd) -> None:
+        """PPP's summary (io/lifecycle.py's lines), with the NCM counters; --json on one line."""
+        from pppstack.io.lifecycle import summary_data, summary_lines
+        data = summary_data(end, self.sessions, self.setup, time.monotonic() - self.started)
+        data.update(self.last, message=end.message)
+        if self.opts.json:
+            print(json.dumps(data))
+            return
+        print("\n".join(summary_lines(data, notes=list(self.setup.notes) if self.setup else [])), file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class _Addresses:
+    ipv4: ipaddress.IPv4Interface
+    gateway: ipaddress.IPv4Address | None
+    dns: tuple[ipaddress.IPv4Address, ...]
+    mac: bytes
+    mtu: int
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else "The NCM link ended."
 
 
 def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | None = None) -> ExitCode:
@@ -285,189 +491,13 @@ def run_ncm_up(options: NcmUpOptions | argparse.Namespace, *, backend: object | 
         log.error("bad NCM option: %s", exc)
         return ExitCode.OPTION_ERROR
     try:
-        import usb.core
+        import usb.core  # noqa: F401
 
-        from ncm.usb import NcmDevice, NcmUsbError, UsbPump
+        import ncm.usb  # noqa: F401
     except ImportError as exc:
         log.error("pyusb is needed for the NCM data path: %s", exc)
         return ExitCode.FATAL
-    try:
-        device = NcmDevice.open(vid=vid, pid=pid, backend=backend)
-    except NcmUsbError as exc:
-        log.error("%s", exc.message)
-        return ExitCode.NO_DEVICE
-    except usb.core.NoBackendError:
-        log.error("libusb is not available (install libusb-1.0 or libusb-package)")
-        return ExitCode.FATAL
-    pump: UsbPump | None = None
-    gone = False  # the device left the bus (then its handle is not closed)
-    tun = None
-    dialled_on: str | None = None
-    at_port: object | None = None
-    stop = threading.Event()
-    old_handlers = {}
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        try:
-            old_handlers[sig] = signal.signal(sig, lambda *_: stop.set())
-        except ValueError:       # not the main thread (tests)
-            pass
-    try:
-        try:
-            ndp_end = opts.ndp_at_end if opts.ndp_at_end is not None else device.function.vendor_class
-            params = device.bind(ntb32=opts.ntb32, rx_max=opts.rx_max)
-        except NcmUsbError as exc:
-            log.error("%s", exc.message)
-            return ExitCode.PERMISSION if "Access denied" in exc.message or "errno 13" in exc.message.lower() \
-                else exit_code_for(LinkDown(exc.cause, exc.message))
-        except usb.core.USBError as exc:
-            if exc.errno == errno.EACCES:
-                log.error("no permission to use %s: run as root or add a udev rule", device.name)
-                return ExitCode.PERMISSION
-            log.error("USB error while binding %s: %s", device.name, exc)
-            return ExitCode.USB_ERROR
-        pump = UsbPump(device)
-        pump.start()
-        ipv4 = opts.local_ip
-        gateway = opts.gateway
-        dns = opts.dns
-        if opts.apn is not None:
-            failure, info, at_path, at_port = _dial(opts, device.dev, stop)
-            if failure is None or failure is ExitCode.INTERRUPTED:
-                dialled_on = at_path        # hang up on the way out (a failed dial hung up itself)
-            if failure is not None:
-                return failure
-            if info is not None:
-                ipv4 = ipv4 or info.interface          # type: ignore[attr-defined]
-                gateway = gateway or info.gateway       # type: ignore[attr-defined]
-                dns = dns or info.dns                   # type: ignore[attr-defined]
-        if ipv4 is None:
-            log.error("no IPv4 address: give --apn (the modem's ^DHCP answer) or --local-ip/--gateway")
-            return ExitCode.OPTION_ERROR
-        mac = device.mac or bytes([0x02]) + os.urandom(5)
-        l2 = L2Config(mac=mac, ipv4=ipv4, gateway=gateway)
-        mtu = _link_mtu(opts.mtu, device, params)
-        session = NcmSession(params, l2, ntb32=device.ntb32, ndp_at_end=ndp_end,
-                             max_packet_size=device.function.out_max_packet,
-                             flush_interval=opts.tx_timer_usecs / 1e6, rx_max=device.rx_max, mtu=mtu)
-        if opts.apn is None and not _wait_carrier(session, pump, opts.carrier_timeout, stop):
-            if stop.is_set():
-                return ExitCode.INTERRUPTED
-            if pump.error is not None:
-                return exit_code_for(LinkDown(pump.error[0], pump.error[1]))
-            log.error("the NCM function never reported a network connection within %g s", opts.carrier_timeout)
-            return ExitCode.NO_CARRIER
-        from pppstack.io.tun import TunDevice, TunError, ip
-        try:
-            tun = TunDevice.create(opts.ifname, mtu)
-            peer = gateway or ipv4.ip
-            tun.set_ipv4(ipv4.ip, peer)
-            if not opts.noipv6:
-                # Our link-local is the one the L2 shim answers for; "random" lets the kernel
-                # still make SLAAC addresses from the modem's RA on a device without a MAC
-                # (TunDevice.create sets "none", which suits PPP's IPv6CP but not this).
-                ip("link", "set", "dev", tun.name, "addrgenmode", "random", check=False)
-                ip("-6", "addr", "add", f"{eui64_link_local(mac)}/64", "dev", tun.name, "nodad", check=False)
-            tun.up()
-            if not opts.no_routes:
-                if opts.defaultroute:
-                    tun.add_default_route(opts.defaultroute_metric or 0)
-                tun.add_routes(list(opts.routes))
-        except PermissionError as exc:
-            log.error("%s", exc)
-            return ExitCode.PERMISSION
-        except (TunError, OSError) as exc:
-            log.error("%s", exc)
-            return ExitCode.FATAL
-        resolv_file = None
-        if opts.usepeerdns and dns:
-            from pppstack.io import hooks
-            resolv_file = opts.resolv_conf or hooks.resolv_path(tun.name, opts.run_dir or hooks.RUN_DIR)
-            try:
-                os.makedirs(os.path.dirname(resolv_file), exist_ok=True)
-                hooks.write_resolv_conf(resolv_file, dns, tun.name)
-            except OSError as exc:
-                log.warning("could not write the DNS servers to %s: %s", resolv_file, exc)
-                resolv_file = None
-        log.info("%s up: %s gateway %s%s, MAC %s, %s", tun.name, ipv4, gateway or "-",
-                 f", DNS {' '.join(map(str, dns))}" if dns else "", mac.hex(":"), params.describe())
-        session.start(time.monotonic())
-        watchers = [NdisStatWatcher(at_port)] if at_port is not None else []
-        from pppstack.io import hooks
-        status_file = hooks.status_path(tun.name, opts.run_dir or hooks.RUN_DIR)
-        up_wall = time.time()
-        status_base = {
-            "pid": os.getpid(), "ifname": tun.name, "mode": "ncm", "phase": "ncm-up",
-            "device": f"{device.name} NCM ({'NTB32' if device.ntb32 else 'NTB16'})" + (f", AT {dialled_on}"
-                                                                                       if dialled_on else ""),
-            "local": str(ipv4.ip), "peer": str(gateway) if gateway else None, "prefix": ipv4.network.prefixlen,
-            "dns": [str(d) for d in dns], "mtu": mtu, "up_since": up_wall, "resolv_conf": [resolv_file]
-            if resolv_file else [], "ipv6_local": None if opts.noipv6 else str(eui64_link_local(mac)),
-        }
-
-        def write_status(s: NcmSession) -> None:
-            k = tun.stats()
-            ncm_stats = {**s.stats(), **pump.stats()}  # type: ignore[union-attr]
-            st = dict(status_base, updated=time.time(), carrier=s.carrier, neighbours=s.l2.neighbours(),
-                      counters={"bytes_sent": k.get("tx_bytes"), "bytes_rcvd": k.get("rx_bytes"),
-                                "packets_sent": k.get("tx_packets"), "packets_rcvd": k.get("rx_packets"),
-                                **drop_counts(ncm_stats, k)},
-                      ncm=ncm_stats)
-            try:
-                os.makedirs(os.path.dirname(status_file), exist_ok=True)
-                hooks.write_status(status_file, st)
-            except OSError as exc:
-                log.debug("could not write %s: %s", status_file, exc)
-
-        ntb_tap = _ntb_tap(opts.pcap)
-        try:
-            result = bridge(session, pump, tun, stop=stop, watchers=watchers, tick=write_status,
-                            tap=ntb_tap.ntb if ntb_tap else None)
-        finally:
-            hooks.remove_file(status_file)
-            if ntb_tap is not None:
-                ntb_tap.close()
-        pump.stop()              # the last flush goes out (or is counted as dropped) first
-        final = {**result.stats, **pump.stats()}
-        drops = drop_counts(final, tun.stats())
-        summary = {"interface": tun.name, "address": str(ipv4), "gateway": str(gateway) if gateway else None,
-                   "dns": [str(d) for d in dns], "cause": result.down.cause.name, "message": result.down.message,
-                   "seconds": round(result.seconds, 1), **final, **drops}
-        if drops["dropped_by_pppstack"] or drops["dropped_in_tun_queue"]:
-            log.warning("%s", describe_drops(drops))
-        if resolv_file:
-            from pppstack.io import hooks
-            hooks.remove_file(resolv_file)
-        if opts.json:
-            print(json.dumps(summary))
-        log.info("NCM link ended after %.0f s: %s", result.seconds, result.down.message)
-        gone = result.down.cause is DownCause.USB_DISCONNECTED
-        return exit_code_for(result.down)
-    except Exception:  # noqa: BLE001 - no traceback reaches a user
-        log.exception("internal error in the NCM data path")
-        return ExitCode.FATAL
-    finally:
-        if pump is not None:
-            pump.stop()
-        if dialled_on is not None:
-            _hangup(dialled_on, at_port)
-        elif at_port is not None:
-            at_port.close()  # type: ignore[attr-defined]
-        if gone:
-            # the device left the bus: there is nothing to give back, and libusb can abort the
-            # process on a busy mutex when a handle to a vanished device is closed
-            pass
-        elif pump is not None and pump.running():
-            # closing the handle under a thread still in libusb aborts the process: leave it
-            log.warning("the USB threads did not stop in time; leaving the device to the kernel")
-        else:
-            try:
-                device.close()
-            except Exception:  # noqa: BLE001
-                pass
-        if tun is not None:
-            tun.close()
-        for sig, h in old_handlers.items():
-            signal.signal(sig, h)
+    return NcmUp(opts, backend, vid, pid).run()
 
 
 def _link_mtu(wanted: int | None, device: object, params: object) -> int:

@@ -15,10 +15,9 @@ scheduled callback.  Each wakeup:
 
 Nothing on the per-packet path logs or allocates beyond the packet itself (perf-baselines.md).
 
-Why the link ended is decided by `classify_end`, a pure function over what was observed (EOF/EIO,
-the port node vanishing, DCD falling, modem text where frames should be, the engine's LinkDown
-cause), because the same symptom means different things: pppd calls all of them "Modem hangup"
-(anchors §1.7); we say which, and return a distinct ExitCode for each.
+Why the link ended is decided by `pppstack.endreason.classify_end`, a pure function over what was
+observed here (EOF/EIO, the port node vanishing, DCD falling, modem text where frames should be,
+the engine's LinkDown cause); the exit code follows from its cause (pppstack.exitcodes).
 """
 
 from __future__ import annotations
@@ -30,10 +29,11 @@ import selectors
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Protocol
 
-from pppstack.exitcodes import ExitCode
+from pppstack.endreason import Evidence, LinkEnd, Observation, classify_end, is_no_carrier_text
+from pppstack.events import DownCause
+from pppstack.exitcodes import EdgeCause
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 
 __all__ = [
@@ -65,58 +65,7 @@ class PppLink(Protocol):
     def close(self, reason: str, now: float) -> None: ...
 
 
-# -- why the link ended ----------------------------------------------------------------------------
-
-class Observation(Enum):
-    """What the edge saw at the end (or just before it)."""
-
-    EOF = "eof"                      # read returned 0 or EIO: the tty hung up
-    PORT_VANISHED = "vanished"       # ENODEV/ENXIO or the device node is gone
-    CARRIER_DROP = "carrier"         # DCD was on and went off
-    LINK_DOWN = "link-down"          # the engine reported LinkDown(cause)
-    STOPPED = "stopped"              # we were asked to stop (signal) and the link closed
-    WRITE_STALL = "write-stall"      # the port accepted nothing for a long time
-
-
-@dataclass(frozen=True)
-class Evidence:
-    observation: Observation
-    down_cause: str | None = None    # DownCause name from the engine, e.g. "PEER_DEAD"
-    down_message: str = ""
-    modem_text: tuple[str, ...] = ()  # non-PPP text seen between frames, most recent last
-    seconds_since_connect: float | None = None
-    seconds_since_last_frame: float | None = None
-    detail: str = ""                 # the OS's words (errno text)
-    was_up: bool = False             # a network protocol had opened
-    terminating: bool = False        # the engine was in the Terminate phase we did not start
-    # the engine's first cause of an end already under way (its LinkDown not reported yet): the
-    # peer's Terminate-Request, our close, echo failure...  It wins over what the edge saw next.
-    first_cause: str | None = None
-    first_message: str = ""
-    usb: bool = False                # the port is a USB device's tty (else a vanished port is not "off USB")
-
-
-@dataclass(frozen=True)
-class LinkEnd:
-    code: ExitCode
-    message: str                     # one sentence a newcomer understands
-    cause: str                       # short machine name: "hangup", "no-carrier", "peer-dead", ...
-    was_up: bool = False
-
-
-_NO_CARRIER_WORDS = ("NO CARRIER", "NO DIALTONE", "NO DIAL TONE", "BUSY", "NO ANSWER")
-
-
-def is_no_carrier_text(text: str) -> bool:
-    """True when modem text means the modem left data mode (the call ended)."""
-    upper = text.upper()
-    return any(w in upper for w in _NO_CARRIER_WORDS)
-
-
-def _quote(texts: tuple[str, ...]) -> str:
-    shown = [t.strip() for t in texts if t.strip()][-3:]
-    return ", ".join(repr(t[:60]) for t in shown)
-
+# -- why the link ended: pppstack.endreason (pure) ---------------------------------------
 
 def not_a_serial_port(fd: int, path: str) -> str | None:
     """A sentence if the opened ``fd`` cannot carry PPP (a regular file, /dev/null, ...), else None."""
@@ -126,106 +75,6 @@ def not_a_serial_port(fd: int, path: str) -> str | None:
         return (f"{path} is not a serial port (it is a {'regular file' if stat.S_ISREG(mode) else 'non-tty device'});"
                 " give the modem's PPP port, e.g. /dev/ttyUSB0 (see `pppstack ports`).")
     return None
-
-
-def classify_end(ev: Evidence) -> LinkEnd:
-    """Turn what was observed into an exit code and a sentence (pure; unit-tested)."""
-    text = _quote(ev.modem_text)
-    no_carrier = any(is_no_carrier_text(t) for t in ev.modem_text)
-    early = ev.seconds_since_connect is not None and ev.seconds_since_connect < 10
-    obs = ev.observation
-    if ev.first_cause and obs in _EDGE_ENDS:
-        return _first_cause(ev, text, no_carrier)
-    if obs is Observation.PORT_VANISHED:
-        when = f" {ev.seconds_since_connect:.0f} s after CONNECT" if ev.seconds_since_connect is not None else ""
-        if not ev.usb:  # a pty, a UART: nothing was unplugged, and there is no power to blame
-            return LinkEnd(ExitCode.PORT_VANISHED, f"The port went away{when}: its device node is gone.",
-                           "port-vanished", ev.was_up)
-        hint = " — often a power problem (a brown-out when the radio transmits)" if early else ""
-        return LinkEnd(ExitCode.PORT_VANISHED, f"The modem dropped off USB{when}{hint}; the serial port is gone.",
-                       "port-vanished", ev.was_up)
-    if obs is Observation.CARRIER_DROP:
-        return LinkEnd(ExitCode.CARRIER_LOST, "The modem dropped carrier (DCD went off): the data call ended.",
-                       "carrier-lost", ev.was_up)
-    if no_carrier and obs in (Observation.EOF, Observation.LINK_DOWN, Observation.WRITE_STALL):
-        cause = ev.down_cause
-        if cause in ("LOCAL_CLOSE", "PEER_TERMINATED"):
-            pass  # a clean end that happened to be followed by the modem's own words
-        else:
-            return LinkEnd(ExitCode.NO_CARRIER,
-                           f"The modem ended the data call and went back to command mode (it printed {text}); "
-                           "the network dropped the connection or refused it (APN, plan or coverage).",
-                           "no-carrier", ev.was_up)
-    if obs is Observation.EOF and ev.terminating:
-        return LinkEnd(ExitCode.PEER_TERMINATED, "The peer ended the link (LCP Terminate-Request) and closed the "
-                       "line.", "peer-terminated", ev.was_up)
-    if obs is Observation.EOF:
-        what = "end of file" if ev.detail in ("", "end of file") else f"an I/O error ({ev.detail})"
-        extra = f"; before that it printed {text}" if text else ""
-        return LinkEnd(ExitCode.HANGUP, f"Modem hangup: the serial port reported {what}{extra}. "
-                       "The far end closed the line or the modem reset.", "hangup", ev.was_up)
-    if obs is Observation.WRITE_STALL:
-        return LinkEnd(ExitCode.HANGUP, "The serial port stopped accepting data (flow control stuck or the "
-                       "modem hung).", "write-stall", ev.was_up)
-    if obs is Observation.STOPPED:
-        return LinkEnd(ExitCode.OK, "The link was closed on request.", "stopped", ev.was_up)
-    # LINK_DOWN: the engine's cause decides
-    cause = ev.down_cause or "NEGOTIATION_FAILED"
-    msg = ev.down_message.rstrip(".") if ev.down_message else ""
-    if cause == "LOCAL_CLOSE":
-        return LinkEnd(ExitCode.OK, (msg or "The link was closed on request") + ".", "stopped", ev.was_up)
-    if cause == "PEER_DEAD" and text:
-        return LinkEnd(ExitCode.NO_CARRIER, f"The peer stopped answering LCP echo requests, and the modem printed "
-                       f"{text} where PPP frames should be: it left data mode.", "no-carrier", ev.was_up)
-    if cause == "LCP_TIMEOUT" and text:
-        return LinkEnd(ExitCode.LCP_TIMEOUT, f"No PPP from the peer, only text ({text}): this port is not in data "
-                       "mode (wrong port, or the dial did not really connect).", "lcp-timeout", ev.was_up)
-    try:
-        code = ExitCode[cause]
-    except KeyError:
-        code = ExitCode.NEGOTIATION_FAILED
-    defaults = {
-        ExitCode.PEER_DEAD: "The peer stopped answering LCP echo requests (the link is dead).",
-        ExitCode.PEER_TERMINATED: "The peer ended the link (LCP Terminate-Request).",
-        ExitCode.LCP_TIMEOUT: "The peer never answered LCP: wrong port, or the modem is not in data mode.",
-        ExitCode.AUTH_FAILED: "The peer refused our authentication (check user and password).",
-        ExitCode.PEER_AUTH_FAILED: "The peer failed to authenticate itself to us.",
-        ExitCode.LOOPBACK: "The link is looped back: our own LCP requests came back to us.",
-        ExitCode.NETWORK_FAILED: "No network protocol (IPCP or IPv6CP) could be opened.",
-        ExitCode.NEGOTIATION_FAILED: "LCP option negotiation failed.",
-    }
-    sentence = (msg + ".") if msg else defaults.get(code, "The link went down.")
-    return LinkEnd(code, sentence, cause.lower().replace("_", "-"), ev.was_up)
-
-
-_EDGE_ENDS = (Observation.EOF, Observation.PORT_VANISHED, Observation.CARRIER_DROP, Observation.WRITE_STALL)
-
-
-def _first_cause(ev: Evidence, text: str, no_carrier: bool) -> LinkEnd:
-    """The engine was already ending the link when the line ended: its cause is the reason, and
-    what the line did next is mentioned as what followed (pppd reports the first cause too)."""
-    obs = ev.observation
-    if obs is Observation.PORT_VANISHED:
-        then = "the modem dropped off USB" if ev.usb else "the port went away"
-    elif obs is Observation.CARRIER_DROP:
-        then = "the modem dropped carrier"
-    elif no_carrier:
-        then = f"the modem printed {text} (it was already leaving data mode)"
-    elif obs is Observation.WRITE_STALL:
-        then = "the port stopped accepting data"
-    else:
-        then = "the line closed" if ev.detail in ("", "end of file") else f"the port reported {ev.detail}"
-    cause = ev.first_cause or ""
-    msg = ev.first_message.rstrip(".")
-    if cause == "LOCAL_CLOSE":
-        return LinkEnd(ExitCode.OK, f"{msg or 'The link was closed on request'}; then {then}.", "stopped",
-                       ev.was_up)
-    try:
-        code = ExitCode[cause]
-    except KeyError:
-        code = ExitCode.NEGOTIATION_FAILED
-    return LinkEnd(code, f"{msg or 'The link was ending'}; then {then}.", cause.lower().replace("_", "-"),
-                   ev.was_up)
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -461,7 +310,7 @@ class PppDriver:
             "was_up": self.network_up,
             "terminating": (not self._stop_requested
                             and getattr(getattr(self.link, "phase", None), "name", "") == "TERMINATE"),
-            "first_cause": getattr(pending[0], "name", None) if pending else None,
+            "first_cause": pending[0] if pending else None,
             "first_message": pending[1] if pending else "",
             "usb": bool(getattr(self.port, "usb", False)),
         }
@@ -584,9 +433,10 @@ class PppDriver:
             self._finish(Evidence(Observation.EOF, **self._ctx(now)), now)
         elif kind == "LinkDown" and self._end is None:
             cause = getattr(event, "cause", None)
-            name = getattr(cause, "name", None) or (str(cause) if cause is not None else None)
-            obs = Observation.STOPPED if (self._stop_requested and name == "LOCAL_CLOSE") else Observation.LINK_DOWN
-            self._finish(Evidence(obs, down_cause=name, down_message=getattr(event, "message", ""),
+            cause = cause if isinstance(cause, DownCause) else None
+            obs = Observation.STOPPED if (self._stop_requested and cause is DownCause.LOCAL_CLOSE) \
+                else Observation.LINK_DOWN
+            self._finish(Evidence(obs, down_cause=cause, down_message=getattr(event, "message", ""),
                                   **self._ctx(now)), now)
 
     def _finish(self, evidence: Evidence, now: float) -> None:
@@ -594,7 +444,7 @@ class PppDriver:
             return
         self._end = classify_end(evidence)
         if self._stop_requested and evidence.observation is Observation.STOPPED:
-            self._end = LinkEnd(ExitCode.OK, f"The link was closed on request ({self._stop_reason}).", "stopped",
+            self._end = LinkEnd(EdgeCause.STOPPED, f"The link was closed on request ({self._stop_reason}).",
                                 evidence.was_up)
         try:  # what is still queued (a Terminate-Ack) goes out if the port takes it
             data = self.link.data_to_send()
