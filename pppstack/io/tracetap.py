@@ -4,7 +4,8 @@ a pcapng file, and any number of `pppstack trace` watchers on a unix socket.
 The driver calls the tap with every chunk it reads or writes (`tap(sent, data, now)`); the dialer's
 port is wrapped so the AT dialogue passes the same way.  Scanning costs a little CPU per byte, so
 with no --trace, no --pcap and nobody watching the tap scans only until the network has been up
-for IDLE_GRACE seconds (the negotiation is kept for a watcher who attaches later), then skips.
+for IDLE_GRACE seconds or carried IDLE_GRACE_BYTES, whichever comes first (the negotiation is kept
+for a watcher who attaches later), then skips.
 
 A watcher must never disturb the link: each gets the history, then live records, through a
 non-blocking socket; one that falls behind by more than a buffer's worth is dropped.
@@ -33,6 +34,9 @@ log = logging.getLogger("pppstack.trace")
 
 HISTORY = 4096       # records kept for watchers who attach late
 IDLE_GRACE = 10.0    # seconds after the network is up that an unwatched tap still scans
+# ... or bytes: the grace starts at the first chunk after the network is up, i.e. with traffic, and
+# scanning a busy link in Python took 40 % of `up`'s CPU at 500 Mbit/s (bench_link, py-spy)
+IDLE_GRACE_BYTES = 256 * 1024
 SOCKET_SUFFIX = ".trace.sock"
 
 
@@ -73,6 +77,7 @@ class TraceTap:
         self._lock = threading.Lock()
         self._skipping = False
         self._up_since: float | None = None
+        self._up_bytes = 0
         self._wall = time.time() - time.monotonic()
         self._pcap_started = False
         self._server: socket.socket | None = None
@@ -82,7 +87,7 @@ class TraceTap:
 
     # -- what the driver and the dialer call ------------------------------------------------------
     def __call__(self, sent: bool, data: bytes, now: float) -> None:
-        if not self._wanted(now):
+        if not self._wanted(now, len(data)):
             self._skipping = True
             return
         if self._skipping:  # bytes were skipped: a frame may be cut, start from the next flag
@@ -111,7 +116,7 @@ class TraceTap:
         for w in watchers:
             _close(w)
 
-    def _wanted(self, now: float) -> bool:
+    def _wanted(self, now: float, n: int) -> bool:
         if self.out or self.pcap or self._watchers:
             return True
         if not self.network_up():
@@ -119,7 +124,9 @@ class TraceTap:
             return True
         if self._up_since is None:  # the other network protocol may still be negotiating: keep it
             self._up_since = now
-        return now - self._up_since < IDLE_GRACE
+            self._up_bytes = 0
+        self._up_bytes += n
+        return now - self._up_since < IDLE_GRACE and self._up_bytes <= IDLE_GRACE_BYTES
 
     def emit(self, rec: Record) -> None:
         with self._lock:
