@@ -160,20 +160,31 @@ class PPPoS:
         link.stats.ip_packets_out += 1
 
     def send_ip_many(self, packets: Iterable[bytes], now: float) -> None:
-        """Frame many IP packets in one call (one encode_many for the whole batch)."""
+        """Frame many IP packets in one call: one encode_many per run of packets of one IP
+        version, the header joined in by encode_many (no header + packet copy per packet)."""
         link = self.link
-        frames = []
+        run: list[bytes] = []
+        run_version = 0
+        sent = 0
         for packet in packets:
             version = packet[0] >> 4 if packet else 0
-            if version == 4 and link.ip4_open:
-                frames.append(self._ip4_head + packet)
-            elif version == 6 and link.ip6_open:
-                frames.append(self._ip6_head + packet)
-            else:
+            if not (version == 4 and link.ip4_open or version == 6 and link.ip6_open):
                 link.stats.ip_dropped_out += 1
-        if frames:
-            self._out.append(hdlc.encode_many(frames, accm=self._tx_accm))
-            link.stats.ip_packets_out += len(frames)
+                continue
+            if version != run_version and run:
+                self._encode_run(run, run_version)
+                sent += len(run)
+                run = []
+            run_version = version
+            run.append(packet)
+        if run:
+            self._encode_run(run, run_version)
+            sent += len(run)
+        link.stats.ip_packets_out += sent
+
+    def _encode_run(self, packets: list[bytes], version: int) -> None:
+        head = self._ip4_head if version == 4 else self._ip6_head
+        self._out.append(hdlc.encode_many(packets, accm=self._tx_accm, head=head))
 
     def data_to_send(self) -> bytes:
         """HDLC bytes for the serial line (b"" if none)."""

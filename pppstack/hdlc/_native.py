@@ -98,15 +98,23 @@ def encode(frame: bytes, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, leading_f
 
 
 def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int = 16,
-                leading_flag: bool = True) -> bytes:
-    """Frames back to back, sharing flags: flag f1 flag f2 flag ... in one C call."""
+                leading_flag: bool = True, head: bytes = b"") -> bytes:
+    """Frames back to back, sharing flags: flag f1 flag f2 flag ... in one C call; ``head``
+    (address, control, protocol) goes before every frame."""
     if type(frames) is not list:
         frames = list(frames)
     if not frames:
         return b""
     fcs_len(fcs_bits)
-    joined = b"".join(frames)  # takes any bytes-like object
-    lens = array("Q", map(len, frames))
+    if head:  # one join puts the headers in: 40 ns a packet where head + packet took 190
+        parts = [head] * (2 * len(frames))
+        parts[1::2] = frames
+        joined = b"".join(parts)
+        k = len(head)
+        lens = array("Q", [len(f) + k for f in frames])
+    else:
+        joined = b"".join(frames)  # takes any bytes-like object
+        lens = array("Q", map(len, frames))
     if len(joined) != sum(lens):
         raise TypeError("encode_many takes byte strings (or buffers of bytes)")
     out = _take()
@@ -244,6 +252,8 @@ class Decoder:
 
     def take_garbage(self) -> bytes:
         """Bytes seen outside frames since the last call (at most the newest 64 KiB)."""
+        if not self._garbage:  # the data path asks after every read
+            return b""
         g = bytes(self._garbage)
         self._garbage.clear()
         return g

@@ -126,9 +126,10 @@ def encode(frame: bytes, accm: int = DEFAULT_ACCM, fcs_bits: int = 16, leading_f
 
 
 def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int = 16,
-                leading_flag: bool = True) -> bytes:
-    """Frames back to back, sharing flags: flag f1 flag f2 flag ... (one write for a burst)."""
-    parts = [encode(f, accm, fcs_bits, False) for f in frames]
+                leading_flag: bool = True, head: bytes = b"") -> bytes:
+    """Frames back to back, sharing flags: flag f1 flag f2 flag ... (one write for a burst);
+    ``head`` (address, control, protocol) goes before every frame."""
+    parts = [encode(head + f if head else f, accm, fcs_bits, False) for f in frames]
     if not parts:
         return b""
     return (b"~" if leading_flag else b"") + b"".join(parts)
@@ -254,6 +255,8 @@ class Decoder:
 
     def take_garbage(self) -> bytes:
         """Bytes seen outside frames since the last call (at most the newest 64 KiB)."""
+        if not self._garbage:  # the data path asks after every read
+            return b""
         g = bytes(self._garbage)
         self._garbage.clear()
         return g
