@@ -4,7 +4,8 @@
     python bench/bench_hdlc.py --json > hdlc.json
     python bench/bench_ntb.py --json > ntb.json
     sudo python bench/bench_link.py --json > link.json
-    python bench/report.py hdlc.json ntb.json link.json -o bench.svg [--png bench.png]
+    sudo python bench/bench_scale.py --json > scale.json
+    python bench/report.py hdlc.json ntb.json link.json scale.json -o bench.svg [--png bench.png]
 
 Each file is recognised by its shape and drawn as horizontal bars, every bar labelled with its
 value and, where the bench measured one in the same run, its ratio to a baseline:
@@ -14,7 +15,14 @@ value and, where the bench measured one in the same run, its ratio to a baseline
 * bench_link: each framing backend's Mbit/s (one way, both ways, UDP flood) against the C relay
   and the pty ceilings; CPU seconds per GB; 64-byte packets/s against the C relay's, and as a
   share of those offered (near 100 %: the flooding sender, not the link, set the pace);
-* bench_ntb: Mbit/s of the NCM codec cases for each format and datagram size.
+* bench_ntb: Mbit/s of the NCM codec cases for each format and datagram size;
+* bench_scale: N links at once against one link alone in the same run (aggregate and per-link
+  min/max Mbit/s, CPU per GB) and the idle `up` process's memory against the 30 MB budget;
+* bench_datapath: the engine's nanoseconds per packet, send and receive, for each backend;
+* bench_ncm_real: the real NCM path (TUN, loop, USB threads) against a bare pyusb loop through the
+  same gadget, each direction, as medians of its runs.
+
+Several bench_hdlc files (say one per PPPSTACK_HDLC_SIMD setting) are drawn as one chart each.
 
 Other JSON (bench_negotiation) is listed at the foot of the page, not drawn. The SVG is written
 by hand (no plotting library); --png converts it with cairosvg (in the [test] extra).
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -34,6 +43,8 @@ import benchenv  # bench/ is sys.path[0]
 BAD_INPUT = 2
 WIDTH, LABEL_W, BAR_W, ROW_H = 900, 260, 470, 18
 COLOURS = {"ours": "#3465a4", "baseline": "#888a85", "ceiling": "#c17d11"}
+BASELINES = ("naive-c", "memcpy")   # bench_hdlc rows that are yardsticks, not pppstack
+RSS_BUDGET_MB = 30.0   # issue 14: memory per idle link
 
 Bar = tuple[str, float, str, str]   # label, value, kind (a COLOURS key), note after the value
 
@@ -88,6 +99,10 @@ def times(v: float | None, base: float | None, what: str) -> str:
     return f"({v / base:.2f}x {what})" if v and base else ""
 
 
+def share(v: float | None, base: float | None, what: str) -> str:
+    return f"[{v / base:.1%} of {what}]" if v and base else ""
+
+
 def of_offered(v: float | None, offered: float | None) -> str:
     """Delivered as a share of what the sender got into the link: near 100 %, the sender set the pace."""
     return f"[{v / offered:.0%} of offered]" if v and offered else ""
@@ -107,8 +122,11 @@ def hdlc(page: Page, doc: dict[str, Any]) -> None:
         for op in ("encode", "decode"):
             rows = [r for r in recs if (r["size"], r["accm"], r["op"]) == (size, accm, op)]
             naive = next((r["MBps"] for r in rows if r["backend"] == "naive-c"), None)
-            bars: list[Bar] = [(r["backend"], r["MBps"], "baseline" if r["backend"] == "naive-c" else "ours",
-                                "" if r["backend"] == "naive-c" else times(r["MBps"], naive, "naive"))
+            memcpy = next((r["MBps"] for r in rows if r["backend"] == "memcpy"), None)
+            bars: list[Bar] = [(r["backend"], r["MBps"], "baseline" if r["backend"] in BASELINES else "ours",
+                                "" if r["backend"] in BASELINES else
+                                " ".join(filter(None, (times(r["MBps"], naive, "naive"),
+                                                       share(r["MBps"], memcpy, "memcpy")))))
                                for r in sorted(rows, key=lambda r: -r["MBps"])]
             page.chart(f"HDLC {op}, {size}-byte random frames, ACCM {accm}", "MB/s", bars)
 
@@ -159,6 +177,54 @@ def ntb(page: Page, doc: dict[str, Any]) -> None:
         page.chart(f"NCM {form}, {size}-byte datagrams", "Mbit/s", bars)
 
 
+def scale(page: Page, doc: dict[str, Any]) -> None:
+    n, one, every = doc["links"], doc["single_link"], doc["all_links"]
+    agg = every["aggregate_mbit_s"]
+    page.chart(f"{n} links at once vs one link alone ({doc['backend']} framing, TCP a->b)", "Mbit/s", [
+        ("one link alone", one["one_way_mbit_s"], "baseline", ""),
+        (f"{n} links: aggregate", agg, "ours", times(agg, one["one_way_mbit_s"], "one link")),
+        (f"{n} links: slowest link", every["per_link_min_mbit_s"], "ours",
+         f"(min/max {every['min_over_max']:.2f})" if every.get("min_over_max") is not None else ""),
+        (f"{n} links: fastest link", every["per_link_max_mbit_s"], "ours", ""),
+    ])
+    page.chart("CPU per GB, every pppstack process", "CPU-s/GB, lower is better", [
+        ("one link alone", one["cpu_s_per_gb"], "baseline", ""),
+        (f"{n} links at once", every["cpu_s_per_gb"], "ours", times(every["cpu_s_per_gb"], one["cpu_s_per_gb"],
+                                                                   "one link")),
+    ])
+    rss, private = doc["idle_rss_mb"], doc.get("idle_private_mb") or {}
+    page.chart("Memory of an idle link", "MB", [
+        ("`up` process, Rss, median", rss["up_median"], "ours", ""),
+        ("`up` process, Rss, largest", rss["up_max"], "ours", ""),
+        ("`up` process, private, median", private.get("up_median"), "ours", ""),
+        ("`serve` process, Rss, median", rss["serve_median"], "ours", ""),
+        ("budget per link", RSS_BUDGET_MB, "ceiling", ""),
+    ])
+
+
+def ncm_real(page: Page, doc: dict[str, Any]) -> None:
+    def mbit(case: str) -> float | None:
+        rates = [r["bytes_per_s"] for r in doc["runs"].get(case) or [] if r.get("bytes_per_s")]
+        return round(statistics.median(rates) * 8 / 1e6, 1) if rates else None
+
+    for direction, words in (("out", "host -> modem (TX)"), ("in", "modem -> host (RX)")):
+        bare, real = mbit(f"bare-{direction}"), mbit(f"real-{direction}")
+        page.chart(f"NCM through the gadget, {words}", "Mbit/s", [
+            ("bare pyusb loop, pre-built NTBs", bare, "baseline", ""),
+            ("pppstack's real path", real, "ours", times(real, bare, "bare loop")),
+        ])
+
+
+def datapath(page: Page, doc: dict[str, Any]) -> None:
+    recs = doc["records"]
+    c = next((r for r in recs if r["backend"] == "c"), None)
+    for op in ("send", "receive"):
+        key = f"{op}_ns_per_packet_best"
+        page.chart(f"The engine alone, {op}, {doc['size']}-byte IP packets (best of the runs)",
+                   "ns per packet, lower is better",
+                   [(r["backend"], r[key], "ours", times(r[key], c[key] if c else None, "C")) for r in recs])
+
+
 def kind_of(doc: Any) -> str | None:
     if not isinstance(doc, dict):
         return None
@@ -168,11 +234,19 @@ def kind_of(doc: Any) -> str | None:
         return "link"
     if doc.get("benchmark") == "ntb" and isinstance(doc.get("results"), list):
         return "ntb"
+    if doc.get("benchmark") == "datapath" and isinstance(doc.get("records"), list):
+        return "datapath"
+    if doc.get("benchmark") == "scale":
+        return "scale"
+    if doc.get("benchmark") == "ncm_real" and isinstance(doc.get("runs"), dict):
+        return "ncm_real"
     return None
 
 
 DRAW = {"hdlc": (hdlc, "bench_hdlc: framing throughput"), "link": (link, "bench_link: the whole PPP path"),
-        "ntb": (ntb, "bench_ntb: NCM codec")}
+        "ntb": (ntb, "bench_ntb: NCM codec"), "scale": (scale, "bench_scale: many links on one host"),
+        "ncm_real": (ncm_real, "bench_ncm_real: NCM's real path against the bare USB loop"),
+        "datapath": (datapath, "bench_datapath: pppstack's own work per packet, without the kernel")}
 
 
 def render(docs: list[tuple[str, Any]]) -> str:
@@ -198,7 +272,7 @@ def render(docs: list[tuple[str, Any]]) -> str:
                                       "older or newer bench?", BAD_INPUT) from exc
     if skipped:
         page.y += 10
-        page.text("not drawn (not a bench_hdlc/bench_link/bench_ntb result): " + ", ".join(skipped), 11)
+        page.text("not drawn (not a result of a bench drawn here): " + ", ".join(skipped), 11)
     return page.svg()
 
 
@@ -221,7 +295,8 @@ def main() -> int:
     args = p.parse_args()
     docs = [(os.path.basename(f), load(f)) for f in args.files]
     if not any(kind_of(d) for _, d in docs):
-        raise benchenv.BenchError("none of the files is a bench_hdlc, bench_link or bench_ntb --json result.",
+        raise benchenv.BenchError("none of the files is a bench_hdlc, bench_link, bench_ntb, bench_scale, "
+                                  "bench_datapath or bench_ncm_real --json result.",
                                   BAD_INPUT)
     svg = render(docs)
     with open(args.output, "w") as f:

@@ -135,3 +135,56 @@ def test_report_bad_input_is_a_sentence(tmp_path: Path) -> None:
     p = _report(tmp_path, {"link.json": {"backends": {"c": {"one_way_a_to_b_mbit_s": "fast"}}}})
     assert p.returncode == 2 and "older or newer bench" in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert not (tmp_path / "out.svg").exists()
+
+
+def _scale() -> dict:
+    return {"benchmark": "scale", "environment": ENV, "links": 8, "backend": "c",
+            "single_link": {"one_way_mbit_s": 400.0, "cpu_s_per_gb": 15.0},
+            "all_links": {"aggregate_mbit_s": 360.0, "cpu_s_per_gb": 18.0, "per_link_min_mbit_s": 40.0,
+                          "per_link_max_mbit_s": 50.0, "min_over_max": 0.8, "starved_links": 0},
+            "idle_rss_mb": {"up_median": 24.0, "up_max": 25.0, "serve_median": 23.0, "per_link_pair_max": 48.0}}
+
+
+def _ncm_real() -> dict:
+    return {"benchmark": "ncm_real", "environment": ENV, "runs": {
+        "bare-out": [{"bytes_per_s": 10e6}, {"bytes_per_s": 12e6}, {"bytes_per_s": 30e6}],
+        "real-out": [{"bytes_per_s": 6e6}, {"bytes_per_s": 9e6}, {"bytes_per_s": 1e6}],
+        "bare-in": [{"bytes_per_s": 20e6}], "real-in": [{"bytes_per_s": 5e6}]}}
+
+
+def test_report_draws_scale_ncm_real_and_memcpy(tmp_path: Path) -> None:
+    hdlc = _hdlc()
+    hdlc["records"].append({"backend": "memcpy", "op": "encode", "accm": "0x00000000", "size": 1500,
+                            "kind": "random", "MBps": 80000.0})
+    p = _report(tmp_path, {"hdlc.json": hdlc, "scale.json": _scale(), "ncm.json": _ncm_real()})
+    assert p.returncode == 0, p.stderr
+    root = ET.fromstring((tmp_path / "out.svg").read_text())
+    bars = _bars(root)
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    # memcpy is a grey yardstick and every backend says its share of it
+    enc = "HDLC encode, 1500-byte random frames, ACCM 0x00000000"
+    assert bars[(enc, "memcpy")] == 80000.0
+    assert "4,000 (10.00x naive) [5.0% of memcpy]" in texts
+    # scale: the aggregate against one link alone, the slowest link, CPU per GB, memory against the budget
+    tput = "8 links at once vs one link alone (c framing, TCP a->b)"
+    assert bars[(tput, "one link alone")] == 400.0 and bars[(tput, "8 links: aggregate")] == 360.0
+    assert "360 (0.90x one link)" in texts and "40 (min/max 0.80)" in texts
+    assert "18 (1.20x one link)" in texts
+    assert bars[("Memory of an idle link", "budget per link")] == 30.0
+    # NCM: medians of the runs, real over bare
+    assert bars[("NCM through the gadget, host -> modem (TX)", "bare pyusb loop, pre-built NTBs")] == 96.0
+    assert bars[("NCM through the gadget, host -> modem (TX)", "pppstack's real path")] == 48.0
+    assert "48 (0.50x bare loop)" in texts and "40 (0.25x bare loop)" in texts
+
+
+def test_report_draws_the_engine_per_packet(tmp_path: Path) -> None:
+    doc = {"benchmark": "datapath", "environment": ENV, "size": 1400, "records": [
+        {"backend": "c", "send_ns_per_packet_best": 350.0, "receive_ns_per_packet_best": 1000.0},
+        {"backend": "python", "send_ns_per_packet_best": 5600.0, "receive_ns_per_packet_best": 11000.0}]}
+    p = _report(tmp_path, {"datapath.json": doc})
+    assert p.returncode == 0, p.stderr
+    root = ET.fromstring((tmp_path / "out.svg").read_text())
+    bars = _bars(root)
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    assert bars[("The engine alone, receive, 1400-byte IP packets (best of the runs)", "python")] == 11000.0
+    assert "5,600 (16.00x C)" in texts

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Many PPP links on one host: does pppstack scale, and is any link starved?
+
+    sudo python bench/bench_scale.py --json          # 8 links, C framing, ~1.5 min
+
+It brings up --links links exactly as bench_link.py brings up one (`pppstack up` in one network
+namespace and `pppstack serve` in another, joined by a pty pair; every link has its own two
+namespaces, named uniquely for this process, so TUN names never collide), then, interleaved in
+each of --reps rounds:
+
+* one link alone (a different one each round): a TCP stream a->b, Mbit/s delivered into the far
+  TUN and CPU seconds per GB (user+system of every pppstack process, idle links included);
+* every link at once: one TCP stream a->b per link; the aggregate, each link's share (min and max,
+  so a starved link shows), and CPU seconds per GB over the same processes.
+
+Before any traffic, with every link up and idle, it records the memory of each `up` and `serve`
+process: "memory per idle link" is the `up` process (what a user runs per modem), as resident
+set (Rss, which counts the interpreter's shared pages in every process) and as private memory
+(what one more link adds); the pair's sum is given too.  "bytes_per_wakeup" (bytes delivered
+per voluntary context switch of the pppstack processes) shows why N slow links cost more CPU per
+byte than one fast one: the loop's fixed cost per wakeup is shared by fewer bytes.
+
+The two CPUs of a small machine are shared by both ends of every link and by the traffic
+generators, so the aggregate cannot be N x one link's throughput once one link already uses the
+CPUs: "aggregate_over_single" (near 1 when nothing is lost to contention) and the CPU per GB
+ratio (near 1 when N links cost no more per byte than one) are the figures that say whether it
+scales; "aggregate_over_n_single" is given for completeness.  Needs root.  JSON with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import benchenv  # bench/ is sys.path[0]: the installed pppstack, never the clone's tree
+from bench_link import PY, TCP_SEND, Link
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Rss, Pss and Private (Private_Clean + Private_Dirty: what this process alone holds) in KiB."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+                    out[key] = int(rest.split()[0])
+    except OSError as exc:
+        raise benchenv.BenchError(f"cannot read the memory of process {pid} (it exited?): {exc.strerror}") from exc
+    return {"rss": out["Rss"], "pss": out["Pss"], "private": out["Private_Clean"] + out["Private_Dirty"]}
+
+
+def switches(pid: int) -> int:
+    """Voluntary context switches: about one per wakeup of the driver's loop."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
+
+
+def rx_bytes(link: Link) -> tuple[float, int]:
+    """(when, bytes the far end's driver wrote into its TUN): each link timed on its own."""
+    n = link.b.tun_stat(link.ifname, "rx_bytes")
+    return time.monotonic(), n
+
+
+def check_alive(links: list[Link]) -> None:
+    for i, link in enumerate(links):
+        for who, p in (("up", link.up), ("serve", link.serve)):
+            if p.poll() is not None:
+                raise benchenv.BenchError(f"link {i}'s `pppstack {who}` exited (status {p.returncode}) "
+                                          "during the run")
+
+
+def streams(links: list[Link], busy: list[Link], duration: float) -> dict:
+    """A TCP stream a->b on every link in busy at once; Mbit/s per busy link, CPU-s/GB over all links."""
+    procs = [(link, link.spawn(link.a.cmd(*PY, "-c", TCP_SEND, link.b_ip, str(duration + 1.5)),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)) for link in busy]
+    try:
+        time.sleep(0.5)   # past TCP slow start
+        before = [rx_bytes(link) for link in busy]
+        cpu0 = sum(link.cpu() for link in links)
+        sw0 = sum(switches(p.pid) for link in links for p in link.workers)
+        time.sleep(duration)
+        cpu1 = sum(link.cpu() for link in links)
+        sw1 = sum(switches(p.pid) for link in links for p in link.workers)
+        after = [rx_bytes(link) for link in busy]
+    finally:
+        for link, p in procs:
+            p.kill()
+            p.wait()
+            link.procs.remove(p)
+    check_alive(links)
+    mbit = [(n1 - n0) * 8 / (t1 - t0) / 1e6 for (t0, n0), (t1, n1) in zip(before, after, strict=True)]
+    total_bytes = sum(n1 - n0 for (_, n0), (_, n1) in zip(before, after, strict=True))
+    return {"mbit_s": [round(m, 1) for m in mbit], "aggregate_mbit_s": round(sum(mbit), 1),
+            "cpu_s_per_gb": round((cpu1 - cpu0) / (total_bytes / 1e9), 2) if total_bytes else None,
+            "bytes_per_wakeup": round(total_bytes / (sw1 - sw0)) if sw1 > sw0 else None}
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 2) if values else None
+
+
+def mb(kib: float) -> float:
+    return round(kib / 1024, 1)
+
+
+def ratio(x: float | None, y: float | None) -> float | None:
+    return round(x / y, 3) if x and y else None
+
+
+def run(args: argparse.Namespace) -> dict:
+    with contextlib.ExitStack() as stack:
+        links: list[Link] = []
+        t0 = time.monotonic()
+        for _ in range(args.links):
+            links.append(stack.enter_context(Link(args.backend)))
+        setup_s = time.monotonic() - t0
+        time.sleep(args.settle)   # idle: negotiation done, nothing flowing
+        check_alive(links)
+        up_mem = [memory_kib(link.up.pid) for link in links]
+        serve_mem = [memory_kib(link.serve.pid) for link in links]
+        single: list[dict] = []
+        every: list[dict] = []
+        for rep in range(args.reps):   # interleaved: both kinds of run see the same noise windows
+            single.append(streams(links, [links[rep % len(links)]], args.duration))
+            every.append(streams(links, links, args.duration))
+    one = median([r["aggregate_mbit_s"] for r in single])
+    agg = median([r["aggregate_mbit_s"] for r in every])
+    cpu_one = median([r["cpu_s_per_gb"] for r in single])
+    cpu_all = median([r["cpu_s_per_gb"] for r in every])
+    per_link_min = median([min(r["mbit_s"]) for r in every])
+    per_link_max = median([max(r["mbit_s"]) for r in every])
+    return {
+        "links": args.links, "backend": args.backend, "duration_s": args.duration, "reps": args.reps,
+        "setup_s": round(setup_s, 1),
+        "single_link": {"one_way_mbit_s": one, "cpu_s_per_gb": cpu_one},
+        "all_links": {"aggregate_mbit_s": agg, "cpu_s_per_gb": cpu_all,
+                      "per_link_min_mbit_s": per_link_min, "per_link_max_mbit_s": per_link_max,
+                      "min_over_max": median([ratio(min(r["mbit_s"]), max(r["mbit_s"])) or 0.0 for r in every]),
+                      "starved_links": max(sum(1 for m in r["mbit_s"] if m < 0.1 * r["aggregate_mbit_s"] / len(links))
+                                           for r in every)},
+        "aggregate_over_single": ratio(agg, one),
+        "aggregate_over_n_single": ratio(agg, one * args.links if one else None),
+        "cpu_s_per_gb_all_over_single": ratio(cpu_all, cpu_one),
+        "idle_rss_mb": {"up_median": mb(statistics.median(m["rss"] for m in up_mem)),
+                        "up_max": mb(max(m["rss"] for m in up_mem)),
+                        "serve_median": mb(statistics.median(m["rss"] for m in serve_mem)),
+                        "per_link_pair_max": mb(max(u["rss"] + s["rss"] for u, s in zip(up_mem, serve_mem,
+                                                                                           strict=True)))},
+        # Rss counts the interpreter's shared pages in every process; Private is what one more link adds
+        "idle_private_mb": {"up_median": mb(statistics.median(m["private"] for m in up_mem)),
+                            "up_pss_median": mb(statistics.median(m["pss"] for m in up_mem))},
+        "bytes_per_wakeup": {"single_link": median([r["bytes_per_wakeup"] for r in single]),
+                             "all_links": median([r["bytes_per_wakeup"] for r in every])},
+        "runs": {"single": single, "all": every} if args.verbose else None,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--links", type=int, default=8, help="links at once (default 8)")
+    p.add_argument("--duration", type=float, default=3.0, help="seconds per measurement (default 3)")
+    p.add_argument("--reps", type=int, default=3, help="rounds of (one link, all links); medians (default 3)")
+    p.add_argument("--settle", type=float, default=1.0, help="idle seconds before RSS is read (default 1)")
+    p.add_argument("--backend", default="c", choices=("c", "python"), help="framing backend (default c)")
+    p.add_argument("--verbose", action="store_true", help="include every run in the JSON")
+    args = p.parse_args()
+    if args.links < 1 or args.reps < 1 or args.duration <= 0:
+        raise benchenv.BenchError("--links and --reps must be at least 1 and --duration positive.", 2)
+    if os.geteuid() != 0:
+        raise benchenv.BenchError("needs root (network namespaces and TUN devices): run it with sudo.",
+                                  benchenv.NOT_ROOT)
+    env = benchenv.environment([args.backend])
+    benchenv.require_backends([args.backend])
+    t0 = time.monotonic()
+    result = {"benchmark": "scale", "environment": env, **run(args)}
+    result["wall_s"] = round(time.monotonic() - t0, 1)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for k, v in result.items():
+        if k not in ("environment", "runs"):
+            print(f"{k:28s} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(benchenv.run_main(main))
