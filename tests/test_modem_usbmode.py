@@ -45,7 +45,7 @@ def test_thread_json_as_pasted() -> None:
     rule = cfg.rule_for(0x12D1, 0x1F01)
     assert rule is not None and rule.t_vendor == 0x12D1 and rule.t_product == (0x155F,) and rule.msg == (0,)
     plan = plan_switch(cfg, rule)
-    assert plan.messages == (cfg.messages[0].data,) and plan.expected_products == (0x155F,)
+    assert plan.messages == (cfg.messages[0].data,) and plan.expected_products == (0x155F, 0x155E)
     assert plan.expected_mode is TargetMode.STICK_NCM
 
 
@@ -119,6 +119,36 @@ def test_switch_thread_config_with_pyusb(clock) -> None:
     assert roles[2] is PortRole.MODEM and PortRole.NCM_CONTROL in roles
 
 
+def test_thread_config_accepts_the_155e_the_message_gives(clock) -> None:
+    # the thread's usb-mode.json says t_product 5471 (155f), but its 0x11 0x06 0x30 message brings the
+    # E3372h-320 up as 155e (the virtual stick in tests/guest does): that is a switch that worked
+    backend = RecordingBackend(switch_to=0x155E)
+    report = switch(parse_usbmode_json(THREAD_JSON), backend=backend, wait=5, **no_sleep_clock(clock))
+    assert report.verified and report.new_product == 0x155E
+
+
+class StaleListBackend(RecordingBackend):
+    """libusb without hotplug events (no udevd, as in containers and the virtual stick's guest): the
+    device list it enumerates stays the one it saw at start."""
+
+    def enumerate_devices(self):
+        self._pending_switch = None
+        return list(self.devices)
+
+
+def test_switched_stick_is_found_in_sysfs_when_libusb_misses_it(clock, tmp_path) -> None:
+    from modem_sysfs import E3372H_320_155F, add_device
+
+    add_device(tmp_path, "1-1", 0x12D1, 0x155E, E3372H_320_155F)
+    report = switch(parse_usbmode_json(THREAD_JSON), backend=StaleListBackend(), wait=5, sysroot=str(tmp_path),
+                    **no_sleep_clock(clock))
+    assert report.verified and report.new_product == 0x155E
+    assert [i.role for i in report.interfaces][2] is PortRole.MODEM
+    with pytest.raises(SwitchError, match="appeared within 5 s"):   # and nothing there: still a failure
+        switch(parse_usbmode_json(THREAD_JSON), backend=StaleListBackend(), wait=5, sysroot=str(tmp_path / "none"),
+               **no_sleep_clock(clock))
+
+
 def test_switch_reads_csw_when_response_is_set(clock) -> None:
     text = THREAD_JSON.replace('"msg": [ 0 ]', '"msg": [ 0 ], "response": true').replace("[ 5471 ]", "[ 5470 ]")
     backend = RecordingBackend()
@@ -129,7 +159,7 @@ def test_switch_reads_csw_when_response_is_set(clock) -> None:
 
 def test_switch_detects_the_wrong_target(clock) -> None:
     backend = RecordingBackend(switch_to=0x14DC)     # firmware that went HiLink instead
-    with pytest.raises(SwitchError, match="155f appeared"):
+    with pytest.raises(SwitchError, match="155f/155e appeared"):
         switch(parse_usbmode_json(THREAD_JSON), backend=backend, wait=5, **no_sleep_clock(clock))
 
 
@@ -174,4 +204,4 @@ def test_cli_switch_end_to_end(tmp_path, monkeypatch, capsys) -> None:
     backend2 = RecordingBackend(switch_to=0x14DC)
     monkeypatch.setattr(ms, "default_backend", lambda: backend2)
     assert main(["modeswitch", "--config", str(f), "--wait", "0"]) == 5
-    assert "no 12d1:155f appeared" in capsys.readouterr().err
+    assert "no 12d1:155f/155e appeared" in capsys.readouterr().err

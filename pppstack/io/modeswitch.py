@@ -131,8 +131,9 @@ def _pick_interface(dev: usb.core.Device, plan: SwitchPlan, dry_run: bool = Fals
 
 def switch(config: UsbModeConfig, *, vendor: int | None = None, product: int | None = None, dry_run: bool = False,
            backend=None, wait: float = 20.0, sleep: Callable[[float], None] = time.sleep,  # noqa: ANN001
-           clock: Callable[[], float] = time.monotonic) -> SwitchReport:
-    """Switch the first attached device that ``config`` has a rule for (or the given VID:PID)."""
+           clock: Callable[[], float] = time.monotonic, sysroot: str | None = "/sys") -> SwitchReport:
+    """Switch the first attached device that ``config`` has a rule for (or the given VID:PID).
+    The re-enumerated device is looked for through pyusb and in ``sysroot``'s USB devices."""
     if backend is None:
         backend = default_backend()
     candidates = find_switchable(config, backend)
@@ -158,7 +159,7 @@ def switch(config: UsbModeConfig, *, vendor: int | None = None, product: int | N
     if dry_run:
         return report
     _send(dev, intf, out_ep, in_ep, plan, report, sleep)
-    _await(report, plan, rule.vendor, rule.product, backend, wait, sleep, clock)
+    _await(report, plan, rule.vendor, rule.product, backend, wait, sleep, clock, sysroot)
     return report
 
 
@@ -209,19 +210,38 @@ def _send(dev, intf, out_ep, in_ep, plan: SwitchPlan, report: SwitchReport,  # n
         usb.util.dispose_resources(dev)
 
 
+def _from_sysfs(report: SwitchReport, sysroot: str, vendor: int, wanted: Callable[[int], bool]) -> bool:
+    """The re-enumerated device as sysfs shows it. libusb learns about new devices only from
+    hotplug events (udevd's, or the kernel's netlink uevents when built without udev); with no
+    udevd running (containers, minimal systems, the virtual stick's guest) a process's libusb never
+    sees the switched stick arrive, while sysfs always shows it."""
+    from pppstack.io.sysfs import find_modems
+
+    for m in find_modems(sysroot, all_devices=True):
+        if m.vendor == vendor and wanted(m.product):
+            report.new_vendor, report.new_product = m.vendor, m.product
+            report.interfaces.extend(InterfaceReport(i.number, i.cls, i.subclass, i.protocol, i.role, i.guess.source)
+                                     for i in m.interfaces)
+            return True
+    return False
+
+
 def _await(report: SwitchReport, plan: SwitchPlan, old_vendor: int, old_product: int, backend,  # noqa: ANN001
-           wait: float, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+           wait: float, sleep: Callable[[float], None], clock: Callable[[], float], sysroot: str | None) -> None:
     deadline = clock() + wait
     target_vendor = plan.expected_vendor if plan.expected_vendor is not None else old_vendor
+
+    def wanted(product: int) -> bool:
+        return product in plan.expected_products if plan.expected_products else product != old_product
+
     while True:
         found = None
         for dev in usb.core.find(find_all=True, backend=backend) or []:
-            if plan.expected_products and dev.idVendor == target_vendor and dev.idProduct in plan.expected_products:
+            if dev.idVendor == target_vendor and wanted(dev.idProduct):
                 found = dev
                 break
-            if not plan.expected_products and dev.idVendor == target_vendor and dev.idProduct != old_product:
-                found = dev
-                break
+        if found is None and sysroot is not None and _from_sysfs(report, sysroot, target_vendor, wanted):
+            return
         if found is not None:
             report.new_vendor, report.new_product = found.idVendor, found.idProduct
             try:

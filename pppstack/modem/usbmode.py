@@ -457,7 +457,10 @@ def plan_switch(config: UsbModeConfig, rule: DeviceRule) -> SwitchPlan:
         msgs = tuple(config.messages[i].data for i in rule.msg)
     infos = [classify_message(m) for m in msgs]
     observed = tuple(dict.fromkeys(t for info in infos for t in info.targets))
-    expected = rule.t_product or observed
+    # t_product is what the config's author saw; the message is also known to give `observed`
+    # (the thread's JSON says 155f, while the same 0x11 0x06 0x30 switch brings the E3372h-320 up as
+    # 155e): waiting for t_product alone failed the switch on a stick that had switched fine.
+    expected = tuple(dict.fromkeys(rule.t_product + observed))
     expected_mode = next((i.mode for i in infos if i.mode is not TargetMode.UNKNOWN), TargetMode.UNKNOWN)
     for p in expected:
         name = KNOWN_PRODUCTS.get((rule.t_vendor or rule.vendor, p))
