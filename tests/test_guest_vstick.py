@@ -1,0 +1,109 @@
+"""The installed pppstack against a virtual E3372h-320 that the guest kernel's own drivers bind.
+
+From the stick's first plug-in (CD-ROM mode, usb-storage and sr bound) through the thread's
+usb-mode.json switch (usb-storage detached, the CBW sent with pyusb, 12d1:155e back with option
+on 1.0-1.2 and cdc_ncm on 1.3), port roles from the real sysfs confirmed with AT, to
+``pppstack up --apn internet`` with no --device: switch, pick ttyUSB2 by its descriptors, dial
+over the option tty, PPP with real pppd, ping across USB, SIGTERM. The stick: tests/guest/vstick*.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.guest import vstick_layout as L
+from tests.guest.vstick import VStickGuest, shared_vstick_guest
+
+pytestmark = pytest.mark.guest
+
+
+@pytest.fixture(scope="module")
+def stick() -> VStickGuest:
+    return shared_vstick_guest()
+
+
+def ensure_stick_mode(stick: VStickGuest) -> None:
+    if stick.stage() != "stick":
+        rc, out = stick.pppstack("modeswitch --wait 30", timeout=90)
+        assert rc == 0, out + stick.diag()
+    stick.wait_stage("stick", driver="option", timeout=30)
+
+
+def ports_json(stick: VStickGuest, extra: str = "") -> list[dict]:
+    rc, out = stick.pppstack(f"ports --json {extra} 2>/dev/null", timeout=90)
+    assert rc == 0, out
+    return json.loads(out)
+
+
+def test_cdrom_mode_is_bound_by_usb_storage_and_reads_as_a_cd(stick: VStickGuest) -> None:
+    if stick.stage() != "cdrom":
+        stick.replug()
+    [m] = ports_json(stick)
+    assert m["id"] == f"{L.VENDOR:04x}:{L.CDROM_PRODUCT:04x}" and m["mode"] == "needs_switch"
+    [i] = m["interfaces"]
+    assert (i["class"], i["driver"], i["role"]) == ("08/06/50", "usb-storage", "mass-storage")
+    # sr bound too and READ(10) works: the ISO 9660 volume descriptor at block 16 of the image
+    out = stick.shell("dmesg | grep -c 'Attached scsi CD-ROM sr0'; "
+                      "dd if=/dev/sr0 bs=2048 skip=16 count=1 2>/dev/null | head -c 6 | od -An -c")
+    assert out.split()[0] != "0" and "C   D   0   0   1" in out, out
+
+
+def test_modeswitch_with_the_threads_usb_mode_json(stick: VStickGuest) -> None:
+    if stick.stage() != "cdrom":
+        stick.replug()
+    rc, out = stick.pppstack("modeswitch --config /tmp/usb-mode.json --wait 30", timeout=90)
+    assert rc == 0, out + stick.diag()
+    assert "trailing comma ignored" in out
+    assert "re-enumerated as 12d1:155e" in out
+    assert "interface 2: ff/02/01 modem" in out
+    stick.wait_stage("stick", driver="option", timeout=30)
+    log = stick.dmesg()
+    assert re.search(r"usb 1-1: USB disconnect", log)
+    assert "Huawei switch CDB 11063000000100010000000000000000" in stick.fw_log()
+
+
+def test_ports_names_roles_from_real_sysfs_and_probe_confirms(stick: VStickGuest) -> None:
+    ensure_stick_mode(stick)
+    [m] = ports_json(stick, "--probe --probe-timeout 1")
+    assert m["id"] == f"{L.VENDOR:04x}:{L.STICK_PRODUCT:04x}" and m["mode"] == "stick"
+    by_number = {i["number"]: i for i in m["interfaces"]}
+    assert [by_number[n]["driver"] for n in range(5)] == ["option", "option", "option", "cdc_ncm", "cdc_ncm"]
+    assert [by_number[n]["ttys"] for n in range(3)] == [["ttyUSB0"], ["ttyUSB1"], ["ttyUSB2"]]
+    assert by_number[0]["role"] == "pcui" and by_number[2]["role"] == "modem"
+    assert by_number[3]["role"] == "ncm-control" and by_number[3]["nets"] == ["wwan0"]
+    assert (m["ppp_port"], m["at_port"], m["net_interface"]) == ("/dev/ttyUSB2", "/dev/ttyUSB0", "wwan0")
+    assert by_number[0]["probe"]["ok"] and by_number[2]["probe"]["ok"]
+    assert not by_number[1]["probe"]["answered"], "the diagnostics port never answers AT"
+
+
+UP_SCRIPT = r"""
+pppstack up --apn internet --debug > /tmp/up.log 2>&1 &
+pid=$!
+i=0
+while ! ip -o addr show 2>/dev/null | grep -q "inet {client} peer" && [ $i -lt 900 ]; do
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.1; i=$((i+1))
+done
+ping -c 3 -W 5 {gateway}; echo "PING_RC=$?"
+kill -TERM $pid; wait $pid; echo "UP_RC=$?"
+"""
+
+
+def test_up_with_no_device_switches_dials_pppd_and_pings(stick: VStickGuest) -> None:
+    if stick.stage() != "cdrom":
+        stick.replug()        # a stick just plugged in: CD-ROM mode
+    rc, out = stick.run(UP_SCRIPT.format(client=L.PPP_CLIENT, gateway=L.PPP_GATEWAY), timeout=150)
+    up_log = stick.run("cat /tmp/up.log", 10)[1]
+    diag = f"\n--- up ---\n{up_log}\n{stick.diag()}"
+    assert rc == 0, out + diag
+    assert "3 packets transmitted, 3 packets received" in out, out + diag
+    assert "UP_RC=0" in out, out + diag
+    assert "(12d1:1f01) is in CD-ROM mode: sending the mode switch" in up_log
+    assert "re-enumerated as 12d1:155e" in up_log
+    assert "PPP port /dev/ttyUSB2" in up_log
+    assert "closed on request (SIGTERM received)" in up_log
+    pppd = stick.pppd_log()
+    assert f"remote IP address {L.PPP_CLIENT}" in pppd and "LCP terminated by peer" in pppd
