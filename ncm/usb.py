@@ -13,14 +13,18 @@ only so), GET_NTB_PARAMETERS (required), SET_CRC_MODE off when supported, SET_NT
 to choose NTB32 (supported and wanted), SET_NTB_INPUT_SIZE, a 10–20 ms pause ("some firmwares need a
 pause"), then alternate setting 1.  The MAC is the iMACAddress string.
 
-Moving: `UsbPump` keeps a reader thread on bulk IN (one transfer of dwNtbInMaxSize always
-posted), one on the interrupt endpoint, and a writer thread on bulk OUT, and wakes the owner's
-select loop through a pipe.  A vanished device (ENODEV) becomes DownCause.USB_DISCONNECTED.
+Moving: `UsbPump` keeps several transfers of dwNtbInMaxSize posted on bulk IN and several NTBs
+in flight on bulk OUT through libusb's asynchronous API (`LibusbAsync`, on pyusb's own handle),
+one thread handling libusb's events and one reading the interrupt endpoint, and wakes the
+owner's select loop through a pipe.  With a backend other than libusb1 (the tests' fake devices)
+or PPPSTACK_NCM_TRANSFERS=1 it falls back to one synchronous reader and one writer thread.  A
+vanished device (ENODEV) becomes DownCause.USB_DISCONNECTED.
 """
 
 from __future__ import annotations
 
 import array
+import ctypes
 import errno
 import logging
 import os
@@ -29,7 +33,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import usb.core
@@ -49,7 +53,7 @@ from ncm.params import (
 
 __all__ = [
     "NcmFunction", "NcmUsbError", "NcmNotFound", "NcmDevice", "UsbPump", "find_functions", "find_devices",
-    "HUAWEI_VENDOR_TRIPLES", "classify_usb_error",
+    "HUAWEI_VENDOR_TRIPLES", "classify_usb_error", "LibusbAsync", "TransferFailed", "DEFAULT_TRANSFERS",
 ]
 
 log = logging.getLogger("pppstack.ncm")
@@ -397,8 +401,164 @@ class NcmDevice:
         usb.util.dispose_resources(self.dev)
 
 
+# -- libusb's asynchronous API on pyusb's own handle -------------------------------------------
+#
+# Why: one synchronous transfer at a time leaves the bus idle from a transfer's completion until
+# Python gets the GIL back and asks again; through dummy_hcd (and a modem) that gap costs two
+# thirds of the throughput.  Several transfers queued in the kernel keep the bus busy while
+# Python is elsewhere.  pyusb has no public asynchronous API, but its libusb1 backend holds the
+# libusb context and the device handle we already bound; python-libusb1 would open a second
+# context and a second handle, whose interface claims collide with ours (usbfs claims belong to
+# one open file), so it would mean porting the whole edge and its fake-backend tests.
+
+class _Timeval(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long)]
+
+
+class _Transfer(ctypes.Structure):
+    pass
+
+
+_TransferCallback = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Transfer))
+_Transfer._fields_ = [          # struct libusb_transfer (libusb.h), without the iso descriptors
+    ("dev_handle", ctypes.c_void_p), ("flags", ctypes.c_uint8), ("endpoint", ctypes.c_ubyte),
+    ("type", ctypes.c_ubyte), ("timeout", ctypes.c_uint), ("status", ctypes.c_int), ("length", ctypes.c_int),
+    ("actual_length", ctypes.c_int), ("callback", _TransferCallback), ("user_data", ctypes.c_void_p),
+    ("buffer", ctypes.POINTER(ctypes.c_ubyte)), ("num_iso_packets", ctypes.c_int)]
+
+TRANSFER_COMPLETED, TRANSFER_ERROR, TRANSFER_TIMED_OUT, TRANSFER_CANCELLED = 0, 1, 2, 3
+TRANSFER_STALL, TRANSFER_NO_DEVICE, TRANSFER_OVERFLOW = 4, 5, 6
+TRANSFER_TYPE_BULK = 2
+_STATUS_ERRNO = {TRANSFER_ERROR: errno.EIO, TRANSFER_TIMED_OUT: errno.ETIMEDOUT, TRANSFER_STALL: errno.EPIPE,
+                 TRANSFER_NO_DEVICE: errno.ENODEV, TRANSFER_OVERFLOW: errno.EOVERFLOW}
+
+
+class TransferFailed(usb.core.USBError):
+    """A bulk transfer ended with a libusb status other than completed (errno as pyusb's)."""
+
+    def __init__(self, status: int, what: str) -> None:
+        code = _STATUS_ERRNO.get(status, errno.EIO)
+        super().__init__(f"{what}: {os.strerror(code)} (libusb transfer status {status})", None, code)
+        if status == TRANSFER_NO_DEVICE:
+            self.backend_error_code = LIBUSB_ERROR_NO_DEVICE
+
+
+DEFAULT_TRANSFERS = 4     # per direction: enough to keep dummy_hcd's frames and a modem's bus busy
+LIBUSB_ERROR_INTERRUPTED = -10
+
+# (transfer id, libusb transfer status, the bytes read (IN) or the count written (OUT))
+Completion = Callable[[int, int, "bytes | int"], None]
+
+
+def _libusb_error(rc: int, what: str) -> usb.core.USBError:
+    """A libusb return code as pyusb would raise it (errno, backend code)."""
+    codes = {-1: errno.EIO, -4: errno.ENODEV, -5: errno.ENOENT, -6: errno.EBUSY, -7: errno.ETIMEDOUT,
+             -9: errno.EPIPE, -11: errno.ENOMEM}
+    exc = usb.core.USBError(f"{what}: libusb error {rc}", rc, codes.get(rc, errno.EIO))
+    return exc
+
+
+class LibusbAsync:
+    """libusb's asynchronous transfers for one device pyusb opened through its libusb1 backend.
+
+    Transfers are numbered; `on_done(tid, status, payload)` runs for each completion inside
+    `handle_events()` (ours, or a synchronous pyusb call's on another thread): payload is a copy
+    of what was read for IN, the count written for OUT.  `attach()` gives None for any other
+    backend (the fake devices of the tests, libusb0).  The tests give UsbPump an object with the
+    same five methods instead."""
+
+    def __init__(self, lib: ctypes.CDLL, ctx: ctypes.c_void_p, handle: int) -> None:
+        self.lib, self.ctx, self.handle = lib, ctx, handle
+        p = ctypes.POINTER(_Transfer)
+        for name, args, res in (("libusb_alloc_transfer", [ctypes.c_int], p), ("libusb_free_transfer", [p], None),
+                                ("libusb_submit_transfer", [p], ctypes.c_int),
+                                ("libusb_cancel_transfer", [p], ctypes.c_int),
+                                ("libusb_handle_events_timeout_completed",
+                                 [ctypes.c_void_p, ctypes.POINTER(_Timeval), ctypes.c_void_p], ctypes.c_int)):
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = args, res
+        self.on_done: Completion = lambda tid, status, payload: None
+        self._callback = _TransferCallback(self._done)     # kept: libusb holds a pointer to it
+        self._transfers: list[ctypes._Pointer[_Transfer]] = []
+        self._buffers: list[ctypes.Array[ctypes.c_ubyte] | bytes | None] = []
+        self._ids: dict[int, int] = {}
+
+    @classmethod
+    def attach(cls, dev: usb.core.Device) -> LibusbAsync | None:
+        ctx = getattr(dev, "_ctx", None)
+        backend = getattr(ctx, "backend", None)
+        pylib = getattr(backend, "lib", None)
+        if ctx is None or not isinstance(pylib, ctypes.CDLL) or not hasattr(pylib, "libusb_submit_transfer"):
+            return None
+        try:
+            handle = ctx.managed_open().handle.value
+        except (AttributeError, usb.core.USBError):
+            return None
+        # our own prototypes on the same loaded library (same context), so pyusb's stay its own
+        return cls(ctypes.CDLL(pylib._name, handle=pylib._handle), backend.ctx, handle)
+
+    def new_transfer(self, endpoint: int, size: int) -> int:
+        t = self.lib.libusb_alloc_transfer(0)
+        if not t:
+            raise MemoryError("libusb_alloc_transfer failed")
+        tr = t.contents
+        tr.dev_handle = self.handle
+        tr.endpoint = endpoint
+        tr.type = TRANSFER_TYPE_BULK
+        tr.timeout = 0              # none: a transfer ends when the device ends it, or on cancel
+        tr.callback = self._callback
+        tid = len(self._transfers)
+        self._transfers.append(t)
+        self._buffers.append((ctypes.c_ubyte * size)() if endpoint & 0x80 else None)
+        self._ids[ctypes.addressof(tr)] = tid
+        return tid
+
+    def submit_in(self, tid: int) -> int:
+        t, buf = self._transfers[tid], self._buffers[tid]
+        assert isinstance(buf, ctypes.Array)
+        t.contents.buffer = ctypes.cast(buf, ctypes.POINTER(ctypes.c_ubyte))
+        t.contents.length = len(buf)
+        return int(self.lib.libusb_submit_transfer(t))
+
+    def submit_out(self, tid: int, data: bytes) -> int:
+        t = self._transfers[tid]
+        self._buffers[tid] = data       # libusb reads the bytes object's own buffer: keep it alive
+        t.contents.buffer = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_ubyte))
+        t.contents.length = len(data)
+        return int(self.lib.libusb_submit_transfer(t))
+
+    def cancel(self, tid: int) -> None:
+        self.lib.libusb_cancel_transfer(self._transfers[tid])   # NOT_FOUND once it completed: fine
+
+    def free_all(self) -> None:
+        """Only once no transfer is in flight (libusb would write into freed memory)."""
+        for t in self._transfers:
+            self.lib.libusb_free_transfer(t)
+        self._transfers.clear()
+        self._buffers.clear()
+        self._ids.clear()
+
+    def handle_events(self, seconds: float) -> int:
+        tv = _Timeval(int(seconds), int(seconds % 1 * 1e6))
+        return int(self.lib.libusb_handle_events_timeout_completed(self.ctx, ctypes.byref(tv), None))
+
+    def _done(self, p: ctypes._Pointer[_Transfer]) -> None:
+        tr = p.contents
+        tid = self._ids[ctypes.addressof(tr)]
+        status, n = tr.status, tr.actual_length
+        if tr.endpoint & 0x80:
+            payload: bytes | int = ctypes.string_at(tr.buffer, n) if n > 0 else b""
+        else:
+            payload = n
+            self._buffers[tid] = None
+        try:
+            self.on_done(tid, status, payload)
+        except Exception:  # noqa: BLE001 - an exception may not unwind into libusb
+            log.exception("internal error in a USB completion")
+
+
 class UsbPump:
-    """Threads that keep the bulk and interrupt transfers flowing for a select() loop.
+    """Keeps the bulk and interrupt transfers flowing for a select() loop.
 
     ``wake_fd`` becomes readable when blocks, notifications or an error arrived, or when the
     send queue has room again; the owner drains it with ``drain_wake()`` and takes what came
@@ -409,12 +569,40 @@ class UsbPump:
     (the device is behind, not gone) and one cut off after part of a block goes on with the
     rest, which the device sees as the same transfer.  ``error`` holds (DownCause, message)
     once a thread hit a fatal USB error; `stats()` has every count, drops included.
+
+    ``transfers`` per direction are kept in flight through libusb's asynchronous API when the
+    device came through pyusb's libusb1 backend (``io``: that API, or the tests' stand-in); one
+    synchronous transfer at a time left the bus idle between a completion and Python's next call
+    (a third of a bare loop's throughput through f_ncm).  1 (or PPPSTACK_NCM_TRANSFERS=1), or
+    any other backend: the reader and writer threads.
     """
 
-    def __init__(self, device: NcmDevice, *, poll_ms: int = 200, max_queued_tx: int = 64) -> None:
+    def __init__(self, device: NcmDevice, *, poll_ms: int = 200, max_queued_tx: int = 64,
+                 transfers: int | None = None, io: LibusbAsync | None = None) -> None:
         self.device = device
         self.poll_ms = poll_ms
         self.high_water = max_queued_tx
+        if transfers is None:
+            try:
+                transfers = int(os.environ.get("PPPSTACK_NCM_TRANSFERS", DEFAULT_TRANSFERS))
+            except ValueError:
+                transfers = DEFAULT_TRANSFERS
+        self.transfers = max(1, transfers)
+        if io is None and self.transfers > 1:
+            io = LibusbAsync.attach(device.dev)
+        self._io = io if self.transfers > 1 else None
+        # asynchronous mode: what is queued, in flight, and what the events thread must handle
+        self._lock = threading.Lock()
+        self._txq: deque[bytes] = deque()
+        self._out_free: list[int] = []
+        self._out_busy: dict[int, bytes] = {}
+        self._in_busy: set[int] = set()
+        self._later: deque[tuple[str, int, BaseException | None]] = deque()
+        self._tx_idle = threading.Event()
+        self._tx_idle.set()
+        self._cancelled = False
+        self._held = b""
+        self._stall_run = 0
         self._rfd, self._wfd = os.pipe()
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
@@ -440,8 +628,16 @@ class UsbPump:
     def wake_fd(self) -> int:
         return self._rfd
 
+    @property
+    def asynchronous(self) -> bool:
+        return self._io is not None
+
     def start(self) -> None:
-        targets = [("ncm-bulk-in", self._reader), ("ncm-bulk-out", self._writer)]
+        if self._io is not None:
+            self._start_async(self._io)
+            targets = [("ncm-usb-events", self._events)]
+        else:
+            targets = [("ncm-bulk-in", self._reader), ("ncm-bulk-out", self._writer)]
         if self.device.function.ep_notify is not None:
             targets.append(("ncm-notify", self._notifier))
         for name, fn in targets:
@@ -470,7 +666,148 @@ class UsbPump:
                     cause = DownCause.USB_DISCONNECTED
                 self.error = (cause, f"{what}: {exc}")
             self._stop.set()
+        self._tx_idle.set()
         self._wake()
+
+    # -- asynchronous mode -----------------------------------------------------------------------
+    # Completions (`_done`) run wherever libusb's events are handled; they move data and counters
+    # under `_lock` and never call libusb synchronously: errors and stalls wait in `_later` for the
+    # events thread, which recovers (clear_halt, GET_STATUS) between rounds of event handling.
+
+    def _start_async(self, io: LibusbAsync) -> None:
+        f = self.device.function
+        io.on_done = self._done
+        size = self.device.rx_max or 16384
+        self._in_ids = {io.new_transfer(f.ep_in, size) for _ in range(self.transfers)}
+        self._out_free = [io.new_transfer(f.ep_out, 0) for _ in range(self.transfers)]
+        self._out_ids = set(self._out_free)
+        for tid in sorted(self._in_ids):
+            self._submit_in(tid)
+
+    def _submit_in(self, tid: int) -> None:
+        assert self._io is not None
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._in_busy.add(tid)
+            rc = self._io.submit_in(tid)
+            if rc < 0:
+                self._in_busy.discard(tid)
+        if rc < 0:
+            self._later.append(("fail", tid, _libusb_error(rc, "bulk IN")))
+
+    def _kick(self) -> None:
+        """Put queued NTBs in flight, in order, while a transfer is free (`_lock` held)."""
+        assert self._io is not None
+        while self._txq and self._out_free and not self._stop.is_set():
+            tid = self._out_free.pop()
+            block = self._txq.popleft()
+            self._out_busy[tid] = block
+            rc = self._io.submit_out(tid, block)
+            if rc < 0:
+                del self._out_busy[tid]
+                self._out_free.append(tid)
+                self.tx_dropped += 1
+                self._later.append(("fail", tid, _libusb_error(rc, "bulk OUT")))
+                return
+
+    def _done(self, tid: int, status: int, payload: bytes | int) -> None:
+        if tid in self._out_ids:
+            self._out_done(tid, status, int(payload))
+            return
+        with self._lock:
+            self._in_busy.discard(tid)
+        if status == TRANSFER_COMPLETED:
+            self._stall_run = 0
+            assert isinstance(payload, bytes)
+            if payload:
+                self._take_block(payload)
+            self._submit_in(tid)
+        elif status in (TRANSFER_STALL, TRANSFER_OVERFLOW):
+            self._later.append(("stall", tid, TransferFailed(status, "bulk IN")))
+        elif status != TRANSFER_CANCELLED:
+            self._later.append(("fail", tid, TransferFailed(status, "bulk IN")))
+
+    def _take_block(self, chunk: bytes) -> None:
+        """One read's bytes: an NTB, or the start of one whose read ended on a packet boundary
+        before the length its NTH announces (joined with the next read, as the reader does)."""
+        data = self._held + chunk if self._held else chunk
+        size = self.device.rx_max or 16384
+        need = ntb_missing(data)
+        if len(chunk) % self.device.function.in_max_packet == 0 and need and len(data) + need <= size:
+            self.rx_partial += 1
+            self._held = data
+            return
+        self._held = b""
+        self.rx_transfers += 1
+        self._blocks.append(data)
+        self._wake()
+
+    def _out_done(self, tid: int, status: int, written: int) -> None:
+        wake = False
+        with self._lock:
+            block = self._out_busy.pop(tid, b"")
+            self._out_free.append(tid)
+            if status == TRANSFER_COMPLETED and written < len(block):
+                # Without a timeout usbfs ends a bulk OUT short only on a fault, and the NTBs
+                # behind it are already on their way, so the rest cannot follow: the device
+                # drops the cut block.  Counted, never seen on f_ncm.
+                self.tx_partial += 1
+                self.tx_dropped += 1
+            elif status == TRANSFER_COMPLETED:
+                self.tx_transfers += 1
+            else:
+                self.tx_dropped += 1
+                if status != TRANSFER_CANCELLED:
+                    self._later.append(("fail", tid, TransferFailed(status, "bulk OUT")))
+            self._kick()
+            if self._want_room and len(self._txq) + len(self._out_busy) <= self.high_water // 2:
+                self._want_room = False
+                wake = True
+            if not self._txq and not self._out_busy:
+                self._tx_idle.set()
+        if wake:
+            self._wake()
+
+    def _events(self) -> None:
+        """Handle libusb's events until the pump stops and every transfer has come back."""
+        io = self._io
+        assert io is not None
+        while True:
+            if self._stop.is_set() and not self._cancelled:
+                self._cancel_all()
+            if self._cancelled:
+                with self._lock:
+                    if not self._in_busy and not self._out_busy:
+                        return
+            rc = io.handle_events(0.1)
+            if rc < 0 and rc != LIBUSB_ERROR_INTERRUPTED:
+                self._fail(_libusb_error(rc, "libusb event handling"), "USB")
+                self._stop.wait(0.05)
+            while self._later:
+                kind, tid, exc = self._later.popleft()
+                if kind == "stall" and self._stall_run < 5 and not self._stop.is_set():
+                    self._stall_run += 1
+                    self.stalls += 1
+                    self._held = b""
+                    try:
+                        self.device.dev.clear_halt(self.device.function.ep_in)
+                    except usb.core.USBError:
+                        pass
+                    self._submit_in(tid)
+                elif exc is not None:
+                    what = "bulk OUT" if tid in self._out_ids else "bulk IN"
+                    self._fail(exc, what)
+
+    def _cancel_all(self) -> None:
+        assert self._io is not None
+        with self._lock:
+            self._cancelled = True
+            self.tx_dropped += len(self._txq)       # never sent: the pump is stopping
+            self._txq.clear()
+            flying = list(self._in_busy) + list(self._out_busy)
+        for tid in flying:
+            self._io.cancel(tid)
 
     def _reader(self) -> None:
         size = self.device.rx_max or 16384
@@ -575,11 +912,16 @@ class UsbPump:
             except queue.Empty:
                 return
 
+    def _queued(self) -> int:
+        if self._io is not None:
+            return len(self._txq) + len(self._out_busy)
+        return self._tx.qsize()
+
     def writable(self) -> bool:
         """True while the send queue is below its high-water mark.  When False, the wake fd
         fires once the writer has brought the queue down to half."""
         self._want_room = True
-        if self._tx.qsize() < self.high_water:
+        if self._queued() < self.high_water:
             self._want_room = False
             return True
         self.tx_paused += 1
@@ -590,6 +932,13 @@ class UsbPump:
         if self._stop.is_set():
             self.tx_dropped += len(blocks)
             return
+        if self._io is not None:
+            with self._lock:
+                self._txq.extend(b if isinstance(b, bytes) else bytes(b) for b in blocks)
+                if self._txq:
+                    self._tx_idle.clear()
+                self._kick()
+            return
         for b in blocks:
             self._tx.put(b)
 
@@ -597,7 +946,8 @@ class UsbPump:
         return {"usb_rx_transfers": self.rx_transfers, "usb_tx_transfers": self.tx_transfers,
                 "usb_tx_dropped": self.tx_dropped, "usb_tx_partial": self.tx_partial,
                 "usb_tx_timeouts": self.tx_timeouts, "usb_rx_partial": self.rx_partial,
-                "usb_tx_paused": self.tx_paused, "usb_stalls": self.stalls}
+                "usb_tx_paused": self.tx_paused, "usb_stalls": self.stalls,
+                "usb_transfers_in_flight": self.transfers if self._io is not None else 1}
 
     def running(self) -> bool:
         """Whether any of the pump's threads is still alive (then the device must stay open)."""
@@ -626,17 +976,24 @@ class UsbPump:
         if self._stopped:
             return
         self._stopped = True
-        try:
-            self._tx.put(None, timeout=timeout)
-        except queue.Full:
-            pass
-        for t in self._threads:
-            if t.name == "ncm-bulk-out":
-                t.join(timeout)
-        self._stop.set()
+        if self._io is not None:
+            if self._threads:
+                self._tx_idle.wait(timeout)     # the last NTBs go out (or a failure ends the wait)
+            self._stop.set()                    # the events thread cancels what is in flight
+        else:
+            try:
+                self._tx.put(None, timeout=timeout)
+            except queue.Full:
+                pass
+            for t in self._threads:
+                if t.name == "ncm-bulk-out":
+                    t.join(timeout)
+            self._stop.set()
         deadline = time.monotonic() + grace
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        if self._io is not None and not self.running():
+            self._io.free_all()                 # nothing is in flight any more
         for fd in (self._rfd, self._wfd):
             try:
                 os.close(fd)
