@@ -79,6 +79,18 @@ def test_ports_names_roles_from_real_sysfs_and_probe_confirms(stick: VStickGuest
     assert not by_number[1]["probe"]["answered"], "the diagnostics port never answers AT"
 
 
+def test_ports_dump_prints_what_a_hardware_report_needs(stick: VStickGuest) -> None:
+    ensure_stick_mode(stick)
+    rc, out = stick.pppstack("ports --dump 2>/dev/null", timeout=90)
+    assert rc == 0, out
+    assert "device 1-1  12d1:155e  bcdDevice 0102  USB 2.00  speed 480 Mbit/s" in out, out
+    assert "string 'HUAWEI_MOBILE Modem'" in out and "driver option  device ttyUSB2  role modem" in out, out
+    assert "driver cdc_ncm  device wwan0  role ncm-control" in out, out
+    assert out.count("interrupt in") >= 3, out      # PCUI and modem notify endpoints, NCM's
+    # the raw descriptors hold what sysfs has no file for: usb_f_ncm's CDC functional descriptors
+    assert "= class-specific interface (CDC NCM)" in out and "= interface association" in out, out
+
+
 UP_SCRIPT = r"""
 pppstack up --apn internet --debug > /tmp/up.log 2>&1 &
 pid=$!

@@ -9,7 +9,7 @@ import sys
 from pppstack.exitcodes import ExitCode
 from pppstack.io.atport import run
 from pppstack.io.serialport import open_port
-from pppstack.io.sysfs import ModemInfo, find_modems
+from pppstack.io.sysfs import ModemInfo, dump_device, find_modems
 from pppstack.modem.dial import AtProbe, DialResult, ProbeResult, StatusQuery
 from pppstack.modem.ports import DeviceMode
 
@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--status", action="store_true",
                    help="also read SIM, registration, mode and signal on each modem's AT port")
     p.add_argument("--all", action="store_true", help="list every USB device, not only modems")
+    p.add_argument("--dump", action="store_true",
+                   help="print what a hardware report needs: IDs, every interface's and endpoint's descriptor "
+                   "fields, bound drivers, tty and network names, and the raw descriptors (paste it into an issue)")
     p.set_defaults(func=handler)
 
 
@@ -77,8 +80,47 @@ def _table(modems: list[ModemInfo], probes: dict[str, ProbeResult], status: dict
     return "\n".join(lines)
 
 
+def _dump_text(doc: dict) -> str:
+    d = doc
+    lines = [f"device {d['device']}  {d['idVendor']}:{d['idProduct']}  bcdDevice {d['bcdDevice']}  "
+             f"USB {d['version']}  speed {d['speed']} Mbit/s  bus {d['busnum']} device {d['devnum']}",
+             f"  manufacturer {d['manufacturer']!r}  product {d['product']!r}  serial {d['serial']!r}",
+             f"  class {d['bDeviceClass']}/{d['bDeviceSubClass']}/{d['bDeviceProtocol']}  bMaxPacketSize0 "
+             f"{d['bMaxPacketSize0']}  configurations {d['bNumConfigurations']} (active {d['bConfigurationValue']})  "
+             f"bmAttributes {d['bmAttributes']}  MaxPower {d['bMaxPower']}",
+             f"  mode: {d['mode']}"]
+    for i in d["interfaces"]:
+        names = ",".join(i["ttys"] + i["nets"] + i["wdms"]) or "-"
+        lines.append(f"  interface {i['sysname']}  #{i['bInterfaceNumber']} alt {i['bAlternateSetting']}  "
+                     f"{i['bInterfaceClass']}/{i['bInterfaceSubClass']}/{i['bInterfaceProtocol']}  "
+                     f"{i['bNumEndpoints']} endpoints  string {i['interface']!r}")
+        lines.append(f"    driver {i['driver'] or '-'}  device {names}  role {i['role']} ({i['why']})")
+        for e in i["endpoints"]:
+            lines.append(f"    endpoint {e['address']} {e['type'].lower()} {e['direction']}  wMaxPacketSize "
+                         f"{e['wMaxPacketSize']}  bInterval {e['bInterval']} ({e['interval']})")
+    lines.append("  raw descriptors (sysfs 'descriptors'):" if d["descriptors"] else
+                 "  raw descriptors: not readable")
+    for r in d["descriptors"]:
+        lines.append(f"    {r['hex']}")
+        lines.append(f"      = {r['what']}")
+    return "\n".join(lines)
+
+
+def dump(args: argparse.Namespace, modems: list[ModemInfo]) -> int:
+    docs = [doc for m in modems if (doc := dump_device(args.sysfs, m.sysname)) is not None]
+    if args.json:
+        print(json.dumps(docs, indent=2))
+    else:
+        print("# pppstack ports --dump: paste this into a hardware report (no secrets in it: USB descriptors "
+              "and driver names only)")
+        print("\n\n".join(_dump_text(d) for d in docs))
+    return int(ExitCode.OK)
+
+
 def handler(args: argparse.Namespace) -> int:
     modems = find_modems(args.sysfs, all_devices=args.all)
+    if args.dump and modems:
+        return dump(args, modems)
     probes: dict[str, ProbeResult] = {}
     if args.probe:
         for m in modems:

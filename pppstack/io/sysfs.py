@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pppstack.modem.ports import DeviceMode, PortRole, RoleGuess, classify_interface, device_mode
 
-__all__ = ["InterfaceInfo", "ModemInfo", "find_modems", "read_device"]
+__all__ = ["InterfaceInfo", "ModemInfo", "find_modems", "read_device", "dump_device", "describe_descriptors"]
 
 _IFACE_RE = re.compile(r"^(\d+-[\d.]+):(\d+)\.(\d+)$")
 _DEV_RE = re.compile(r"^\d+-[\d.]+$")
@@ -180,3 +180,89 @@ def find_modems(sysroot: str = "/sys", all_devices: bool = False) -> list[ModemI
         if all_devices or interesting:
             out.append(info)
     return out
+
+
+# ---------------------------------------------------------------- what a hardware report needs
+
+_DESCRIPTOR_NAMES = {1: "device", 2: "configuration", 4: "interface", 5: "endpoint", 11: "interface association",
+                     0x24: "class-specific interface", 0x25: "class-specific endpoint"}
+_CDC_SUBTYPES = {0x00: "CDC header", 0x01: "CDC call management", 0x02: "CDC ACM", 0x06: "CDC union",
+                 0x0F: "CDC ethernet networking", 0x1A: "CDC NCM", 0x1B: "MBIM", 0x1C: "MBIM extended"}
+_EP_TYPES = ("control", "isochronous", "bulk", "interrupt")
+
+
+def describe_descriptors(raw: bytes) -> list[tuple[str, bytes]]:
+    """Split the raw descriptors (sysfs ``descriptors``: device, then the active configuration with
+    its interfaces, endpoints and class-specific descriptors) into (words, bytes) per descriptor."""
+    out: list[tuple[str, bytes]] = []
+    i = 0
+    while i + 2 <= len(raw):
+        length, kind = raw[i], raw[i + 1]
+        if length < 2 or i + length > len(raw):
+            out.append((f"truncated ({len(raw) - i} bytes left, bLength {length})", raw[i:]))
+            break
+        d = raw[i:i + length]
+        words = _DESCRIPTOR_NAMES.get(kind, f"type 0x{kind:02x}")
+        if kind == 1 and length >= 18:
+            words += f" {d[9]:02x}{d[8]:02x}:{d[11]:02x}{d[10]:02x} bcdUSB {d[3]:x}.{d[2]:02x} " \
+                     f"bcdDevice {d[13]:x}.{d[12]:02x} class {d[4]:02x}/{d[5]:02x}/{d[6]:02x}"
+        elif kind == 2 and length >= 9:
+            words += f" {d[5]}: {d[4]} interfaces, attributes 0x{d[7]:02x}, MaxPower {d[8] * 2} mA"
+        elif kind == 4 and length >= 9:
+            words += f" {d[2]} alt {d[3]}: {d[5]:02x}/{d[6]:02x}/{d[7]:02x}, {d[4]} endpoints"
+        elif kind == 5 and length >= 7:
+            mps = d[4] | d[5] << 8
+            words += f" 0x{d[2]:02x} {_EP_TYPES[d[3] & 3]} {'in' if d[2] & 0x80 else 'out'}, " \
+                     f"wMaxPacketSize {mps}, bInterval {d[6]}"
+        elif kind == 11 and length >= 8:
+            words += f": interfaces {d[2]}..{d[2] + d[3] - 1}, function {d[4]:02x}/{d[5]:02x}/{d[6]:02x}"
+        elif kind == 0x24 and length >= 3:
+            words += f" ({_CDC_SUBTYPES.get(d[2], f'subtype 0x{d[2]:02x}')})"
+        out.append((words, d))
+        i += length
+    return out
+
+
+def _endpoints(path: str) -> list[dict[str, object]]:
+    eps = []
+    for name in _children(path, r"ep_[0-9a-f]{2}"):
+        p = os.path.join(path, name)
+        eps.append({"address": _read(os.path.join(p, "bEndpointAddress")), "type": _read(os.path.join(p, "type")),
+                    "direction": _read(os.path.join(p, "direction")),
+                    "wMaxPacketSize": _read(os.path.join(p, "wMaxPacketSize")),
+                    "bInterval": _read(os.path.join(p, "bInterval")), "interval": _read(os.path.join(p, "interval"))})
+    return eps
+
+
+_DEVICE_FILES = ("idVendor", "idProduct", "bcdDevice", "version", "speed", "bDeviceClass", "bDeviceSubClass",
+                 "bDeviceProtocol", "bMaxPacketSize0", "bNumConfigurations", "bConfigurationValue", "bmAttributes",
+                 "bMaxPower", "manufacturer", "product", "serial", "busnum", "devnum", "devpath", "removable")
+_INTERFACE_FILES = ("bInterfaceNumber", "bAlternateSetting", "bInterfaceClass", "bInterfaceSubClass",
+                    "bInterfaceProtocol", "bNumEndpoints", "interface", "modalias")
+
+
+def dump_device(sysroot: str, sysname: str) -> dict[str, object] | None:
+    """Everything sysfs says about one USB device that a report from real hardware needs: the
+    device's and each interface's descriptor fields, endpoints, bound drivers and the names the
+    drivers made (ttyUSBn, wwan0), our role guess, and the raw descriptors (what ``lsusb -v``
+    decodes, including the class-specific ones sysfs has no file for)."""
+    info = read_device(sysroot, sysname)
+    if info is None:
+        return None
+    dev = os.path.join(sysroot, "bus", "usb", "devices", sysname)
+    try:
+        with open(os.path.join(dev, "descriptors"), "rb") as f:
+            raw = f.read()
+    except OSError:
+        raw = b""
+    base = os.path.join(sysroot, "bus", "usb", "devices")
+    interfaces = []
+    for i in info.interfaces:
+        path = os.path.join(base, i.sysname)
+        fields = {name: _read(os.path.join(path, name)) for name in _INTERFACE_FILES}
+        interfaces.append({"sysname": i.sysname, **fields, "driver": i.driver, "ttys": list(i.ttys),
+                           "nets": list(i.nets), "wdms": list(i.wdms), "role": i.role.value, "why": i.guess.source,
+                           "endpoints": _endpoints(path)})
+    return {"device": sysname, **{name: _read(os.path.join(dev, name)) for name in _DEVICE_FILES},
+            "mode": info.mode.value, "interfaces": interfaces,
+            "descriptors": [{"what": words, "hex": d.hex(" ")} for words, d in describe_descriptors(raw)]}

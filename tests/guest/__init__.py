@@ -9,13 +9,18 @@
 - ``ncm.NcmGadgetGuest``: Linux's NCM gadget (``usb_f_ncm`` via configfs) on ``dummy_hcd`` with
   the checkout shared read-only over 9p at /mnt/src, python3 + python3-usb;
   ``.run(cmd, timeout) -> (rc, output)``, ``.python(code)``; ``shared_ncm_guest()``.
+- ``vstick.VStickGuest``: a virtual Huawei E3372h-320 on ``dummy_hcd`` that the guest kernel's own
+  usb-storage/sr, option and cdc_ncm bind (CD-ROM mode 12d1:1f01 and stick mode 12d1:155e over
+  FunctionFS, the simulated E3372 and real pppd behind the option ttys; ``vstick_fw.py`` is its
+  firmware, ``vstick_layout.py`` its descriptors and the unknowns), with the checkout's pppstack
+  installed as ``/usr/bin/pppstack``; ``shared_vstick_guest()``.
 - ``pppclient`` / ``ncmclient``: thin drivers of our stack (PPP engine over the modem pty; NCM
   edge + session + TUN in the guest) that print events as JSON lines for the interop tests.
 - ``qemu.Guest``: the QEMU process, control channel (``run``, ``write_file``, ``read_file``).
 
 Tests: tests/test_guest_*.py (the harness and guests themselves, and oracles for our framing and
-printer against pppd's own bytes and log), tests/test_interop_pppd.py, and
-tests/test_interop_ncm_gadget.py; all marked ``guest``.
+printer against pppd's own bytes and log), tests/test_interop_pppd.py,
+tests/test_interop_ncm_gadget.py and tests/test_guest_vstick.py; all marked ``guest``.
 
 Images are built from Debian packages on first use (build.py) and cached under
 ``~/.cache/pppstack/guests/`` (``PPPSTACK_GUEST_CACHE`` overrides); QEMU runs with
