@@ -12,25 +12,13 @@ import enum
 import os
 import threading
 import time
-from dataclasses import dataclass
 
 import pytest
 
-from pppstack.events import DownCause
+from pppstack.events import DownCause, LinkDown, ModemText
 from pppstack.exitcodes import ExitCode
 from pppstack.io.pppdriver import Evidence, Observation, PppDriver, classify_end, is_no_carrier_text
 from pppstack.io.serialport import open_port
-
-
-@dataclass(frozen=True)
-class ModemText:
-    text: str
-
-
-@dataclass(frozen=True)
-class LinkDown:
-    cause: DownCause
-    message: str
 
 
 class Phase(enum.Enum):
@@ -314,3 +302,30 @@ def test_each_hangup_cause_has_its_own_code() -> None:
                                            ("NO DIALTONE", True), ("OK", False), ("^RSSI:5", False)])
 def test_no_carrier_words(text: str, yes: bool) -> None:
     assert is_no_carrier_text(text) is yes
+
+
+def test_events_are_matched_by_class_not_by_name(pty_pair) -> None:
+    """A look-alike class named ModemText (what renaming the event in an editor leaves behind,
+    or a foreign module's class) is not the engine's event: the driver ignores it, and only the
+    real ModemText ends the link.  The old name-string dispatch ended the link on the look-alike."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class ModemText:  # noqa: N801 - deliberately the engine event's name
+        text: str
+
+    master, path, state = pty_pair
+    link = FakeLink()
+    link.events.append(ModemText("NO CARRIER"))
+
+    def act(driver):
+        _read_all(master)
+        deadline = time.monotonic() + 5
+        while link.events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not link.events and driver.counters.modem_text == []   # taken, and not matched
+        os.write(master, b"\r\nNO CARRIER\r\n")                        # the real event
+
+    end, driver = _run_driver(path, link, act)
+    assert end.code is ExitCode.NO_CARRIER
+    assert driver.counters.modem_text == ["\r\nNO CARRIER\r\n"]

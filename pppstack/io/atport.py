@@ -1,18 +1,18 @@
 """Drive any sans-I/O modem machine (Chat, PppDialer, NcmDialer, AtProbe...) over a port.
 
-The loop is the ~20 lines design.md asks for: write what the machine wants to send, wait with
-selectors for input or the machine's deadline, feed bytes and time in, repeat until done.  A
+An adapter on the one loop (pppstack.io.loop): write what the machine wants to send, wait for
+input, room in the port or the machine's deadline, feed bytes and time in, repeat until done.  A
 hang-up or a vanished port ends the machine through ``connection_lost`` with a sentence.
 """
 
 from __future__ import annotations
 
 import os
-import selectors
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from pppstack.io.loop import Loop
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 
 __all__ = ["run", "Machine", "StopSignal", "Interrupted"]
@@ -59,67 +59,67 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
     if isinstance(port, int):
         port = SerialPort(port, owns_fd=False)
         os.set_blocking(port.read_fd, False)
-    sel: selectors.BaseSelector = selectors.DefaultSelector()
-    try:
-        sel.register(port.read_fd, selectors.EVENT_READ)
-    except PermissionError:
-        # epoll refuses regular files and /dev/null (chat run with such a stdin); select() does not
-        sel.close()
-        sel = selectors.SelectSelector()
-        sel.register(port.read_fd, selectors.EVENT_READ)
-    if stop is not None and stop.wake_fd >= 0:
-        sel.register(stop.wake_fd, selectors.EVENT_READ, "wake")
-    pending = b""
-    breaks_sent = getattr(machine, "breaks_requested", 0)
-    start = clock()
-    machine.start(start)
-    try:
-        while True:
-            if stop is not None and stop.stop_requested:
-                raise Interrupted(f"{stop.signal_name or 'a signal'} received")
-            now = clock()
-            try:
-                pending += machine.data_to_send()
-                while getattr(machine, "breaks_requested", 0) > breaks_sent:
-                    breaks_sent += 1
-                    port.send_break()
-                if pending:
-                    n = port.write(pending)
-                    pending = pending[n:]
-            except SerialPortError as exc:
-                pending = b""
-                machine.connection_lost(now, str(exc))
-            if on_progress is not None:
-                on_progress()
-            if machine.done and not pending:    # the last send (chat's final ' ') must reach the modem
-                return machine.result
-            timer = machine.get_timer()
-            waits = [t - now for t in (timer, None if timeout is None else start + timeout) if t is not None]
-            wait = max(0.0, min(waits)) if waits else None
-            if pending:
-                wait = 0.005 if wait is None else min(wait, 0.005)   # the port is full: retry soon
-            ready = sel.select(wait)
-            now = clock()
-            if stop is not None and any(key.data == "wake" for key, _ in ready):
-                stop.drain()
-                if stop.stop_requested:
-                    raise Interrupted(f"{stop.signal_name or 'a signal'} received")
-                ready = [r for r in ready if r[0].data != "wake"]
-            if ready:
-                try:
-                    data = port.read()
-                except (PortVanished, SerialPortError) as exc:
-                    machine.connection_lost(now, str(exc))
-                    continue
-                if data:
-                    machine.receive_data(data, now)
-            timer = machine.get_timer()
-            if timer is not None and now >= timer:
-                machine.handle_timer(now)
-            if timeout is not None and now >= start + timeout:
-                if not machine.done:
-                    machine.connection_lost(now, f"gave up after {timeout:g} s")
-                elif pending:
-                    return machine.result          # the port will not take the rest: stop trying
-    finally:
-        sel.close()
+    with Loop(clock) as loop:
+        dialogue = _Dialogue(loop, port, machine, on_progress, stop)
+        loop.add_reader(port.read_fd, dialogue.readable)
+        if stop is not None and stop.wake_fd >= 0:
+            loop.add_reader(stop.wake_fd, lambda now: stop.drain())
+        loop.add_machine(machine.get_timer, machine.handle_timer)
+        loop.add_prepare(dialogue.step)
+        machine.start(clock())
+        if timeout is not None:
+            loop.call_later(timeout, lambda now: dialogue.expire(now, timeout))
+        loop.run()
+        return machine.result
+
+
+class _Dialogue:
+    """`run`'s state: the bytes the port has not taken yet, and what each turn of the loop does."""
+
+    def __init__(self, loop: Loop, port: SerialPort, machine: Machine,
+                 on_progress: Callable[[], None] | None, stop: StopSignal | None) -> None:
+        self.loop, self.port, self.machine = loop, port, machine
+        self.on_progress, self.stop = on_progress, stop
+        self.pending = b""
+        self.breaks_sent = getattr(machine, "breaks_requested", 0)
+        self.expired = False
+
+    def step(self, now: float) -> None:
+        """Before each wait: obey a stop signal, send what the machine wants, end when it is done."""
+        stop, machine, port = self.stop, self.machine, self.port
+        if stop is not None and stop.stop_requested:
+            raise Interrupted(f"{stop.signal_name or 'a signal'} received")
+        try:
+            self.pending += machine.data_to_send()
+            while getattr(machine, "breaks_requested", 0) > self.breaks_sent:
+                self.breaks_sent += 1
+                port.send_break()
+            if self.pending:
+                n = port.write(self.pending)
+                self.pending = self.pending[n:]
+        except SerialPortError as exc:
+            self.pending = b""
+            machine.connection_lost(now, str(exc))
+        if self.on_progress is not None:
+            self.on_progress()
+        # the last send (chat's final ' ') must reach the modem, unless the time is up
+        if machine.done and (not self.pending or self.expired):
+            self.loop.stop()
+        elif self.pending:   # the port is full: the kernel says when it has room
+            self.loop.add_writer(port.write_fd, lambda now: None)
+        else:
+            self.loop.remove_writer(port.write_fd)
+
+    def readable(self, now: float) -> None:
+        try:
+            data = self.port.read()
+        except (PortVanished, SerialPortError) as exc:
+            self.machine.connection_lost(now, str(exc))
+            return
+        if data:
+            self.machine.receive_data(data, now)
+
+    def expire(self, now: float, timeout: float) -> None:
+        self.expired = True            # the port will not take the rest: stop trying
+        if not self.machine.done:
+            self.machine.connection_lost(now, f"gave up after {timeout:g} s")

@@ -15,13 +15,14 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from typing import Any
 
+from pppstack import events as ev
 from pppstack.doctor.live import LEGACY_INIT, Walk, foreign_chatter, judge_dial, judge_link, judge_usb, legacy_note
 from pppstack.doctor.verdicts import Diagnosis, Step, Verdict
 from pppstack.io.atport import run as run_at
+from pppstack.io.loop import Loop
 from pppstack.io.netconf import InterfaceSetup, NetConfig
 from pppstack.io.serialport import PortVanished, SerialPort, open_port
 from pppstack.modem.dial import DialError, NcmDialer, PppDialer
@@ -32,6 +33,8 @@ log = logging.getLogger("pppstack")
 
 LISTEN = 1.5       # s of listening before we speak: is someone else talking on the port?
 AFTER_END = 2.5    # s of listening after the link ends: does the modem print ^BOOT?
+# the events judge_link's steps are named after (it takes their class names)
+_STEP_EVENTS: tuple[type[ev.Event], ...] = (ev.LinkUp, ev.AuthSucceeded, ev.AuthFailed, ev.Ipv4Up, ev.Ipv6Up)
 
 
 class _Frames(logging.Handler):
@@ -62,23 +65,18 @@ def _capture_frames() -> Iterator[_Frames]:
 
 def _listen(port: SerialPort, seconds: float) -> str:
     """Read whatever arrives for ``seconds`` without sending anything."""
-    import selectors
+    chunks: list[bytes] = []
+    with Loop() as loop:
+        def readable(now: float) -> None:
+            try:
+                chunks.append(port.read())
+            except OSError:
+                loop.stop()
 
-    sel = selectors.DefaultSelector()
-    sel.register(port.read_fd, selectors.EVENT_READ)
-    data = b""
-    deadline = time.monotonic() + seconds
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            if sel.select(left):
-                try:
-                    chunk = port.read()
-                except OSError:
-                    break
-                data += chunk
-    finally:
-        sel.close()
-    return data.decode("latin-1", errors="replace")
+        loop.add_reader(port.read_fd, readable)
+        loop.call_later(seconds, lambda now: loop.stop())
+        loop.run()
+    return b"".join(chunks).decode("latin-1", errors="replace")
 
 
 def _lock_holder(device: str) -> int | None:
@@ -179,10 +177,11 @@ def _ppp_steps(port: SerialPort, args: argparse.Namespace, initial: bytes, walk:
     addresses: list[str] = []
     inner = setup.on_event
 
-    def on_event(event: Any, now: float) -> None:
-        seen.add(type(event).__name__)
-        if type(event).__name__ == "Ipv4Up":
-            addresses[:] = [str(event.local), str(event.peer), ", ".join(str(d) for d in event.dns)]
+    def on_event(event: ev.Event, now: float) -> None:
+        seen.update(cls.__name__ for cls in _STEP_EVENTS if isinstance(event, cls))
+        match event:
+            case ev.Ipv4Up(local=local, peer=peer, dns=dns):
+                addresses[:] = [str(local), str(peer), ", ".join(str(d) for d in dns)]
         inner(event, now)
 
     setup.on_event = on_event  # type: ignore[method-assign]

@@ -1,14 +1,15 @@
 """The NCM data path's loop: packets between a packet port (the TUN) and the USB pump.
 
-`bridge()` selects on the TUN fd and the USB threads' wake pipe, feeds the sans-I/O
-`NcmSession`, writes what it returns and re-arms its deadline.  It takes any packet port with
+`bridge()` is an adapter on the one loop (pppstack.io.loop): it watches the TUN fd and the USB
+threads' wake pipe, feeds the sans-I/O `NcmSession`, writes what it returns and gives the loop its
+deadline.  It takes any packet port with
 fileno/read_batch/write_many, so tests run it over a socketpair instead of a TUN.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import selectors
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from ncm.l2 import NeighbourResolved, NeighbourUnreachable
 from ncm.link import CarrierChanged, DownCause, LinkDown, NcmEvent, NcmSession, SpeedChanged
+from pppstack.io.loop import Loop
 
 __all__ = ["bridge", "PacketPort", "BridgeResult", "Watcher"]
 
@@ -65,88 +67,136 @@ def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threadi
     without pyusb).  Each watcher's ``poll()`` runs when its fd is readable; a sentence back
     means the modem ended the data call (e.g. ^NDISSTAT on the AT port): the link goes down.
     ``tick(session)`` runs every `tick_interval` seconds (the status file); ``tap(sent, ntb, now)``
-    sees every NTB both ways (`up --pcap`)."""
-    sel = selectors.DefaultSelector()
-    tun_fd = port.fileno()
-    sel.register(tun_fd, selectors.EVENT_READ)
-    sel.register(pump.wake_fd, selectors.EVENT_READ)  # type: ignore[attr-defined]
-    for w in watchers:
-        sel.register(w.fileno(), selectors.EVENT_READ, w)
-    start = clock()
-    next_tick = start
-    tun_ready = False
-    reading = True           # the port is read only while the USB side keeps up (backpressure)
-    pump_stats: Callable[[], dict[str, int]] = getattr(pump, "stats", dict)
+    sees every NTB both ways (`up --pcap`).
 
-    def stats() -> dict[str, int]:
-        return {**session.stats(), **pump_stats()}
+    Nothing is polled: the pump's threads wake the loop through the pump's wake fd, a signal
+    (whose handler sets `stop`) through the loop's.  Only `until`, a condition on state other
+    threads change (tests), is also looked at every `UNTIL_CHECK` seconds.
+    """
+    with Loop(clock) as loop:
+        b = _Bridge(loop, session, pump, port, stop, on_event, until, tap)
+        loop.add_reader(port.fileno(), b.read_port)
+        loop.add_reader(pump.wake_fd, b.pump_woke)  # type: ignore[attr-defined]
+        for w in watchers:
+            loop.add_reader(w.fileno(), functools.partial(b.watcher_readable, w))
+        loop.add_machine(session.get_timer, session.handle_timer)
+        if tick is not None:
+            ticker = _Ticker(session, tick, tick_interval, clock())
+            loop.add_machine(ticker.get_timer, ticker.handle_timer)
+        if until is not None:
+            loop.add_machine(b.until_timer, b.until_due)
+        loop.add_prepare(b.step)
+        loop.run(until=lambda: b.result is not None)
+        assert b.result is not None
+        return b.result
 
-    try:
-        while True:
-            now = clock()
-            if tick is not None and now >= next_tick:
-                tick(session)
-                next_tick = now + tick_interval
-            for note in pump.take_notifications():  # type: ignore[attr-defined]
-                session.receive_notification(note, now)
-            for block in pump.take_blocks():  # type: ignore[attr-defined]
-                if tap is not None:
-                    tap(False, bytes(block), now)
-                session.receive_ntb(block, now)
-            packets = session.take_packets()
-            if packets:
-                port.write_many(packets)
-            if tun_ready:
-                batch = port.read_batch(256)
-                if batch:
-                    session.send_ip_many(batch, now)
-            session.handle_timer(now)
-            blocks = session.blocks_to_send()
-            if blocks:
-                if tap is not None:
-                    for b in blocks:
-                        tap(True, bytes(b), now)
-                pump.send(blocks)  # type: ignore[attr-defined]
-            err = pump.error  # type: ignore[attr-defined]
-            if err is not None:
-                session.connection_lost(err[0], err[1])
-            if stop.is_set() and session.down is None:
-                pump.send(session.close())  # type: ignore[attr-defined]
-            while (ev := session.next_event()) is not None:
-                _log_event(ev)
-                if on_event is not None:
-                    on_event(ev)
-            if session.down is not None:
-                return BridgeResult(session.down, stats(), session.carrier, clock() - start)
-            if until is not None and until(session):
-                down = LinkDown(DownCause.LOCAL_CLOSE, DownCause.LOCAL_CLOSE.value)
-                return BridgeResult(down, stats(), session.carrier, clock() - start)
-            # Behind on USB: leave the packets in the TUN's queue (the kernel holds or drops
-            # and counts them); the pump's wake fd says when there is room again.
-            if pump.writable() != reading:  # type: ignore[attr-defined]
-                reading = not reading
-                if reading:
-                    sel.register(tun_fd, selectors.EVENT_READ)
-                else:
-                    sel.unregister(tun_fd)
-            timer = session.get_timer()
-            wait = 0.25 if timer is None else min(0.25, max(0.0, timer - clock()))
-            if tick is not None:
-                wait = min(wait, max(0.0, next_tick - clock()))
-            tun_ready = False
-            for key, _ in sel.select(wait):
-                if key.fd == tun_fd:
-                    tun_ready = True
-                elif key.data is not None:
-                    try:
-                        why = key.data.poll()
-                    except OSError as exc:      # the port went away: the USB side will say why
-                        log.debug("stopped watching the AT port: %s", exc)
-                        sel.unregister(key.fd)
-                        continue
-                    if why:
-                        session.connection_lost(DownCause.CARRIER_LOST, why)
-                else:
-                    pump.drain_wake()  # type: ignore[attr-defined]
-    finally:
-        sel.close()
+
+UNTIL_CHECK = 0.25
+
+
+class _Ticker:
+    """`tick(session)` now and then every `interval` seconds, as a deadline of the loop."""
+
+    def __init__(self, session: NcmSession, tick: Callable[[NcmSession], None], interval: float,
+                 start: float) -> None:
+        self.session, self.tick, self.interval, self.next = session, tick, interval, start
+
+    def get_timer(self) -> float:
+        return self.next
+
+    def handle_timer(self, now: float) -> None:
+        self.tick(self.session)
+        self.next = now + self.interval
+
+
+class _Bridge:
+    """`bridge`'s state and the callbacks it plugs into the loop."""
+
+    def __init__(self, loop: Loop, session: NcmSession, pump: object, port: PacketPort,
+                 stop: threading.Event, on_event: Callable[[NcmEvent], None] | None,
+                 until: Callable[[NcmSession], bool] | None,
+                 tap: Callable[[bool, bytes, float], None] | None) -> None:
+        self.loop, self.session, self.pump, self.port = loop, session, pump, port
+        self.stop, self.on_event, self.until, self.tap = stop, on_event, until, tap
+        self.start = loop.clock()
+        self.tun_fd = port.fileno()
+        self.reading = True       # the port is read only while the USB side keeps up (backpressure)
+        self.result: BridgeResult | None = None
+        self.next_until = self.start + UNTIL_CHECK
+        self.pump_stats: Callable[[], dict[str, int]] = getattr(pump, "stats", dict)
+
+    # -- callbacks ----------------------------------------------------------------------------------
+    def read_port(self, now: float) -> None:
+        batch = self.port.read_batch(256)       # one batch per turn: the USB side gets its turn
+        if batch:
+            self.session.send_ip_many(batch, now)
+
+    def pump_woke(self, now: float) -> None:
+        self.pump.drain_wake()  # type: ignore[attr-defined]
+
+    def watcher_readable(self, w: Watcher, now: float) -> None:
+        try:
+            why = w.poll()
+        except OSError as exc:      # the port went away: the USB side will say why
+            log.debug("stopped watching the AT port: %s", exc)
+            self.loop.forget(w.fileno())
+            return
+        if why:
+            self.session.connection_lost(DownCause.CARRIER_LOST, why)
+
+    def until_timer(self) -> float:
+        return self.next_until
+
+    def until_due(self, now: float) -> None:
+        self.next_until = now + UNTIL_CHECK     # `step` looks at `until` before the next wait
+
+    # -- every turn -----------------------------------------------------------------------------------
+    def step(self, now: float) -> None:
+        """Before each wait: take what the USB threads brought, give the session's output to the
+        port and the pump, and decide whether the link is over and whether to read the port."""
+        session, pump, tap = self.session, self.pump, self.tap
+        for note in pump.take_notifications():  # type: ignore[attr-defined]
+            session.receive_notification(note, now)
+        for block in pump.take_blocks():  # type: ignore[attr-defined]
+            if tap is not None:
+                tap(False, bytes(block), now)
+            session.receive_ntb(block, now)
+        packets = session.take_packets()
+        if packets:
+            self.port.write_many(packets)
+        blocks = session.blocks_to_send()
+        if blocks:
+            if tap is not None:
+                for blk in blocks:
+                    tap(True, bytes(blk), now)
+            pump.send(blocks)  # type: ignore[attr-defined]
+        err = pump.error  # type: ignore[attr-defined]
+        if err is not None:
+            session.connection_lost(err[0], err[1])
+        if self.stop.is_set() and session.down is None:
+            pump.send(session.close())  # type: ignore[attr-defined]
+        while (ev := session.next_event()) is not None:
+            _log_event(ev)
+            if self.on_event is not None:
+                self.on_event(ev)
+        if session.down is not None:
+            self._end(session.down)
+        elif self.until is not None and self.until(session):
+            self._end(LinkDown(DownCause.LOCAL_CLOSE, DownCause.LOCAL_CLOSE.value))
+        else:
+            self._backpressure()
+
+    def _backpressure(self) -> None:
+        # Behind on USB: leave the packets in the TUN's queue (the kernel holds or drops and
+        # counts them); the pump's wake fd says when there is room again.
+        if self.pump.writable() != self.reading:  # type: ignore[attr-defined]
+            self.reading = not self.reading
+            if self.reading:
+                self.loop.add_reader(self.tun_fd, self.read_port)
+            else:
+                self.loop.remove_reader(self.tun_fd)
+
+    def _end(self, down: LinkDown) -> None:
+        stats = {**self.session.stats(), **self.pump_stats()}
+        self.result = BridgeResult(down, stats, self.session.carrier, self.loop.clock() - self.start)
+        self.loop.stop()

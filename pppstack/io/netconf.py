@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pppstack import events as ev
 from pppstack.io import hooks
 from pppstack.io.tun import TunDevice, TunError
 
@@ -122,27 +123,38 @@ class InterfaceSetup:
         hooks.remove_file(self.status_file)
 
     # -- events ---------------------------------------------------------------------------------
-    def on_event(self, event: Any, now: float) -> None:
-        kind = type(event).__name__
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(event, now)
-            self.write_status()
+    def on_event(self, event: ev.Event, now: float) -> None:
+        # matched by class, never by name: a look-alike class from elsewhere configures nothing
+        match event:
+            case ev.LinkUp():
+                self._link_up(event)
+            case ev.AuthSucceeded():
+                # the engine already logged the outcome with the peer's own words ("... : Access granted")
+                log.debug("%s authentication succeeded", event.protocol)
+            case ev.Ipv4Up():
+                self._ipv4_up(event, now)
+            case ev.Ipv6Up():
+                self._ipv6_up(event)
+            case ev.Ipv4Down():
+                self._ipv4_down(now)
+            case ev.Ipv6Down():
+                self._ipv6_down(now)
+            case ev.LinkDown():
+                self.phase = "down"
+            case _:
+                return
+        self.write_status()
 
-    def _on_LinkUp(self, event: Any, now: float) -> None:  # noqa: N802 - named after the event
+    def _link_up(self, event: ev.LinkUp) -> None:
         self.phase = "lcp-up"
-        self.peer_mru = getattr(event, "peer_mru", None)
-        log.info("LCP is up (our MRU %s, peer's MRU %s)", getattr(event, "mru", "?"), self.peer_mru)
+        self.peer_mru = event.peer_mru
+        log.info("LCP is up (our MRU %s, peer's MRU %s)", event.mru, self.peer_mru)
 
-    def _on_AuthSucceeded(self, event: Any, now: float) -> None:  # noqa: N802
-        # the engine already logged the outcome with the peer's own words ("... : Access granted")
-        log.debug("%s authentication succeeded", getattr(event, "protocol", ""))
-
-    def _on_Ipv4Up(self, event: Any, now: float) -> None:  # noqa: N802
+    def _ipv4_up(self, event: ev.Ipv4Up, now: float) -> None:
         self.phase = "up"
         self.local, self.peer = event.local, event.peer
-        self.dns = tuple(getattr(event, "dns", ()) or ())
-        mtu = getattr(event, "mtu", None) or self.peer_mru or 1500
+        self.dns = tuple(event.dns or ())
+        mtu = event.mtu or self.peer_mru or 1500
         if self.config.mtu:
             mtu = min(mtu, self.config.mtu)
         self.mtu = mtu
@@ -196,7 +208,7 @@ class InterfaceSetup:
                 self.notes.append(f"could not write {path}: {exc.strerror or exc}")
                 log.warning("could not write %s: %s", path, exc.strerror or exc)
 
-    def _on_Ipv6Up(self, event: Any, now: float) -> None:  # noqa: N802
+    def _ipv6_up(self, event: ev.Ipv6Up) -> None:
         lo, pe = event.local_ifid, event.peer_ifid
         if self.tun is not None:
             try:
@@ -220,19 +232,13 @@ class InterfaceSetup:
         log.info("IPv6CP is up: link-local %s, peer %s", self.ll_local, self.ll_peer)
         hooks.run_hook(self.config.ipv6_up, self._ctx(), ipv6=True)
 
-    def _on_Ipv4Down(self, event: Any, now: float) -> None:  # noqa: N802
-        self._ipv4_down(now)
-
-    def _on_Ipv6Down(self, event: Any, now: float) -> None:  # noqa: N802
+    def _ipv6_down(self, now: float) -> None:
         if self.ll_local is not None:
             hooks.run_hook(self.config.ipv6_down, self._ctx(now), ipv6=True, wait=True)
             if self.tun is not None:
                 self.tun.remove_routes(6)
                 self.tun.flush_addresses(6)
             self.ll_local = self.ll_peer = None
-
-    def _on_LinkDown(self, event: Any, now: float) -> None:  # noqa: N802
-        self.phase = "down"
 
     # -- teardown -------------------------------------------------------------------------------
     def _ipv4_down(self, now: float | None = None) -> None:
@@ -251,7 +257,7 @@ class InterfaceSetup:
     def session_ended(self, end: Any, now: float) -> None:
         """The driver returned: undo this session's configuration, keep the TUN for a redial."""
         self._ipv4_down(now)
-        self._on_Ipv6Down(None, now)
+        self._ipv6_down(now)
         if self.driver is not None:
             self.driver.disable_tun()
         if self.tun is not None:

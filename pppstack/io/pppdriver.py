@@ -25,15 +25,15 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import selectors
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pppstack import events as ev
 from pppstack.endreason import Evidence, LinkEnd, Observation, classify_end, is_no_carrier_text
-from pppstack.events import DownCause
 from pppstack.exitcodes import EdgeCause
+from pppstack.io.loop import Loop
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 
 __all__ = [
@@ -99,7 +99,8 @@ class PppDriver:
 
     ``on_event(event, now)`` sees every engine event (the caller configures the TUN on Ipv4Up,
     writes status, runs hooks).  ``tun`` may be None (no privileges): then ``packet_sink`` gets the
-    IP packets and the caller injects packets with `send_ip`.
+    IP packets and the caller injects packets with `send_ip`.  The driver is an adapter on
+    `pppstack.io.loop.Loop` (its own unless ``loop`` is given).
     """
 
     def __init__(self, link: PppLink, port: SerialPort, tun: Any | None = None, *,
@@ -108,7 +109,8 @@ class PppDriver:
                  clock: Callable[[], float] = time.monotonic,
                  carrier_watch: bool = False, carrier_poll: float = 1.0,
                  stop_timeout: float = 7.0,
-                 tap: Callable[[bool, bytes, float], None] | None = None) -> None:
+                 tap: Callable[[bool, bytes, float], None] | None = None,
+                 loop: Loop | None = None) -> None:
         self.link = link
         self.port = port
         self.tun = tun
@@ -125,6 +127,7 @@ class PppDriver:
         self.network_up = False
         self._tun_wanted = False
         self._tun_registered = False
+        self._running = False
         self._out = bytearray()
         self._stop_reason: str | None = None
         self._stop_deadline: float | None = None
@@ -133,9 +136,8 @@ class PppDriver:
         self._end: LinkEnd | None = None
         self._carrier_seen = False
         self._next_carrier_check: float | None = None
-        self._calls: list[tuple[float, Callable[[float], None]]] = []
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._sel: selectors.BaseSelector | None = None
+        self._own_loop = loop is None
+        self.loop = loop if loop is not None else Loop(clock)
 
     # -- control from outside (signal handlers, other threads) -----------------------------------
     def request_stop(self, reason: str = "User request") -> None:
@@ -144,7 +146,7 @@ class PppDriver:
             self._stop_deadline = 0.0
         self._stop_requested = True
         self._stop_reason = reason
-        self._wake()
+        self.loop.wake()
 
     def request_redial(self) -> None:
         """SIGHUP: close this session so the caller dials again."""
@@ -155,18 +157,10 @@ class PppDriver:
     def redial_requested(self) -> bool:
         return self._redial_requested
 
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"!")
-        except OSError:
-            pass
-
     def call_later(self, delay: float, fn: Callable[[float], None]) -> None:
-        """Run ``fn(now)`` from the loop after ``delay`` seconds (status writes, demo pings)."""
-        self._calls.append((self.clock() + delay, fn))
-        self._calls.sort(key=lambda c: c[0])
-        if self._sel is not None:
-            self._wake()  # the loop may be asleep with no deadline (called from another thread)
+        """Run ``fn(now)`` from the loop after ``delay`` seconds (status writes, demo pings).
+        Thread-safe: a sleeping loop is woken."""
+        self.loop.call_later(delay, fn)
 
     def send_ip(self, packet: bytes) -> None:
         """Inject an IP packet into the link (used when there is no TUN)."""
@@ -186,104 +180,88 @@ class PppDriver:
         self._update_tun()
 
     def _update_tun(self) -> None:
-        """Register the TUN fd while wanted and the port keeps up (hysteresis on the out buffer)."""
+        """Watch the TUN fd while wanted and the port keeps up (hysteresis on the out buffer)."""
         queued = len(self._out)
         if self._tun_registered:
             want = self._tun_wanted and queued <= WRITE_HIGH_WATER
         else:
             want = self._tun_wanted and queued <= WRITE_HIGH_WATER // 4
-        if want == self._tun_registered or self._sel is None or self.tun is None:
+        if want == self._tun_registered or not self._running or self.tun is None:
             return
         if want:
-            self._sel.register(self.tun.fileno(), selectors.EVENT_READ, "tun")
+            self.loop.add_reader(self.tun.fileno(), self._read_tun)
         else:
-            try:
-                self._sel.unregister(self.tun.fileno())
-            except (KeyError, ValueError):
-                pass
+            self.loop.remove_reader(self.tun.fileno())
         self._tun_registered = want
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, connected_at: float | None = None) -> LinkEnd:
         now = self.clock()
         self.connected_at = now if connected_at is None else connected_at
-        sel = selectors.DefaultSelector()
-        self._sel = sel
+        loop = self.loop
         port_fd = self.port.fileno()
-        sel.register(port_fd, selectors.EVENT_READ, "port")
-        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         if self.carrier_watch and self.port.carrier() is not None:
             self._carrier_seen = bool(self.port.carrier())
             self._next_carrier_check = now + self.carrier_poll
-        link = self.link
-        link.open(now)
-        watching_write = False
+        self._running = True
+        loop.add_reader(port_fd, self._read_port)
+        own = loop.add_machine(self._own_timer, self._own_due)      # stop and carrier deadlines
+        engine = loop.add_machine(self.link.get_timer, self._engine_due)
+        loop.add_prepare(self._prepare)
+        self.link.open(now)
         try:
-            while self._end is None:
-                self._flush()
-                if self._end is not None:
-                    break
-                # backpressure: while the port is behind, watch it for room instead of reading TUN
-                behind = len(self._out) > 0
-                if behind != watching_write:
-                    sel.modify(port_fd, selectors.EVENT_READ | (selectors.EVENT_WRITE if behind else 0), "port")
-                    watching_write = behind
-                self._update_tun()
-                timeout = self._timeout(self.clock())
-                ready = sel.select(timeout)
-                now = self.clock()
-                self.counters.wakeups += 1
-                for key, mask in ready:
-                    tag = key.data
-                    if tag == "port":
-                        if mask & selectors.EVENT_READ:
-                            self._read_port(now)
-                    elif tag == "tun":
-                        self._read_tun(now)
-                    else:
-                        try:
-                            os.read(self._wake_r, 512)
-                        except OSError:
-                            pass
-                if self._end is not None:
-                    break
-                self._run_timers(now)
+            loop.run(until=lambda: self._end is not None)
+            assert self._end is not None
             return self._end
         finally:
-            sel.close()
-            self._sel = None
+            loop.remove_prepare(self._prepare)
+            loop.remove_machine(own)
+            loop.remove_machine(engine)
+            for fd in {port_fd, self.port.write_fd} | ({self.tun.fileno()} if self._tun_registered else set()):
+                loop.forget(fd)
+            self._running = False
             self._tun_registered = False
 
-    def _timeout(self, now: float) -> float | None:
-        deadlines = [t for t in (self.link.get_timer(), self._next_carrier_check, self._stop_deadline) if t is not None]
-        if self._calls:
-            deadlines.append(self._calls[0][0])
-        if self._stop_requested and self._stop_deadline is None:
-            return 0.0
-        if not deadlines:
-            return None
-        return max(0.0, min(deadlines) - now)
+    def _prepare(self, now: float) -> None:
+        """Before each wait: write what the engine queued; watch the port for room only while
+        output waits, and stop reading TUN while it is behind (backpressure)."""
+        self.counters.wakeups = self.loop.turns
+        self._drain_events(now)     # what a call (e.g. bytes that followed CONNECT) made the engine say
+        self._flush()
+        if self._end is not None:
+            self.loop.stop()
+            return
+        if self._out:
+            self.loop.add_writer(self.port.write_fd, self._on_writable)
+        else:
+            self.loop.remove_writer(self.port.write_fd)
+        self._update_tun()
 
-    def _run_timers(self, now: float) -> None:
-        link = self.link
+    def _on_writable(self, now: float) -> None:
+        self._flush()
+
+    def _own_timer(self) -> float | None:
+        if self._stop_requested and self._stop_deadline is None:
+            return 0.0  # start closing at once
+        times = [t for t in (self._stop_deadline, self._next_carrier_check) if t is not None]
+        return min(times) if times else None
+
+    def _own_due(self, now: float) -> None:
         if self._stop_requested and self._stop_deadline is None:
             self._stop_deadline = now + self.stop_timeout
             log.info("closing the link: %s", self._stop_reason)
-            link.close(self._stop_reason or "User request", now)
+            self.link.close(self._stop_reason or "User request", now)
             self._drain_events(now)
         elif self._stop_deadline is not None and now >= self._stop_deadline and self._end is None:
             self._finish(Evidence(Observation.STOPPED, was_up=self.network_up), now)
             return
-        timer = link.get_timer()
-        if timer is not None and now >= timer:
-            link.handle_timer(now)
-            self._drain_events(now)
         if self._next_carrier_check is not None and now >= self._next_carrier_check:
             self._next_carrier_check = now + self.carrier_poll
             self._check_carrier(now)
-        while self._calls and self._calls[0][0] <= now and self._end is None:
-            _, fn = self._calls.pop(0)
-            fn(now)
+            self._drain_events(now)
+
+    def _engine_due(self, now: float) -> None:
+        self.link.handle_timer(now)
         self._drain_events(now)
 
     def _check_carrier(self, now: float) -> None:
@@ -417,32 +395,33 @@ class PppDriver:
                 return
             self._handle_event(event, now)
 
-    def _handle_event(self, event: Any, now: float) -> None:
-        kind = type(event).__name__
-        if kind == "ModemText":
-            text = getattr(event, "text", "")
-            self.counters.modem_text.append(text)
-            del self.counters.modem_text[:-20]
-            log.warning("the modem printed %r where PPP frames should be", text.strip()[:80])
-        elif kind in ("Ipv4Up", "Ipv6Up"):
-            self.network_up = True
+    def _handle_event(self, event: ev.Event, now: float) -> None:
+        # matched by class, never by name: a renamed or look-alike class must not pass for these
+        match event:
+            case ev.ModemText(text=text):
+                self.counters.modem_text.append(text)
+                del self.counters.modem_text[:-20]
+                log.warning("the modem printed %r where PPP frames should be", text.strip()[:80])
+            case ev.Ipv4Up() | ev.Ipv6Up():
+                self.network_up = True
         if self.on_event is not None:
             self.on_event(event, now)
-        if kind == "ModemText" and is_no_carrier_text(getattr(event, "text", "")) and self._end is None:
-            # The modem is in command mode: a Terminate-Request would only be AT text to it.
-            self._finish(Evidence(Observation.EOF, **self._ctx(now)), now)
-        elif kind == "LinkDown" and self._end is None:
-            cause = getattr(event, "cause", None)
-            cause = cause if isinstance(cause, DownCause) else None
-            obs = Observation.STOPPED if (self._stop_requested and cause is DownCause.LOCAL_CLOSE) \
-                else Observation.LINK_DOWN
-            self._finish(Evidence(obs, down_cause=cause, down_message=getattr(event, "message", ""),
-                                  **self._ctx(now)), now)
+        if self._end is not None:
+            return
+        match event:
+            case ev.ModemText(text=text) if is_no_carrier_text(text):
+                # The modem is in command mode: a Terminate-Request would only be AT text to it.
+                self._finish(Evidence(Observation.EOF, **self._ctx(now)), now)
+            case ev.LinkDown(cause=cause, message=message):
+                local = self._stop_requested and cause is ev.DownCause.LOCAL_CLOSE
+                obs = Observation.STOPPED if local else Observation.LINK_DOWN
+                self._finish(Evidence(obs, down_cause=cause, down_message=message, **self._ctx(now)), now)
 
     def _finish(self, evidence: Evidence, now: float) -> None:
         if self._end is not None:
             return
         self._end = classify_end(evidence)
+        self.loop.stop()
         if self._stop_requested and evidence.observation is Observation.STOPPED:
             self._end = LinkEnd(EdgeCause.STOPPED, f"The link was closed on request ({self._stop_reason}).",
                                 evidence.was_up)
@@ -459,8 +438,5 @@ class PppDriver:
         self._out.clear()
 
     def close(self) -> None:
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        if self._own_loop:
+            self.loop.close()

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import select
 import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
+from pppstack.io.loop import Loop, SelfPipe
 from pppstack.io.netconf import InterfaceSetup
 from pppstack.io.pppdriver import LinkEnd, PppDriver
 from pppstack.io.serialport import SerialPort
@@ -63,12 +63,15 @@ class Signals:
         self.redial_requested = False
         self.signal_name: str | None = None
         self._saved: dict[int, Any] = {}
-        self._waker: Callable[[], None] | None = None
-        self.wake_fd = -1
-        self._wake_w = -1
+        self._pipe: SelfPipe | None = None
+
+    @property
+    def wake_fd(self) -> int:
+        """The self-pipe's read end (-1 outside ``with``): readable once a signal arrived."""
+        return self._pipe.read_fd if self._pipe is not None else -1
 
     def __enter__(self) -> Signals:
-        self.wake_fd, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._pipe = SelfPipe()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._saved[sig] = signal.signal(sig, self._handle)
         return self
@@ -76,20 +79,14 @@ class Signals:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._saved.items():
             signal.signal(sig, old)
-        for fd in (self.wake_fd, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.wake_fd = self._wake_w = -1
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
 
     def drain(self) -> None:
         """Empty the self-pipe (the flags say what happened)."""
-        try:
-            while os.read(self.wake_fd, 512):
-                pass
-        except OSError:
-            pass
+        if self._pipe is not None:
+            self._pipe.drain()
 
     def _handle(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
@@ -103,27 +100,21 @@ class Signals:
             log.info("%s again: stopping now", name)
         self.stop_requested = True
         self.signal_name = name
-        if self._wake_w >= 0:
-            try:
-                os.write(self._wake_w, b"!")
-            except OSError:
-                pass
+        if self._pipe is not None:
+            self._pipe.wake()
         if self.driver is not None:
             self.driver.request_stop(f"{name} received")
 
     def sleep(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> bool:
         """Sleep unless a stop signal arrives; True if we slept the whole time."""
-        end = clock() + seconds
-        while not self.stop_requested:
-            left = end - clock()
-            if left <= 0:
-                return True
+        if self.stop_requested:
+            return False
+        with Loop(clock) as loop:
             if self.wake_fd >= 0:
-                select.select([self.wake_fd], [], [], left)
-                self.drain()
-            else:
-                time.sleep(min(left, 0.2))
-        return False
+                loop.add_reader(self.wake_fd, lambda now: self.drain())
+            loop.call_later(seconds, lambda now: loop.stop())
+            loop.run(until=lambda: self.stop_requested)
+        return not self.stop_requested
 
 
 def run_session(port: SerialPort, link: Any, setup: InterfaceSetup, signals: Signals | None = None, *,

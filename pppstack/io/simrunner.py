@@ -27,7 +27,6 @@ import errno
 import itertools
 import logging
 import os
-import select
 import threading
 import time
 import tty
@@ -35,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pppstack.io.loop import Loop
 from pppstack.sim.modem import (
     CommandSeen,
     Connected,
@@ -54,7 +54,8 @@ __all__ = ["start_sim", "SimHandle"]
 
 log = logging.getLogger("pppstack.sim")
 _counter = itertools.count()
-_ABSENT_POLL = 0.05
+_ABSENT_POLL = 0.05  # s between looks at a port nobody has open
+_READS_PER_TURN = 16
 MODEM_INTERFACE = 2  # the modem (PPP) port is the stick's third ttyUSB, as in the thread and `pppstack ports`
 
 
@@ -86,6 +87,8 @@ class _Port:
     pts: str = ""
     out: bytearray = field(default_factory=bytearray)
     client: bool = False            # a client holds the slave open
+    on_read: Callable[[float], None] | None = None     # the loop's callbacks for this port's master
+    on_write: Callable[[float], None] | None = None
 
 
 class SimHandle:
@@ -109,8 +112,8 @@ class SimHandle:
         self.log: list[str] = []
         self._ports: list[_Port] = []
         self._stop = False
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
+        self._ev = Loop()
+        self._next_probe: float | None = None   # when ports without a client are looked at again
         self._appear(0)
         now = time.monotonic()
         self.modem.start(now)
@@ -174,18 +177,14 @@ class SimHandle:
         if self._stop:
             return
         self._stop = True
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass
+        self._ev.wake()
         self._thread.join(5.0)
         with self._lock:
             for p in self._ports:
                 self._close(p, unlink=True)
             self._ports = []
             self._lock.notify_all()
-        for fd in (self._wake_r, self._wake_w):
-            os.close(fd)
+        self._ev.close()
         if self.tun is not None:
             self.tun.close()
         try:
@@ -213,6 +212,9 @@ class SimHandle:
         os.close(slave)             # no slave held open: the client's close is visible (DTR drop)
         os.set_blocking(master, False)
         port.master, port.client, port.out = master, False, bytearray()
+        port.on_read = lambda now: self._read_port(port, now)
+        port.on_write = lambda now: self._write(port)
+        self._next_probe = time.monotonic()     # look for its client at once
         tmp = port.link + ".new"
         if os.path.lexists(tmp):
             os.unlink(tmp)
@@ -238,6 +240,7 @@ class SimHandle:
         if unlink and os.path.lexists(port.link) and os.path.realpath(port.link) == port.pts:
             os.unlink(port.link)
         if port.master >= 0:
+            self._ev.forget(port.master)
             os.close(port.master)
             port.master = -1
 
@@ -299,67 +302,77 @@ class SimHandle:
                 self._lock.notify_all()
 
     def _loop(self) -> None:
-        while not self._stop:
-            now = time.monotonic()
-            timers = [t for t in (self.modem.get_timer(), self._pcui.get_timer() if self._pcui else None) if t]
-            timeout = max(0.0, min(timers) - now) if timers else 1.0
-            poller = select.poll()
-            poller.register(self._wake_r, select.POLLIN)
-            fds: dict[int, _Port] = {}
-            for p in self._ports:
-                if p.master < 0:
-                    continue
-                if not p.client:
-                    probe = select.poll()
-                    probe.register(p.master, select.POLLIN)
-                    if any(ev & select.POLLHUP for _, ev in probe.poll(0)):
-                        timeout = min(timeout, _ABSENT_POLL)
-                        continue
-                    p.client = True
-                    if p.modem is not None:
-                        p.modem.port_opened(now)
-                fds[p.master] = p
-                poller.register(p.master, select.POLLIN | (select.POLLOUT if p.out else 0))
-            if self.tun is not None:
-                poller.register(self.tun.fileno(), select.POLLIN)
-            ready = poller.poll(timeout * 1000)
-            now = time.monotonic()
-            for fd, mask in ready:
-                if fd == self._wake_r:
-                    try:
-                        os.read(self._wake_r, 64)
-                    except BlockingIOError:
-                        pass
-                elif self.tun is not None and fd == self.tun.fileno():
-                    for pkt in self.tun.read_batch(64):
-                        self.modem.send_ip(pkt, now)
-                elif fd in fds:
-                    self._service(fds[fd], mask, now)
-            for m in (self.modem, self._pcui):
-                if m is not None and (t := m.get_timer()) is not None and now >= t:
-                    m.handle_timer(now)
-            self._pump(now)
+        loop = self._ev
+        for m in (self.modem, self._pcui):
+            if m is not None:
+                loop.add_machine(m.get_timer, m.handle_timer)
+        # A pty master says nothing when a client opens its slave (while none has it open it only
+        # reports a hang-up, over and over), so ports without a client are looked at on a deadline.
+        loop.add_machine(lambda: self._next_probe, self._find_clients)
+        if self.tun is not None:
+            loop.add_reader(self.tun.fileno(), self._read_tun)
+        loop.add_prepare(self._prepare)
+        loop.run(until=lambda: self._stop)
 
-    def _service(self, p: _Port, mask: int, now: float) -> None:
-        if mask & (select.POLLIN | select.POLLHUP | select.POLLERR):
-            while True:
-                try:
-                    data = os.read(p.master, 65536)
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    if exc.errno != errno.EIO:
-                        raise
-                    data = b""
-                if not data:  # EIO: the last client closed the slave
-                    p.client = False
-                    if p.modem is not None and p.modem.mode is Mode.DATA:
-                        p.modem.hangup("the host closed the port (DTR dropped)", now)
-                    break
-                if p.modem is not None:
+    def _prepare(self, now: float) -> None:
+        """Before each wait: pass on what the machines said; watch the ports that have a client
+        (for room only while output waits)."""
+        self._pump(now)
+        loop = self._ev
+        for p in self._ports:
+            if p.master < 0 or p.on_read is None or p.on_write is None:
+                continue
+            if not p.client:
+                loop.forget(p.master)
+                continue
+            loop.add_reader(p.master, p.on_read)
+            if p.out:
+                loop.add_writer(p.master, p.on_write)
+            else:
+                loop.remove_writer(p.master)
+
+    def _find_clients(self, now: float) -> None:
+        self._next_probe = None
+        for p in self._ports:
+            if p.master < 0 or p.client:
+                continue
+            try:
+                data = os.read(p.master, 65536)
+            except BlockingIOError:
+                data = b""              # open, nothing said yet
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                self._next_probe = now + _ABSENT_POLL   # EIO: nobody holds the slave open
+                continue
+            p.client = True
+            if p.modem is not None:
+                p.modem.port_opened(now)
+                if data:
                     p.modem.receive_data(data, now)
-        if mask & select.POLLOUT:
-            self._write(p)
+
+    def _read_tun(self, now: float) -> None:
+        for pkt in self.tun.read_batch(64):
+            self.modem.send_ip(pkt, now)
+
+    def _read_port(self, p: _Port, now: float) -> None:
+        for _ in range(_READS_PER_TURN):   # bounded: the other ports and the TUN get their turn
+            try:
+                data = os.read(p.master, 65536)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                data = b""
+            if not data:  # EIO: the last client closed the slave
+                p.client = False
+                self._next_probe = now + _ABSENT_POLL
+                if p.modem is not None and p.modem.mode is Mode.DATA:
+                    p.modem.hangup("the host closed the port (DTR dropped)", now)
+                return
+            if p.modem is not None:
+                p.modem.receive_data(data, now)
 
     def _write(self, p: _Port) -> None:
         while p.out and p.master >= 0:

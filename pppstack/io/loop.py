@@ -1,0 +1,305 @@
+"""The one event loop every I/O edge runs on: PPP driver, NCM bridge, AT dialogue, simulator.
+
+Theory of operation.  A `Loop` owns one selector and one wake pipe.  An edge plugs in:
+
+* fds with a callback for "readable" and one for "writable" (`add_reader`, `add_writer`).  An
+  edge registers its writer only while it has output queued, so a full port costs nothing until
+  the kernel says there is room (backpressure by writability, never a retry timer);
+* sans-I/O machines (`add_machine(get_timer, handle_timer)`): the loop sleeps until the earliest
+  of their deadlines -- 0.0 is a deadline like any other -- and fires every one that is due;
+* one-shot calls (`call_at`, `call_later`; thread-safe);
+* `prepare` hooks, run before every wait: an edge flushes what its machine produced and decides
+  what to watch, so the wait always reflects the machines' current state.
+
+A turn: prepare hooks -> select() until the earliest deadline or a ready fd -> each ready fd's
+callback once -> due machines -> due calls.  Callbacks do a bounded amount of work (one read
+batch), so two busy fds alternate turn by turn instead of one starving the other.
+
+`wake()` is async-signal-safe and thread-safe.  While a loop runs on the main thread, Python's
+signal wakeup fd points at its pipe: a signal arriving during select() makes the interpreter run
+the handler and then retry the select (PEP 475), which the byte in the pipe ends at once, so
+whatever the handler changed (a stop flag, a threading.Event) is looked at without polling.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import selectors
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["Loop", "SelfPipe", "Call", "Machine"]
+
+Callback = Callable[[float], None]
+
+
+class SelfPipe:
+    """A non-blocking pipe that wakes a select(); `wake()` is safe from signal handlers and threads."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def wake(self) -> None:
+        try:
+            os.write(self.write_fd, b"!")
+        except OSError:
+            pass  # full (the reader is awake already) or closed (nobody waits any more)
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.read_fd, 4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for fd in (self.read_fd, self.write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.read_fd = self.write_fd = -1
+
+
+@dataclass(order=True)
+class Call:
+    """A pending `call_at`; `cancel()` it to drop it."""
+
+    when: float
+    seq: int
+    fn: Callback | None = field(compare=False)
+
+    def cancel(self) -> None:
+        self.fn = None
+
+
+@dataclass
+class Machine:
+    """A registered sans-I/O machine: its deadline and what to do when it is due."""
+
+    get_timer: Callable[[], float | None]
+    handle_timer: Callback
+    active: bool = True
+
+
+class Loop:
+    """One selector, one wake pipe, deadlines from the registered machines (see the module doc)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._sel: selectors.BaseSelector = selectors.DefaultSelector()
+        self._pipe = SelfPipe()
+        self._handlers: dict[int, list[Callback | None]] = {}   # fd -> [on_readable, on_writable]
+        self._machines: list[Machine] = []
+        self._prepare: list[Callback] = []
+        self._calls: list[Call] = []
+        self._calls_lock = threading.Lock()
+        self._seq = itertools.count()
+        self._stopping = False
+        self.turns = 0
+        self._sel.register(self._pipe.read_fd, selectors.EVENT_READ, None)
+
+    # -- wake ---------------------------------------------------------------------------------------
+    @property
+    def wake_fd(self) -> int:
+        return self._pipe.read_fd
+
+    def wake(self) -> None:
+        """End the current (or next) wait at once.  Safe from signal handlers and other threads."""
+        self._pipe.wake()
+
+    # -- fds ----------------------------------------------------------------------------------------
+    def add_reader(self, fd: int, fn: Callback) -> None:
+        self._set(fd, 0, fn)
+
+    def remove_reader(self, fd: int) -> None:
+        self._set(fd, 0, None)
+
+    def add_writer(self, fd: int, fn: Callback) -> None:
+        """Call ``fn(now)`` while ``fd`` can take data; remove it once the queue is empty."""
+        self._set(fd, 1, fn)
+
+    def remove_writer(self, fd: int) -> None:
+        self._set(fd, 1, None)
+
+    def watching(self, fd: int) -> bool:
+        return fd in self._handlers
+
+    def forget(self, fd: int) -> None:
+        """Stop watching ``fd`` for anything (call before closing it)."""
+        if self._handlers.pop(fd, None) is not None:
+            self._unregister(fd)
+
+    def _set(self, fd: int, slot: int, fn: Callback | None) -> None:
+        old = self._handlers.get(fd)
+        pair = list(old) if old is not None else [None, None]
+        if pair[slot] is fn:
+            return
+        pair[slot] = fn
+        mask = (selectors.EVENT_READ if pair[0] else 0) | (selectors.EVENT_WRITE if pair[1] else 0)
+        if not mask:
+            self.forget(fd)
+            return
+        self._handlers[fd] = pair
+        if old is None:
+            self._register(fd, mask)
+        else:
+            self._sel.modify(fd, mask, None)
+
+    def _register(self, fd: int, mask: int) -> None:
+        try:
+            self._sel.register(fd, mask, None)
+        except PermissionError:
+            # epoll refuses regular files and /dev/null (chat run with such a stdin); select() does not
+            old, self._sel = self._sel, selectors.SelectSelector()
+            for key in old.get_map().values():
+                self._sel.register(key.fileobj, key.events, key.data)
+            old.close()
+            self._sel.register(fd, mask, None)
+
+    def _unregister(self, fd: int) -> None:
+        try:
+            self._sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    # -- time ---------------------------------------------------------------------------------------
+    def add_machine(self, get_timer: Callable[[], float | None], handle_timer: Callback) -> Machine:
+        """Sleep no later than ``get_timer()``; call ``handle_timer(now)`` once it is due."""
+        m = Machine(get_timer, handle_timer)
+        self._machines.append(m)
+        return m
+
+    def remove_machine(self, m: Machine) -> None:
+        m.active = False
+        if m in self._machines:
+            self._machines.remove(m)
+
+    def call_at(self, when: float, fn: Callback) -> Call:
+        """Run ``fn(now)`` from the loop at ``when`` (thread-safe: wakes a sleeping loop)."""
+        call = Call(when, next(self._seq), fn)
+        with self._calls_lock:
+            heapq.heappush(self._calls, call)
+        self.wake()
+        return call
+
+    def call_later(self, delay: float, fn: Callback) -> Call:
+        return self.call_at(self.clock() + delay, fn)
+
+    def add_prepare(self, fn: Callback) -> None:
+        """Run ``fn(now)`` before every wait (flush output, decide what to watch)."""
+        self._prepare.append(fn)
+
+    def remove_prepare(self, fn: Callback) -> None:
+        if fn in self._prepare:
+            self._prepare.remove(fn)
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline of the machines and calls (None: wait for an fd)."""
+        times = [t for m in self._machines if (t := m.get_timer()) is not None]
+        with self._calls_lock:
+            while self._calls and self._calls[0].fn is None:
+                heapq.heappop(self._calls)
+            if self._calls:
+                times.append(self._calls[0].when)
+        return min(times) if times else None
+
+    # -- running ------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End `run` after the callback running now (nothing else in this turn runs)."""
+        self._stopping = True
+        self.wake()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Turn until `stop()` is called or ``until()`` is true (checked before every wait)."""
+        self._stopping = False
+        old_wakeup = self._claim_signal_wakeup()
+        try:
+            while not self._stopping and not (until is not None and until()):
+                self.run_once()
+        finally:
+            self._release_signal_wakeup(old_wakeup)
+
+    def run_once(self, timeout: float | None = None) -> None:
+        """One turn: prepare, wait (at most ``timeout``), dispatch ready fds, due machines and calls."""
+        for fn in list(self._prepare):
+            fn(self.clock())
+            if self._stopping:
+                return
+        deadline = self.next_deadline()
+        if deadline is not None:
+            wait = max(0.0, deadline - self.clock())
+            timeout = wait if timeout is None else min(timeout, wait)
+        ready = self._sel.select(timeout)
+        self.turns += 1
+        now = self.clock()
+        for key, mask in ready:
+            if self._stopping:
+                return
+            self._dispatch(key.fd, mask, now)
+        for m in list(self._machines):
+            if self._stopping:
+                return
+            t = m.get_timer()
+            if m.active and t is not None and now >= t:
+                m.handle_timer(now)
+        self._run_calls(now)
+
+    def _dispatch(self, fd: int, mask: int, now: float) -> None:
+        if fd == self._pipe.read_fd:
+            self._pipe.drain()
+            return
+        # looked up again for each half: the reader may have removed the writer (or both)
+        pair = self._handlers.get(fd)
+        if pair is not None and mask & selectors.EVENT_READ and pair[0] is not None:
+            pair[0](now)
+        pair = self._handlers.get(fd)
+        if pair is not None and mask & selectors.EVENT_WRITE and pair[1] is not None and not self._stopping:
+            pair[1](now)
+
+    def _run_calls(self, now: float) -> None:
+        while not self._stopping:
+            with self._calls_lock:
+                if not self._calls or self._calls[0].when > now:
+                    return
+                call = heapq.heappop(self._calls)
+            fn = call.fn
+            if fn is not None:
+                call.fn = None
+                fn(now)
+
+    def _claim_signal_wakeup(self) -> int | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        try:
+            return signal.set_wakeup_fd(self._pipe.write_fd, warn_on_full_buffer=False)
+        except ValueError:
+            return None
+
+    def _release_signal_wakeup(self, old: int | None) -> None:
+        if old is not None:
+            try:
+                signal.set_wakeup_fd(old)
+            except ValueError:
+                pass
+
+    def close(self) -> None:
+        self._sel.close()
+        self._handlers.clear()
+        self._machines.clear()
+        self._pipe.close()
+
+    def __enter__(self) -> Loop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
