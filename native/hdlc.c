@@ -124,6 +124,8 @@ unsigned hdlc_set_features(unsigned mask)
 
 static uint16_t crc16(uint16_t c, const uint8_t *p, size_t n)
 {
+    if ((features_on & HDLC_SIMD_VPCLMUL) && n >= 64)
+        return hdlc_x86_crc16_512(c, p, n);
     if ((features_on & HDLC_SIMD_PCLMUL) && n >= 64)
         return hdlc_x86_crc16(c, p, n);
     return hdlc_crc16_tab(c, p, n);
@@ -131,6 +133,8 @@ static uint16_t crc16(uint16_t c, const uint8_t *p, size_t n)
 
 static uint32_t crc32(uint32_t c, const uint8_t *p, size_t n)
 {
+    if ((features_on & HDLC_SIMD_VPCLMUL) && n >= 64)
+        return hdlc_x86_crc32_512(c, p, n);
     if ((features_on & HDLC_SIMD_PCLMUL) && n >= 64)
         return hdlc_x86_crc32(c, p, n);
     return hdlc_crc32_tab(c, p, n);
@@ -645,7 +649,7 @@ static size_t run_bytes(ctx *x, const uint8_t *in, size_t i, size_t n)
                               &d->dropped);
             x->o += made;
             i += used;
-            if (i >= n)
+            if (i >= n || in[i] == FLAG)
                 return i;
         }
         size_t j = i + (d->accm ? hdlc_scan_fec_portable(in + i, n - i, d->accm)

@@ -52,7 +52,8 @@ enum {
     HDLC_SIMD_SSSE3 = 1,    /* 16-byte scan, pshufb escape/unescape */
     HDLC_SIMD_AVX2 = 2,     /* 32-byte scan */
     HDLC_SIMD_PCLMUL = 4,   /* carry-less multiply FCS */
-    HDLC_SIMD_AVX512 = 8    /* AVX-512 VBMI2 compress for escape/unescape */
+    HDLC_SIMD_AVX512 = 8,   /* AVX-512 VBMI2 compress for escape/unescape */
+    HDLC_SIMD_VPCLMUL = 16  /* AVX-512 VPCLMULQDQ FCS, 256 bytes per step */
 };
 
 typedef struct hdlc_decoder hdlc_decoder;

@@ -14,6 +14,9 @@ size_t hdlc_scan_fec_portable(const uint8_t *p, size_t n, uint32_t accm);
 unsigned hdlc_x86_detect(void);
 uint16_t hdlc_x86_crc16(uint16_t c, const uint8_t *p, size_t n);
 uint32_t hdlc_x86_crc32(uint32_t c, const uint8_t *p, size_t n);
+/* The same with 512-bit VPCLMULQDQ (HDLC_SIMD_VPCLMUL); n >= 64. */
+uint16_t hdlc_x86_crc16_512(uint16_t c, const uint8_t *p, size_t n);
+uint32_t hdlc_x86_crc32_512(uint32_t c, const uint8_t *p, size_t n);
 /* Escape in[0..n) into out (at most 2n bytes); returns bytes written. */
 size_t hdlc_x86_escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm, unsigned features);
 /* Unescape leading 16-byte blocks of in[0..n) that hold no flag and no escape or dropped byte

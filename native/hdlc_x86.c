@@ -24,6 +24,7 @@
 #define T_SSSE3 __attribute__((target("ssse3")))
 #define T_AVX2 __attribute__((target("avx2")))
 #define T_CLMUL __attribute__((target("pclmul,sse4.1")))
+#define T_VPCLMUL __attribute__((target("avx512f,avx512bw,vpclmulqdq,pclmul,sse4.1")))
 #define T_AVX512 \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,bmi2,popcnt")))
 
@@ -31,6 +32,7 @@
 typedef struct {
     uint64_t k128_lo, k128_hi; /* fold by 128 bits */
     uint64_t k512_lo, k512_hi; /* fold by 512 bits (four accumulators) */
+    uint64_t k2048_lo, k2048_hi; /* fold by 2048 bits (four 512-bit accumulators) */
 } fold_consts;
 
 static fold_consts c16, c32;
@@ -65,6 +67,8 @@ static void make_consts(fold_consts *c, uint64_t P, unsigned w)
     c->k128_hi = refl64(xpow_mod(128 - 1, P, w));
     c->k512_lo = refl64(xpow_mod(512 + 63, P, w));
     c->k512_hi = refl64(xpow_mod(512 - 1, P, w));
+    c->k2048_lo = refl64(xpow_mod(2048 + 63, P, w));
+    c->k2048_hi = refl64(xpow_mod(2048 - 1, P, w));
 }
 
 static void make_shuffles(void)
@@ -101,6 +105,9 @@ unsigned hdlc_x86_detect(void)
         __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("bmi2") &&
         __builtin_cpu_supports("popcnt"))
         f |= HDLC_SIMD_AVX512;
+    if ((f & HDLC_SIMD_PCLMUL) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vpclmulqdq"))
+        f |= HDLC_SIMD_VPCLMUL;
     make_consts(&c16, 0x11021, 16);     /* x^16 + x^12 + x^5 + 1 */
     make_consts(&c32, 0x104C11DB7ull, 32);
     make_shuffles();
@@ -108,9 +115,41 @@ unsigned hdlc_x86_detect(void)
 }
 
 /* ---- FCS by folding ------------------------------------------------------------------------ */
-T_CLMUL static inline __m128i fold(__m128i x, __m128i k)
+T_CLMUL static inline __attribute__((always_inline)) __m128i fold(__m128i x, __m128i k)
 {
     return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+/* shuffle indices for the tail: SHIFT + 16 + j holds j, the bytes around it 0x80 (zero) */
+static const uint8_t SHIFT[48] = {
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+
+/* Fold the last whole 16-byte blocks into x, then the last r < 16 bytes: x || tail is
+ * A * x^128 + B, A the first r bytes of x (right-aligned in a block, leading zero bytes do not
+ * change a polynomial) and B the 16 bytes after them, so it folds like one more block.  The
+ * bytes before p[0] were already consumed, so the tail is read with one 16-byte load ending at
+ * p + r.  Leaves exactly 16 bytes for the table finish. */
+T_CLMUL static inline __attribute__((always_inline)) const uint8_t *fold_tail(__m128i x, __m128i k128, const uint8_t *p, size_t n,
+                                         uint8_t last[16])
+{
+    while (n >= 16) {
+        x = _mm_xor_si128(fold(x, k128), _mm_loadu_si128((const __m128i *)p));
+        p += 16;
+        n -= 16;
+    }
+    if (n) {
+        __m128i ia = _mm_loadu_si128((const __m128i *)(SHIFT + n));      /* i >= 16-n: i-(16-n) */
+        __m128i ib = _mm_loadu_si128((const __m128i *)(SHIFT + 16 + n)); /* i < 16-n: i+n */
+        __m128i end = _mm_loadu_si128((const __m128i *)(p + n - 16));
+        __m128i a = _mm_shuffle_epi8(x, ia);
+        __m128i b = _mm_blendv_epi8(end, _mm_shuffle_epi8(x, ib), ia);
+        x = _mm_xor_si128(fold(a, k128), b);
+        p += n;
+    }
+    _mm_storeu_si128((__m128i *)last, x);
+    return p;
 }
 
 /* crc0 of p[0..n) after XORing `init` (w/8 bytes, little-endian) into the first bytes; n >= 64.
@@ -138,28 +177,83 @@ T_CLMUL static const uint8_t *fold_all(const fold_consts *c, uint32_t init, cons
     __m128i x = _mm_xor_si128(fold(x0, k128), x1);
     x = _mm_xor_si128(fold(x, k128), x2);
     x = _mm_xor_si128(fold(x, k128), x3);
-    while (n >= 16) {
-        x = _mm_xor_si128(fold(x, k128), _mm_loadu_si128((const __m128i *)p));
-        p += 16;
-        n -= 16;
-    }
-    _mm_storeu_si128((__m128i *)last, x);
-    *np = n;
-    return p;
+    return fold_tail(x, k128, p, n, last);
 }
 
 uint16_t hdlc_x86_crc16(uint16_t c, const uint8_t *p, size_t n)
 {
     uint8_t last[16];
-    p = fold_all(&c16, c, p, &n, last);
-    return hdlc_crc16_tab(hdlc_crc16_tab(0, last, 16), p, n);
+    fold_all(&c16, c, p, &n, last);
+    return hdlc_crc16_tab(0, last, 16);
 }
 
 uint32_t hdlc_x86_crc32(uint32_t c, const uint8_t *p, size_t n)
 {
     uint8_t last[16];
-    p = fold_all(&c32, c, p, &n, last);
-    return hdlc_crc32_tab(hdlc_crc32_tab(0, last, 16), p, n);
+    fold_all(&c32, c, p, &n, last);
+    return hdlc_crc32_tab(0, last, 16);
+}
+
+/* The same fold on 512-bit registers: four of them (256 bytes per step) keep VPCLMULQDQ's
+ * latency hidden; what is left goes 64 bytes, then 16, then the tail. */
+T_VPCLMUL static inline __m512i fold512(__m512i x, __m512i k, __m512i data)
+{
+    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                     _mm512_clmulepi64_epi128(x, k, 0x11), data, 0x96);
+}
+
+T_VPCLMUL static void fold_all_512(const fold_consts *c, uint32_t init, const uint8_t *p, size_t n,
+                                   uint8_t last[16])
+{
+    const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)c->k2048_hi,
+                                                                (long long)c->k2048_lo));
+    const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)c->k512_hi,
+                                                               (long long)c->k512_lo));
+    const __m128i k128 = _mm_set_epi64x((long long)c->k128_hi, (long long)c->k128_lo);
+    __m512i x = _mm512_xor_si512(_mm512_loadu_si512(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)init)));
+    p += 64;
+    n -= 64;
+    if (n >= 192) {
+        __m512i x1 = _mm512_loadu_si512(p), x2 = _mm512_loadu_si512(p + 64);
+        __m512i x3 = _mm512_loadu_si512(p + 128);
+        p += 192;
+        n -= 192;
+        while (n >= 256) {
+            x = fold512(x, k2048, _mm512_loadu_si512(p));
+            x1 = fold512(x1, k2048, _mm512_loadu_si512(p + 64));
+            x2 = fold512(x2, k2048, _mm512_loadu_si512(p + 128));
+            x3 = fold512(x3, k2048, _mm512_loadu_si512(p + 192));
+            p += 256;
+            n -= 256;
+        }
+        x = fold512(x, k512, x1);
+        x = fold512(x, k512, x2);
+        x = fold512(x, k512, x3);
+    }
+    while (n >= 64) {
+        x = fold512(x, k512, _mm512_loadu_si512(p));
+        p += 64;
+        n -= 64;
+    }
+    __m128i y = _mm512_castsi512_si128(x);
+    y = _mm_xor_si128(fold(y, k128), _mm512_extracti32x4_epi32(x, 1));
+    y = _mm_xor_si128(fold(y, k128), _mm512_extracti32x4_epi32(x, 2));
+    y = _mm_xor_si128(fold(y, k128), _mm512_extracti32x4_epi32(x, 3));
+    fold_tail(y, k128, p, n, last);
+}
+
+uint16_t hdlc_x86_crc16_512(uint16_t c, const uint8_t *p, size_t n)
+{
+    uint8_t last[16];
+    fold_all_512(&c16, c, p, n, last);
+    return hdlc_crc16_tab(0, last, 16);
+}
+
+uint32_t hdlc_x86_crc32_512(uint32_t c, const uint8_t *p, size_t n)
+{
+    uint8_t last[16];
+    fold_all_512(&c32, c, p, n, last);
+    return hdlc_crc32_tab(0, last, 16);
 }
 
 /* ---- which bytes need escaping / dropping ------------------------------------------------- */
@@ -249,54 +343,79 @@ T_AVX2 static size_t escape_avx2_accm0(uint8_t *out, const uint8_t *in, size_t n
 }
 
 /* AVX-512 VBMI2: lay every byte out as the pair (0x7D, byte ^ 0x20 if escaped), then VPCOMPRESSB
- * keeps the data bytes and only the 0x7D of escaped ones.  No branch depends on the data. */
-T_AVX512 static inline __mmask32 special32(__m256i v, uint32_t accm, __m256i accm_b)
+ * keeps the data bytes and only the 0x7D of escaped ones.  No branch depends on where in a block
+ * the escapes are; 64-byte blocks without any are stored as they are, and the tail is read and
+ * written with byte masks, so no byte-sized loop is left. */
+T_AVX512 static inline __mmask64 special64(__m512i v, uint32_t accm, __m512i accm_b, __m512i bitsel)
 {
-    __mmask32 m = _mm256_cmpeq_epi8_mask(v, _mm256_set1_epi8(0x7E)) |
-                  _mm256_cmpeq_epi8_mask(v, _mm256_set1_epi8(0x7D));
+    __mmask64 m = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7E)) |
+                  _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7D));
     if (accm) {
-        __mmask32 lt = _mm256_cmplt_epu8_mask(v, _mm256_set1_epi8(0x20));
+        __mmask64 lt = _mm512_cmplt_epu8_mask(v, _mm512_set1_epi8(0x20));
         if (accm != 0xFFFFFFFFu) {
-            __m256i which = _mm256_shuffle_epi8(accm_b, _mm256_and_si256(_mm256_srli_epi16(v, 3),
-                                                                         _mm256_set1_epi8(3)));
-            __m256i bits = _mm256_shuffle_epi8(
-                _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
-                                 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128),
-                _mm256_and_si256(v, _mm256_set1_epi8(7)));
-            lt &= _mm256_test_epi8_mask(which, bits);
+            __m512i which = _mm512_shuffle_epi8(accm_b, _mm512_and_si512(_mm512_srli_epi16(v, 3),
+                                                                         _mm512_set1_epi8(3)));
+            __m512i bits = _mm512_shuffle_epi8(bitsel, _mm512_and_si512(v, _mm512_set1_epi8(7)));
+            lt &= _mm512_test_epi8_mask(which, bits);
         }
         m |= lt;
     }
     return m;
 }
 
+/* Escape 32 bytes of xv (XORed with 0x20 where escaped; `pairs` picks the half), m the escaped
+ * ones, valid the bytes present; returns the bytes made (all stored, exactly if masked). */
+T_AVX512 static inline size_t expand32(uint8_t *o, __m512i xv, uint32_t m, uint32_t valid,
+                                       __m512i pairs, int masked)
+{
+    __m512i w = _mm512_permutexvar_epi8(pairs, xv);
+    w = _mm512_mask_blend_epi8(0x5555555555555555ull, w, _mm512_set1_epi8(0x7D));
+    uint64_t keep = _pdep_u64(valid, 0xAAAAAAAAAAAAAAAAull) | _pdep_u64(m, 0x5555555555555555ull);
+    size_t made = (size_t)_mm_popcnt_u64(keep);
+    w = _mm512_maskz_compress_epi8(keep, w);
+    if (masked)
+        _mm512_mask_storeu_epi8(o, made == 64 ? ~0ull : (1ull << made) - 1, w);
+    else
+        _mm512_storeu_si512(o, w);
+    return made;
+}
+
 T_AVX512 static size_t escape_avx512(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm)
 {
     uint8_t *o = out;
     size_t i = 0;
-    const __m256i accm_b = _mm256_broadcastsi128_si256(_mm_cvtsi32_si128((int)accm));
-    const __m256i c20 = _mm256_set1_epi8(0x20);
-    const __m512i e7d = _mm512_set1_epi8(0x7D);
+    const __m512i accm_b = _mm512_broadcast_i32x4(_mm_cvtsi32_si128((int)accm));
+    const __m512i bitsel = _mm512_broadcast_i32x4(_mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4,
+                                                                8, 16, 32, 64, -128));
+    const __m512i c20 = _mm512_set1_epi8(0x20);
     uint8_t ix[64];
     for (int k = 0; k < 64; k++)
         ix[k] = (uint8_t)(k >> 1);
     const __m512i pairs = _mm512_loadu_si512(ix); /* byte 2k and 2k+1 <- input byte k */
-    for (; i + 32 <= n; i += 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
-        __mmask32 m = special32(v, accm, accm_b);
+    const __m512i pairs_hi = _mm512_add_epi8(pairs, _mm512_set1_epi8(32));
+    for (; i + 64 <= n; i += 64) {
+        __m512i v = _mm512_loadu_si512(in + i);
+        __mmask64 m = special64(v, accm, accm_b, bitsel);
         if (!m) {
-            _mm256_storeu_si256((__m256i *)o, v);
-            o += 32;
+            _mm512_storeu_si512(o, v);
+            o += 64;
             continue;
         }
-        __m256i xv = _mm256_mask_blend_epi8(m, v, _mm256_xor_si256(v, c20));
-        __m512i w = _mm512_permutexvar_epi8(pairs, _mm512_castsi256_si512(xv));
-        w = _mm512_mask_blend_epi8(0x5555555555555555ull, w, e7d);
-        uint64_t keep = 0xAAAAAAAAAAAAAAAAull | _pdep_u64(m, 0x5555555555555555ull);
-        _mm512_storeu_si512(o, _mm512_maskz_compress_epi8(keep, w));
-        o += 32 + (size_t)_mm_popcnt_u32(m);
+        /* a whole 64-byte store per half stays inside hdlc_encode_bound: 32 input bytes
+         * follow each half */
+        __m512i xv = _mm512_mask_blend_epi8(m, v, _mm512_xor_si512(v, c20));
+        o += expand32(o, xv, (uint32_t)m, 0xFFFFFFFFu, pairs, 0);
+        o += expand32(o, xv, (uint32_t)(m >> 32), 0xFFFFFFFFu, pairs_hi, 0);
     }
-    return (size_t)(o - out) + escape_ssse3(o, in + i, n - i, accm);
+    for (; i < n; i += 32) { /* the last 0..63 bytes, exact byte masks for both load and store */
+        size_t r = n - i < 32 ? n - i : 32;
+        uint32_t valid = r == 32 ? 0xFFFFFFFFu : (1u << r) - 1;
+        __m512i v = _mm512_maskz_loadu_epi8(valid, in + i);
+        uint32_t m = (uint32_t)special64(v, accm, accm_b, bitsel) & valid;
+        __m512i xv = _mm512_mask_blend_epi8(m, v, _mm512_xor_si512(v, c20));
+        o += expand32(o, xv, m, valid, pairs, 1);
+    }
+    return (size_t)(o - out);
 }
 
 size_t hdlc_x86_escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm, unsigned features)
@@ -359,7 +478,9 @@ T_SSSE3 static void unescape_ssse3(uint8_t *out, const uint8_t *in, size_t n, si
     *dropped += nd;
 }
 
-/* AVX-512 VBMI2: 64 bytes at a time, VPCOMPRESSB drops escapes and flagged control bytes. */
+/* AVX-512 VBMI2: 64 bytes at a time, VPCOMPRESSB drops escapes and flagged control bytes.
+ * A block holding a flag is done up to the flag, and the input's tail is read with a byte
+ * mask, so a frame of any length ends here without a byte loop. */
 T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, size_t room,
                                      uint32_t accm, size_t *used, size_t *made, uint64_t *dropped)
 {
@@ -370,11 +491,14 @@ T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, 
     const __m512i bitsel = _mm512_broadcast_i32x4(_mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4,
                                                                 8, 16, 32, 64, -128));
     const __m512i c20 = _mm512_set1_epi8(0x20);
-    while (i + 64 <= n && (size_t)(o - out) + 64 <= room) {
-        __m512i v = _mm512_loadu_si512(in + i);
-        if (_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7E)))
-            break;
-        uint64_t e = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7D));
+    while (i < n && (size_t)(o - out) + 64 <= room) {
+        size_t r = n - i;
+        uint64_t valid = r >= 64 ? ~0ull : (1ull << r) - 1;
+        __m512i v = r >= 64 ? _mm512_loadu_si512(in + i) : _mm512_maskz_loadu_epi8(valid, in + i);
+        uint64_t f = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7E)) & valid;
+        size_t lim = f ? (size_t)__builtin_ctzll(f) : (r >= 64 ? 64 : r);
+        uint64_t in_lim = lim == 64 ? ~0ull : (1ull << lim) - 1;
+        uint64_t e = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7D)) & in_lim;
         uint64_t d = 0;
         if (accm) {
             d = _mm512_cmplt_epu8_mask(v, c20);
@@ -384,23 +508,29 @@ T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, 
                 __m512i bits = _mm512_shuffle_epi8(bitsel, _mm512_and_si512(v, _mm512_set1_epi8(7)));
                 d &= _mm512_test_epi8_mask(which, bits);
             }
+            d &= in_lim;
         }
         if (!(e | d)) {
             _mm512_storeu_si512(o, v);
-            o += 64;
-            i += 64;
+            o += lim;
+            i += lim;
+            if (lim < 64)
+                break;
             continue;
         }
-        /* as in the SSSE3 loop: an escape in the last byte starts the next block */
-        size_t adv = e >> 63 ? 63 : 64;
-        uint64_t gone = e | d;
+        /* an escape must be followed, inside the block, by the byte it escapes: one just before
+         * the limit is left for the next block or the byte path (it then starts with it) */
+        size_t adv = lim && (e >> (lim - 1) & 1) ? lim - 1 : lim;
         if ((e << 1) & (e | d))
             break;
+        uint64_t keep = ~(e | d) & in_lim;
         __m512i xv = _mm512_mask_blend_epi8(e << 1, v, _mm512_xor_si512(v, c20));
-        _mm512_storeu_si512(o, _mm512_maskz_compress_epi8(~gone, xv));
-        o += 64 - (size_t)_mm_popcnt_u64(gone);
+        _mm512_storeu_si512(o, _mm512_maskz_compress_epi8(keep, xv));
+        o += (size_t)_mm_popcnt_u64(keep);
         nd += (uint64_t)_mm_popcnt_u64(d);
         i += adv;
+        if (lim < 64)
+            break;
     }
     *used = i;
     *made = (size_t)(o - out);
@@ -423,6 +553,8 @@ void hdlc_x86_unescape(uint8_t *out, const uint8_t *in, size_t n, size_t room, u
 unsigned hdlc_x86_detect(void) { return 0; }
 uint16_t hdlc_x86_crc16(uint16_t c, const uint8_t *p, size_t n) { return hdlc_crc16_tab(c, p, n); }
 uint32_t hdlc_x86_crc32(uint32_t c, const uint8_t *p, size_t n) { return hdlc_crc32_tab(c, p, n); }
+uint16_t hdlc_x86_crc16_512(uint16_t c, const uint8_t *p, size_t n) { return hdlc_crc16_tab(c, p, n); }
+uint32_t hdlc_x86_crc32_512(uint32_t c, const uint8_t *p, size_t n) { return hdlc_crc32_tab(c, p, n); }
 size_t hdlc_x86_escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm, unsigned features)
 {
     (void)features;

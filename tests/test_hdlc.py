@@ -286,7 +286,8 @@ def test_c_core_uses_the_simd_this_cpu_has() -> None:
         cpu = ("ssse3" in flags) * lib.HDLC_SIMD_SSSE3 + ("avx2" in flags) * lib.HDLC_SIMD_AVX2 + (
             {"pclmulqdq", "sse4_1"} <= flags) * lib.HDLC_SIMD_PCLMUL + (
             {"avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_vbmi2", "bmi2", "popcnt"} <= flags
-        ) * lib.HDLC_SIMD_AVX512
+        ) * lib.HDLC_SIMD_AVX512 + (
+            {"pclmulqdq", "sse4_1", "avx512f", "avx512bw", "vpclmulqdq"} <= flags) * lib.HDLC_SIMD_VPCLMUL
     masked = os.environ.get("PPPSTACK_HDLC_SIMD") in ("0", "none")
     assert lib.hdlc_features() == (0 if masked else cpu)
     assert lib.hdlc_set_features(0) == 0
