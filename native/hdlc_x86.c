@@ -492,6 +492,33 @@ T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, 
                                                                 8, 16, 32, 64, -128));
     const __m512i c20 = _mm512_set1_epi8(0x20);
     while (i < n && (size_t)(o - out) + 64 <= room) {
+        /* the steady state inside a frame: whole blocks, no flag, every escape paired inside
+         * the block.  No branch on the data but the exit, and i does not wait for the masks. */
+        while (i + 64 <= n && (size_t)(o - out) + 64 <= room) {
+            __m512i v = _mm512_loadu_si512(in + i);
+            uint64_t f = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7E));
+            uint64_t e = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7D));
+            uint64_t d = 0;
+            if (accm) {
+                d = _mm512_cmplt_epu8_mask(v, c20);
+                if (accm != 0xFFFFFFFFu) {
+                    __m512i which = _mm512_shuffle_epi8(
+                        accm_b, _mm512_and_si512(_mm512_srli_epi16(v, 3), _mm512_set1_epi8(3)));
+                    __m512i bits = _mm512_shuffle_epi8(bitsel, _mm512_and_si512(v, _mm512_set1_epi8(7)));
+                    d &= _mm512_test_epi8_mask(which, bits);
+                }
+            }
+            if (f | (e >> 63) | ((e << 1) & (e | d)))
+                break;
+            uint64_t keep = ~(e | d);
+            __m512i xv = _mm512_mask_blend_epi8(e << 1, v, _mm512_xor_si512(v, c20));
+            _mm512_storeu_si512(o, _mm512_maskz_compress_epi8(keep, xv));
+            o += (size_t)_mm_popcnt_u64(keep);
+            nd += (uint64_t)_mm_popcnt_u64(d);
+            i += 64;
+        }
+        if (i >= n || (size_t)(o - out) + 64 > room)
+            break;
         size_t r = n - i;
         uint64_t valid = r >= 64 ? ~0ull : (1ull << r) - 1;
         __m512i v = r >= 64 ? _mm512_loadu_si512(in + i) : _mm512_maskz_loadu_epi8(valid, in + i);
@@ -541,8 +568,14 @@ void hdlc_x86_unescape(uint8_t *out, const uint8_t *in, size_t n, size_t room, u
                        unsigned features, size_t *used, size_t *made, uint64_t *dropped)
 {
     size_t u = 0, m = 0, u2 = 0, m2 = 0;
-    if (features & HDLC_SIMD_AVX512)
+    if (features & HDLC_SIMD_AVX512) {
         unescape_avx512(out, in, n, room, accm, &u, &m, dropped);
+        if (u == n || in[u] == 0x7E) {
+            *used = u;
+            *made = m;
+            return;
+        }
+    }
     unescape_ssse3(out + m, in + u, n - u, room - m, accm, &u2, &m2, dropped);
     *used = u + u2;
     *made = m + m2;
