@@ -284,7 +284,7 @@ T_SSSE3 static inline __m128i flagged_ctrl(__m128i v, const ctl *k)
 }
 
 /* ---- escaping ----------------------------------------------------------------------------- */
-T_SSSE3 static inline uint8_t *expand8(uint8_t *o, __m128i xv, unsigned m)
+T_SSSE3 static inline __attribute__((always_inline)) uint8_t *expand8(uint8_t *o, __m128i xv, unsigned m)
 {
     __m128i e = _mm_loadu_si128((const __m128i *)exp_esc[m]);
     __m128i s = _mm_shuffle_epi8(xv, _mm_loadu_si128((const __m128i *)exp_idx[m]));
@@ -428,7 +428,7 @@ size_t hdlc_x86_escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm,
 }
 
 /* ---- unescaping --------------------------------------------------------------------------- */
-T_SSSE3 static inline uint8_t *compress8(uint8_t *o, __m128i v, unsigned drop)
+T_SSSE3 static inline __attribute__((always_inline)) uint8_t *compress8(uint8_t *o, __m128i v, unsigned drop)
 {
     _mm_storeu_si128((__m128i *)o, _mm_shuffle_epi8(v, _mm_loadu_si128((const __m128i *)cmp_idx[drop])));
     return o + 8 - popc8[drop];
@@ -472,6 +472,76 @@ T_SSSE3 static void unescape_ssse3(uint8_t *out, const uint8_t *in, size_t n, si
         o = compress8(o, _mm_srli_si128(xv, 8), gone >> 8);
         nd += popc8[drop & 0xFF] + popc8[drop >> 8];
         i += adv;
+    }
+    *used = i;
+    *made = (size_t)(o - out);
+    *dropped += nd;
+}
+
+/* AVX2: 32-byte blocks with the same steady state as the AVX-512 loop below (i never waits for
+ * the masks); blocks with escapes or dropped bytes are compressed 8 bytes at a time.  Whatever
+ * ends the steady state (a flag, an escape in the last byte, an escape pair) is left to the
+ * SSSE3 loop and the byte path. */
+T_AVX2 static void unescape_avx2(uint8_t *out, const uint8_t *in, size_t n, size_t room,
+                                 uint32_t accm, size_t *used, size_t *made, uint64_t *dropped)
+{
+    uint8_t *o = out;
+    size_t i = 0;
+    uint64_t nd = 0;
+    const __m256i f7e = _mm256_set1_epi8(0x7E), f7d = _mm256_set1_epi8(0x7D);
+    const __m256i x20 = _mm256_set1_epi8(0x20), c1f = _mm256_set1_epi8(0x1F);
+    const __m256i accm_b = _mm256_broadcastsi128_si256(_mm_cvtsi32_si128((int)accm));
+    const __m256i bitsel = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
+                                            1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    while (i + 32 <= n && (size_t)(o - out) + 40 <= room) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+        __m256i ev = _mm256_cmpeq_epi8(v, f7d);
+        uint32_t f = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, f7e));
+        uint32_t e = (uint32_t)_mm256_movemask_epi8(ev);
+        uint32_t d = 0;
+        if (accm) {
+            __m256i lt = _mm256_cmpeq_epi8(_mm256_min_epu8(v, c1f), v);
+            if (accm != 0xFFFFFFFFu) {
+                __m256i which = _mm256_shuffle_epi8(accm_b, _mm256_and_si256(_mm256_srli_epi16(v, 3),
+                                                                             _mm256_set1_epi8(3)));
+                __m256i bits = _mm256_shuffle_epi8(bitsel, _mm256_and_si256(v, _mm256_set1_epi8(7)));
+                lt = _mm256_and_si256(lt, _mm256_cmpeq_epi8(_mm256_and_si256(which, bits), bits));
+            }
+            d = (uint32_t)_mm256_movemask_epi8(lt);
+        }
+        size_t adv = 32;
+        uint32_t gone = e | d;
+        if (f | (e >> 31) | ((e << 1) & (e | d))) {
+            /* the frame's last block: done up to the flag, unless an escape pair is in it; an
+             * escape just before the flag (an abort) is left to the byte path */
+            if (!f)
+                break;
+            unsigned lim = (unsigned)__builtin_ctz(f);
+            uint32_t in_lim = (1u << lim) - 1;
+            e &= in_lim;
+            d &= in_lim;
+            if ((e << 1) & (e | d))
+                break;
+            adv = lim && (e >> (lim - 1) & 1) ? lim - 1 : lim;
+            gone = e | d | ~in_lim;
+        } else if (!(e | d)) {
+            _mm256_storeu_si256((__m256i *)o, v);
+            o += 32;
+            i += 32;
+            continue;
+        }
+        /* 0x20 where the byte before was an escape: ev moved up one byte across the lanes */
+        __m256i prev = _mm256_alignr_epi8(ev, _mm256_permute2x128_si256(ev, ev, 0x08), 15);
+        __m256i xv = _mm256_xor_si256(v, _mm256_and_si256(prev, x20));
+        __m128i lo = _mm256_castsi256_si128(xv), hi = _mm256_extracti128_si256(xv, 1);
+        o = compress8(o, lo, gone & 0xFF);
+        o = compress8(o, _mm_srli_si128(lo, 8), (gone >> 8) & 0xFF);
+        o = compress8(o, hi, (gone >> 16) & 0xFF);
+        o = compress8(o, _mm_srli_si128(hi, 8), gone >> 24);
+        nd += (uint64_t)__builtin_popcount(d);
+        i += adv;
+        if (adv < 32)
+            break;
     }
     *used = i;
     *made = (size_t)(o - out);
@@ -568,13 +638,14 @@ void hdlc_x86_unescape(uint8_t *out, const uint8_t *in, size_t n, size_t room, u
                        unsigned features, size_t *used, size_t *made, uint64_t *dropped)
 {
     size_t u = 0, m = 0, u2 = 0, m2 = 0;
-    if (features & HDLC_SIMD_AVX512) {
+    if (features & HDLC_SIMD_AVX512)
         unescape_avx512(out, in, n, room, accm, &u, &m, dropped);
-        if (u == n || in[u] == 0x7E) {
-            *used = u;
-            *made = m;
-            return;
-        }
+    else if (features & HDLC_SIMD_AVX2)
+        unescape_avx2(out, in, n, room, accm, &u, &m, dropped);
+    if (u == n || in[u] == 0x7E) {
+        *used = u;
+        *made = m;
+        return;
     }
     unescape_ssse3(out + m, in + u, n - u, room - m, accm, &u2, &m2, dropped);
     *used = u + u2;
