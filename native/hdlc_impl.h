@@ -19,8 +19,9 @@ uint16_t hdlc_x86_crc16_512(uint16_t c, const uint8_t *p, size_t n);
 uint32_t hdlc_x86_crc32_512(uint32_t c, const uint8_t *p, size_t n);
 /* Escape in[0..n) into out (at most 2n bytes); returns bytes written. */
 size_t hdlc_x86_escape(uint8_t *out, const uint8_t *in, size_t n, uint32_t accm, unsigned features);
-/* Unescape leading 16-byte blocks of in[0..n) that hold no flag and no escape or dropped byte
- * that a block boundary would split; writes at most `room` bytes.  Stops early otherwise. */
+/* Unescape leading blocks of in[0..n) up to a flag, stopping early at an escape pair or where
+ * the run would pass `room` bytes made.  Stores may reach 64 bytes past out + *made but never
+ * past out + n + 64, which hdlc_decode_bound leaves free. */
 void hdlc_x86_unescape(uint8_t *out, const uint8_t *in, size_t n, size_t room, uint32_t accm,
                        unsigned features, size_t *used, size_t *made, uint64_t *dropped);
 #endif

@@ -479,65 +479,88 @@ T_SSSE3 static void unescape_ssse3(uint8_t *out, const uint8_t *in, size_t n, si
 }
 
 /* AVX2: 32-byte blocks with the same steady state as the AVX-512 loop below (i never waits for
- * the masks); blocks with escapes or dropped bytes are compressed 8 bytes at a time.  Whatever
- * ends the steady state (a flag, an escape in the last byte, an escape pair) is left to the
- * SSSE3 loop and the byte path. */
+ * the masks); blocks with escapes or dropped bytes are compressed 8 bytes at a time.  A flag
+ * block is done up to the flag, and a run's last block is checked against `room` exactly. */
+typedef struct {
+    __m256i ev;       /* 0xFF at escapes */
+    uint32_t f, e, d; /* flags, escapes, flagged control bytes */
+} masks256;
+
+T_AVX2 static inline __attribute__((always_inline)) masks256
+classify256(__m256i v, uint32_t accm, __m256i accm_b, __m256i bitsel)
+{
+    masks256 k;
+    k.ev = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7D));
+    k.f = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7E)));
+    k.e = (uint32_t)_mm256_movemask_epi8(k.ev);
+    k.d = 0;
+    if (accm) {
+        __m256i lt = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v);
+        if (accm != 0xFFFFFFFFu) {
+            __m256i which = _mm256_shuffle_epi8(accm_b, _mm256_and_si256(_mm256_srli_epi16(v, 3),
+                                                                         _mm256_set1_epi8(3)));
+            __m256i bits = _mm256_shuffle_epi8(bitsel, _mm256_and_si256(v, _mm256_set1_epi8(7)));
+            lt = _mm256_and_si256(lt, _mm256_cmpeq_epi8(_mm256_and_si256(which, bits), bits));
+        }
+        k.d = (uint32_t)_mm256_movemask_epi8(lt);
+    }
+    return k;
+}
+
+/* v without the `gone` bytes, each byte after an escape XORed with 0x20; stores reach o + 40 */
+T_AVX2 static inline __attribute__((always_inline)) uint8_t *
+drop256(uint8_t *o, __m256i v, __m256i ev, uint32_t gone)
+{
+    /* 0x20 where the byte before was an escape: ev moved up one byte across the lanes */
+    __m256i prev = _mm256_alignr_epi8(ev, _mm256_permute2x128_si256(ev, ev, 0x08), 15);
+    __m256i xv = _mm256_xor_si256(v, _mm256_and_si256(prev, _mm256_set1_epi8(0x20)));
+    __m128i lo = _mm256_castsi256_si128(xv), hi = _mm256_extracti128_si256(xv, 1);
+    o = compress8(o, lo, gone & 0xFF);
+    o = compress8(o, _mm_srli_si128(lo, 8), (gone >> 8) & 0xFF);
+    o = compress8(o, hi, (gone >> 16) & 0xFF);
+    return compress8(o, _mm_srli_si128(hi, 8), gone >> 24);
+}
+
 T_AVX2 static void unescape_avx2(uint8_t *out, const uint8_t *in, size_t n, size_t room,
                                  uint32_t accm, size_t *used, size_t *made, uint64_t *dropped)
 {
     uint8_t *o = out;
     size_t i = 0;
     uint64_t nd = 0;
-    const __m256i f7e = _mm256_set1_epi8(0x7E), f7d = _mm256_set1_epi8(0x7D);
-    const __m256i x20 = _mm256_set1_epi8(0x20), c1f = _mm256_set1_epi8(0x1F);
     const __m256i accm_b = _mm256_broadcastsi128_si256(_mm_cvtsi32_si128((int)accm));
     const __m256i bitsel = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
                                             1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-    while (i + 32 <= n && (size_t)(o - out) + 40 <= room) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
-        __m256i ev = _mm256_cmpeq_epi8(v, f7d);
-        uint32_t f = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, f7e));
-        uint32_t e = (uint32_t)_mm256_movemask_epi8(ev);
-        uint32_t d = 0;
-        if (accm) {
-            __m256i lt = _mm256_cmpeq_epi8(_mm256_min_epu8(v, c1f), v);
-            if (accm != 0xFFFFFFFFu) {
-                __m256i which = _mm256_shuffle_epi8(accm_b, _mm256_and_si256(_mm256_srli_epi16(v, 3),
-                                                                             _mm256_set1_epi8(3)));
-                __m256i bits = _mm256_shuffle_epi8(bitsel, _mm256_and_si256(v, _mm256_set1_epi8(7)));
-                lt = _mm256_and_si256(lt, _mm256_cmpeq_epi8(_mm256_and_si256(which, bits), bits));
-            }
-            d = (uint32_t)_mm256_movemask_epi8(lt);
-        }
-        size_t adv = 32;
-        uint32_t gone = e | d;
-        if (f | (e >> 31) | ((e << 1) & (e | d))) {
-            /* the frame's last block: done up to the flag, unless an escape pair is in it; an
-             * escape just before the flag (an abort) is left to the byte path */
-            if (!f)
+    while (i + 32 <= n) {
+        while (i + 32 <= n && (size_t)(o - out) + 32 <= room) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+            masks256 k = classify256(v, accm, accm_b, bitsel);
+            if (k.f | (k.e >> 31) | ((k.e << 1) & (k.e | k.d)))
                 break;
-            unsigned lim = (unsigned)__builtin_ctz(f);
-            uint32_t in_lim = (1u << lim) - 1;
-            e &= in_lim;
-            d &= in_lim;
-            if ((e << 1) & (e | d))
-                break;
-            adv = lim && (e >> (lim - 1) & 1) ? lim - 1 : lim;
-            gone = e | d | ~in_lim;
-        } else if (!(e | d)) {
-            _mm256_storeu_si256((__m256i *)o, v);
-            o += 32;
             i += 32;
-            continue;
+            if (!(k.e | k.d)) {
+                _mm256_storeu_si256((__m256i *)o, v);
+                o += 32;
+                continue;
+            }
+            o = drop256(o, v, k.ev, k.e | k.d);
+            nd += (uint64_t)__builtin_popcount(k.d);
         }
-        /* 0x20 where the byte before was an escape: ev moved up one byte across the lanes */
-        __m256i prev = _mm256_alignr_epi8(ev, _mm256_permute2x128_si256(ev, ev, 0x08), 15);
-        __m256i xv = _mm256_xor_si256(v, _mm256_and_si256(prev, x20));
-        __m128i lo = _mm256_castsi256_si128(xv), hi = _mm256_extracti128_si256(xv, 1);
-        o = compress8(o, lo, gone & 0xFF);
-        o = compress8(o, _mm_srli_si128(lo, 8), (gone >> 8) & 0xFF);
-        o = compress8(o, hi, (gone >> 16) & 0xFF);
-        o = compress8(o, _mm_srli_si128(hi, 8), gone >> 24);
+        if (i + 32 > n)
+            break;
+        /* one block the steady state left: up to a flag (an escape just before it, an abort, is
+         * left to the byte path), or the last of a run near `room`; an escape pair stops here */
+        __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+        masks256 k = classify256(v, accm, accm_b, bitsel);
+        unsigned lim = k.f ? (unsigned)__builtin_ctz(k.f) : 32;
+        uint32_t in_lim = lim == 32 ? 0xFFFFFFFFu : (1u << lim) - 1;
+        uint32_t e = k.e & in_lim, d = k.d & in_lim;
+        if ((e << 1) & (e | d))
+            break;
+        unsigned adv = lim && (e >> (lim - 1) & 1) ? lim - 1 : lim;
+        uint32_t gone = e | d | ~in_lim;
+        if ((size_t)(o - out) + 32 - (size_t)__builtin_popcount(gone) > room)
+            break;
+        o = drop256(o, v, k.ev, gone);
         nd += (uint64_t)__builtin_popcount(d);
         i += adv;
         if (adv < 32)
@@ -561,7 +584,7 @@ T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, 
     const __m512i bitsel = _mm512_broadcast_i32x4(_mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4,
                                                                 8, 16, 32, 64, -128));
     const __m512i c20 = _mm512_set1_epi8(0x20);
-    while (i < n && (size_t)(o - out) + 64 <= room) {
+    while (i < n) {
         /* the steady state inside a frame: whole blocks, no flag, every escape paired inside
          * the block.  No branch on the data but the exit, and i does not wait for the masks. */
         while (i + 64 <= n && (size_t)(o - out) + 64 <= room) {
@@ -587,7 +610,7 @@ T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, 
             nd += (uint64_t)_mm_popcnt_u64(d);
             i += 64;
         }
-        if (i >= n || (size_t)(o - out) + 64 > room)
+        if (i >= n)
             break;
         size_t r = n - i;
         uint64_t valid = r >= 64 ? ~0ull : (1ull << r) - 1;
@@ -608,6 +631,8 @@ T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, 
             d &= in_lim;
         }
         if (!(e | d)) {
+            if ((size_t)(o - out) + lim > room)
+                break;
             _mm512_storeu_si512(o, v);
             o += lim;
             i += lim;
@@ -621,6 +646,8 @@ T_AVX512 static void unescape_avx512(uint8_t *out, const uint8_t *in, size_t n, 
         if ((e << 1) & (e | d))
             break;
         uint64_t keep = ~(e | d) & in_lim;
+        if ((size_t)(o - out) + (size_t)_mm_popcnt_u64(keep) > room)
+            break;
         __m512i xv = _mm512_mask_blend_epi8(e << 1, v, _mm512_xor_si512(v, c20));
         _mm512_storeu_si512(o, _mm512_maskz_compress_epi8(keep, xv));
         o += (size_t)_mm_popcnt_u64(keep);

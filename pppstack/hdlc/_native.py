@@ -32,7 +32,6 @@ assert array("Q").itemsize == ffi.sizeof("size_t")
 
 _ITEMS = 4096  # records per C call; a 64 KiB chunk of minimal runs needs a few calls
 _decode = lib.hdlc_decode
-_unpack = ffi.unpack
 _KIND_FRAME = lib.HDLC_ITEM_FRAME
 _KIND_GARBAGE = lib.HDLC_ITEM_GARBAGE
 
@@ -141,6 +140,8 @@ class Decoder:
             raise MemoryError("cannot allocate an HDLC decoder")
         self._d = ffi.gc(d, lib.hdlc_decoder_free)
         self._items = ffi.new("size_t[]", 3 * _ITEMS)
+        # the records read in place (a memoryview of size_t): no list of ints per call
+        self._itemv = memoryview(ffi.buffer(self._items)).cast("Q")
         self._nitems = ffi.new("size_t *")
         self._alloc(1 << 16)
         self._garbage = bytearray()
@@ -200,7 +201,7 @@ class Decoder:
         if not k:
             frames = []
         else:
-            rec = _unpack(self._items, 3 * k)
+            rec = self._itemv[:3 * k]
             buf = self._outb
             if k == 1 and rec[0] == _KIND_FRAME:  # one frame per read: the common small case
                 frames = [buf[rec[1]:rec[1] + rec[2]]]
@@ -212,10 +213,10 @@ class Decoder:
         while used < n:  # the record array filled up: go on with the rest
             data, n = data[used:], n - used
             used = _decode(self._d, data, n, self._outp, self._items, _ITEMS, self._nitems)
-            self._records(frames, _unpack(self._items, 3 * self._nitems[0]))
+            self._records(frames, self._itemv[:3 * self._nitems[0]])
         return frames
 
-    def _records(self, frames: list[bytes], rec: list[int]) -> None:
+    def _records(self, frames: list[bytes], rec: memoryview) -> None:
         buf = self._outb
         for kind, o, m in zip(rec[0::3], rec[1::3], rec[2::3], strict=True):
             if kind == _KIND_FRAME:
