@@ -33,6 +33,8 @@ typedef struct {
     uint64_t k128_lo, k128_hi; /* fold by 128 bits */
     uint64_t k512_lo, k512_hi; /* fold by 512 bits (four accumulators) */
     uint64_t k2048_lo, k2048_hi; /* fold by 2048 bits (four 512-bit accumulators) */
+    uint64_t kz[4][2];           /* fold 512-bit accumulator j by (3 - j) * 512 bits */
+    uint64_t kl[4][2];           /* fold lane j of a 512-bit register by (3 - j) * 128 bits */
 } fold_consts;
 
 static fold_consts c16, c32;
@@ -69,6 +71,13 @@ static void make_consts(fold_consts *c, uint64_t P, unsigned w)
     c->k512_hi = refl64(xpow_mod(512 - 1, P, w));
     c->k2048_lo = refl64(xpow_mod(2048 + 63, P, w));
     c->k2048_hi = refl64(xpow_mod(2048 - 1, P, w));
+    for (unsigned j = 0; j < 3; j++) {
+        unsigned dz = (3 - j) * 512, dl = (3 - j) * 128;
+        c->kz[j][0] = refl64(xpow_mod(dz + 63, P, w));
+        c->kz[j][1] = refl64(xpow_mod(dz - 1, P, w));
+        c->kl[j][0] = refl64(xpow_mod(dl + 63, P, w));
+        c->kl[j][1] = refl64(xpow_mod(dl - 1, P, w));
+    }
 }
 
 static void make_shuffles(void)
@@ -226,19 +235,25 @@ T_VPCLMUL static void fold_all_512(const fold_consts *c, uint32_t init, const ui
             p += 256;
             n -= 256;
         }
-        x = fold512(x, k512, x1);
-        x = fold512(x, k512, x2);
-        x = fold512(x, k512, x3);
+        /* the four accumulators in one step, each by its own distance, not three in a row */
+        x = _mm512_ternarylogic_epi64(
+            fold512(x, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)c->kz[0])), x3),
+            fold512(x1, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)c->kz[1])),
+                    _mm512_setzero_si512()),
+            fold512(x2, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)c->kz[2])),
+                    _mm512_setzero_si512()),
+            0x96);
     }
     while (n >= 64) {
         x = fold512(x, k512, _mm512_loadu_si512(p));
         p += 64;
         n -= 64;
     }
-    __m128i y = _mm512_castsi512_si128(x);
-    y = _mm_xor_si128(fold(y, k128), _mm512_extracti32x4_epi32(x, 1));
-    y = _mm_xor_si128(fold(y, k128), _mm512_extracti32x4_epi32(x, 2));
-    y = _mm_xor_si128(fold(y, k128), _mm512_extracti32x4_epi32(x, 3));
+    /* the four lanes likewise: lanes 0-2 folded by 384/256/128 bits at once, lane 3 kept */
+    __m512i kl = _mm512_loadu_si512(c->kl);
+    __m512i z = _mm512_mask_blend_epi64(0xC0, fold512(x, kl, _mm512_setzero_si512()), x);
+    __m256i h = _mm256_xor_si256(_mm512_castsi512_si256(z), _mm512_extracti64x4_epi64(z, 1));
+    __m128i y = _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
     fold_tail(y, k128, p, n, last);
 }
 

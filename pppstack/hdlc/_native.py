@@ -28,7 +28,7 @@ from ._common import (
 )
 
 lib.hdlc_features()  # initialise tables and CPU detection now, under the import lock
-assert array("Q").itemsize == ffi.sizeof("size_t")
+assert array("Q").itemsize == ffi.sizeof("size_t") == 8
 
 _ITEMS = 4096  # records per C call; a 64 KiB chunk of minimal runs needs a few calls
 _decode = lib.hdlc_decode
@@ -218,11 +218,19 @@ class Decoder:
 
     def _records(self, frames: list[bytes], rec: memoryview) -> None:
         buf = self._outb
-        for kind, o, m in zip(rec[0::3], rec[1::3], rec[2::3], strict=True):
-            if kind == _KIND_FRAME:
-                frames.append(buf[o:o + m])
-            elif kind == _KIND_GARBAGE:
-                self._garbage += buf[o:o + m]
+        kinds = rec[0::3]
+        frames += [buf[o:o + m] for kind, o, m in zip(kinds, rec[1::3], rec[2::3], strict=True)
+                   if kind == _KIND_FRAME]
+        # garbage is rare: find its records in the kinds' bytes (memchr) instead of a loop over all;
+        # a kind is below 256, so its one nonzero byte sits in the record it belongs to
+        raw = kinds.tobytes()
+        j = raw.find(_KIND_GARBAGE)
+        if j < 0:
+            return
+        while j >= 0:
+            o = rec[3 * (j >> 3) + 1]
+            self._garbage += buf[o:o + rec[3 * (j >> 3) + 2]]
+            j = raw.find(_KIND_GARBAGE, (j | 7) + 1)
         if len(self._garbage) > GARBAGE_KEEP:
             del self._garbage[:-GARBAGE_KEEP]
 
