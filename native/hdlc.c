@@ -114,6 +114,21 @@ static void make_need(uint8_t *t, uint32_t accm);
 static unsigned features_avail, features_on;
 static int initialised; /* init() runs once, at import (pppstack.hdlc._native), under the GIL */
 
+/* PPPSTACK_HDLC_SIMD caps the paths as if the CPU had no more (pppstack.hdlc._native rejects
+ * other values with a sentence before this runs). */
+static unsigned simd_cap(const char *e)
+{
+    if (!e)
+        return ~0u;
+    if (strcmp(e, "0") == 0 || strcmp(e, "none") == 0 || strcmp(e, "portable") == 0)
+        return 0;
+    if (strcmp(e, "ssse3") == 0)
+        return HDLC_SIMD_SSSE3 | HDLC_SIMD_PCLMUL;
+    if (strcmp(e, "avx2") == 0)
+        return HDLC_SIMD_SSSE3 | HDLC_SIMD_AVX2 | HDLC_SIMD_PCLMUL;
+    return ~0u; /* "", "all", "avx512" */
+}
+
 static void init(void)
 {
     if (initialised)
@@ -124,11 +139,8 @@ static void init(void)
     for (int b = 0x20; b < 0x7D; b++)
         text_tab[b] = 1;
     text_tab['\t'] = text_tab['\r'] = text_tab['\n'] = 1;
-    features_avail = hdlc_x86_detect();
+    features_avail = hdlc_x86_detect() & simd_cap(getenv("PPPSTACK_HDLC_SIMD"));
     features_on = features_avail;
-    const char *e = getenv("PPPSTACK_HDLC_SIMD");
-    if (e && (strcmp(e, "0") == 0 || strcmp(e, "none") == 0))
-        features_on = 0;
     initialised = 1;
 }
 

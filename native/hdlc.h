@@ -74,8 +74,9 @@ size_t hdlc_decode(hdlc_decoder *d, const char *in, size_t len, char *out, size_
                    size_t max_items, size_t *n_items);
 
 /* SIMD paths: bit set = in use.  hdlc_set_features masks them (0 = portable C only) and
- * returns the resulting set; the environment variable PPPSTACK_HDLC_SIMD=0 does the same at
- * start-up. */
+ * returns the resulting set.  The environment variable PPPSTACK_HDLC_SIMD (none/portable/0,
+ * ssse3, avx2, avx512/all) caps them at start-up as if the CPU had no more: hdlc_set_features
+ * cannot turn a capped path back on. */
 unsigned hdlc_features(void);
 unsigned hdlc_set_features(unsigned mask);
 #endif

@@ -7,6 +7,7 @@ read chunk into (kind, offset, length) records, so Python pays one crossing per 
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +28,13 @@ from ._common import (
     max_run,
 )
 
+# PPPSTACK_HDLC_SIMD caps the C core's SIMD paths as if the CPU had no more (the portable code an
+# ARM router runs, or AVX2 without AVX-512); the C side reads it once, below
+SIMD_LEVELS = ("none", "portable", "0", "ssse3", "avx2", "avx512", "all", "")
+_simd_env = os.environ.get("PPPSTACK_HDLC_SIMD")
+if _simd_env is not None and _simd_env not in SIMD_LEVELS:
+    raise ImportError(f"PPPSTACK_HDLC_SIMD must be one of none, portable, ssse3, avx2, avx512 or all, "
+                      f"not {_simd_env!r}")
 lib.hdlc_features()  # initialise tables and CPU detection now, under the import lock
 assert array("Q").itemsize == ffi.sizeof("size_t") == 8
 
