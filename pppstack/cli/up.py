@@ -26,7 +26,7 @@ from typing import Any
 from pppstack.cli.modes import refusal
 from pppstack.endpolicy import EndPolicy
 from pppstack.endreason import LinkEnd
-from pppstack.exitcodes import EXPLANATIONS, EdgeCause, ExitCode, exit_code, exit_code_table
+from pppstack.exitcodes import EdgeCause, ExitCode, exit_code, exit_code_table
 from pppstack.io import hooks
 from pppstack.io.atport import Interrupted
 from pppstack.io.dialing import (
@@ -38,11 +38,12 @@ from pppstack.io.dialing import (
     run_dialer,
     wait_for_port,
 )
-from pppstack.io.lifecycle import run_calls
+from pppstack.io.lifecycle import run_calls, summary_data, summary_lines
 from pppstack.io.netconf import InterfaceSetup, NetConfig
 from pppstack.io.pppdriver import not_a_serial_port
 from pppstack.io.serialport import PortVanished, open_port
 from pppstack.io.session import Signals, build_link, run_session
+from pppstack.io.simdemo import SimDemo, SimDemoError
 from pppstack.io.tun import TunDevice, TunError, TunPermissionError
 from pppstack.options import OptionError, PppOptions, parse_argv, with_overrides
 
@@ -325,13 +326,11 @@ class UpCommand:
         self.args = args
         self.opts = opts
         self.connect = connect
-        self.sim: Any = None
+        self.sim: SimDemo | None = None   # --simulate: the demo around this command
         self.tun: TunDevice | None = None
         self.setup: InterfaceSetup | None = None
         self.sessions = 0
         self.last_end: LinkEnd | None = None
-        self.demo: Any = None
-        self.faultdemo: Any = None
         self.signals: Signals | None = None
         self.tap: Any = None  # the --trace/--pcap tap, once the device is known to be usable
         self.started = time.monotonic()
@@ -348,10 +347,12 @@ class UpCommand:
     def _run(self, signals: Signals) -> ExitCode:
         args, opts = self.args, self.opts
         if args.simulate:
-            code = self._start_sim()
-            if code is not ExitCode.OK:
-                return code
-            opts = self.opts  # the fault demo may have shortened holdoff or turned LCP echo on
+            try:
+                self.sim = SimDemo(args, opts)
+            except SimDemoError as exc:
+                print(f"pppstack up: {exc}", file=sys.stderr)
+                return exc.code
+            self.opts = opts = self.sim.opts  # the fault demo may shorten holdoff or turn LCP echo on
             signals.hup_redials = opts.persist
         elif opts.device:  # a mistyped or unreadable port is said as such, before a TUN is asked for
             refusal = self._check_port(opts.device)
@@ -367,7 +368,7 @@ class UpCommand:
             return ExitCode.OPTION_ERROR
         policy = EndPolicy(self.opts.persist, self.opts.holdoff, self.opts.maxfail)
         end = run_calls(signals, policy, lambda: self._one_call(signals), on_end=self._call_ended,
-                        finished=lambda end: self.demo is not None and self.demo.finished and end.code is ExitCode.OK)
+                        finished=self.sim.finished if self.sim is not None else None)
         return self._finish(end.code, end.message)
 
     def _one_call(self, signals: Signals) -> LinkEnd | None:
@@ -376,18 +377,14 @@ class UpCommand:
 
     def _call_ended(self, end: LinkEnd) -> None:
         self.last_end = end
-        if self.faultdemo is not None:
-            driver = self.setup.driver if self.setup is not None else None
-            naks = driver.link.stats.protocols.get("IPCP", {}).get("naks_received", 0) if driver else 0
-            self.faultdemo.call_ended(self.sessions, end.code, end.message, end.was_up, naks)
+        if self.sim is not None:
+            self.sim.call_ended(self.sessions, end, self.setup.driver if self.setup is not None else None)
 
     def _port_path(self, device: str | None, signals: Signals) -> tuple[str | None, EdgeCause, str]:
-        if self.sim is not None:  # after a simulated brown-out the stick comes back as another ttyUSBn
-            path = self.sim.wait_for_port(15.0)
+        if self.sim is not None:
+            path = self.sim.port(again=bool(self.sessions))
             if path is None:
                 return None, EdgeCause.NO_DEVICE, "The simulated modem did not come back."
-            if self.sessions:
-                log.info("the simulated modem's PPP port is %s", path)
             return path, EdgeCause.STOPPED, ""
         if device:
             if os.path.exists(device):
@@ -453,7 +450,7 @@ class UpCommand:
             if self.setup is None:
                 self.setup = InterfaceSetup(self.tun, net_config(opts, args, device), ifname=opts.ifname)
                 if self.sim is not None:
-                    self.setup.notes.extend(getattr(self, "_sim_notes", []))
+                    self.setup.notes.extend(self.sim.notes)
             else:
                 self.setup.config = net_config(opts, args, device)
             from pppstack.io.tracetap import TappedPort
@@ -488,11 +485,12 @@ class UpCommand:
                 return LinkEnd(EdgeCause.BAD_OPTION, f"The PPP settings were refused: {exc}")
             self.sessions += 1
             log.info("starting PPP on %s", device)
-            before = self._demo_hook if self.sim is not None else None
             setup = self.setup
+            sim = self.sim
+            before = (lambda driver: sim.before_run(driver, setup, self.tun)) if sim is not None else None
             self.tap.network_up = lambda: setup.driver is not None and setup.driver.network_up
             end, _ = run_session(port, link, self.setup, signals, initial=initial, carrier_watch=opts.modem,
-                                 before_run=before, packet_sink=self._sink, tap=self.tap)
+                                 before_run=before, packet_sink=sim.sink if sim is not None else None, tap=self.tap)
             log.info("link ended: %s", end.message)
             return self._traced(end)
 
@@ -512,10 +510,7 @@ class UpCommand:
             log.info("created interface %s", self.tun.name)
         except TunPermissionError as exc:
             if self.sim is not None:
-                note = (f"could not create a TUN device ({exc.strerror or exc}): run as root to get a real "
-                        "interface; proving the link by pinging the simulator through PPP instead")
-                log.warning("%s", note)
-                self._sim_notes = [note]
+                self.sim.no_tun(str(exc.strerror or exc))
                 return ExitCode.OK
             print(f"pppstack up: {exc.strerror or exc}", file=sys.stderr)
             return ExitCode.PERMISSION
@@ -524,95 +519,26 @@ class UpCommand:
             return ExitCode.FATAL
         return ExitCode.OK
 
-    # -- simulator ------------------------------------------------------------------------------
-    def _start_sim(self) -> ExitCode:
-        try:
-            from pppstack.io.simrunner import start_sim
-            from pppstack.sim.modem import Fault, SimConfig
-        except ImportError:
-            print("pppstack up: the simulator is not available in this build", file=sys.stderr)
-            return ExitCode.FATAL
-        try:
-            faults = frozenset(Fault[f.upper().replace("-", "_")] for f in self.args.sim_fault)
-        except KeyError as exc:
-            print(f"pppstack up: unknown simulator fault {exc.args[0]!r} (one of {', '.join(f.name for f in Fault)})",
-                  file=sys.stderr)
-            return ExitCode.OPTION_ERROR
-        from pppstack.io.faultdemo import FaultDemo
-
-        config = SimConfig(faults=faults)
-        if faults:
-            self.faultdemo = FaultDemo(faults, config)
-            self.opts = self.faultdemo.adjust(self.opts, self.args)
-        self.sim = start_sim(config)
-        log.info("simulated Huawei E3372h-320 on %s", self.sim.port_path)
-        if not self.args.apn:
-            self.args.apn = "internet"
-        return ExitCode.OK
-
-    def _demo_hook(self, driver: Any) -> None:
-        from pppstack.io.pingdemo import KernelPingDemo, PingDemo
-
-        wait = self.faultdemo.wait_after_pings() if self.faultdemo is not None and not self.args.stay else None
-        if self.tun is not None:  # a real interface: the system's ping goes through the kernel and our TUN
-            self.demo = KernelPingDemo(driver, stay=self.args.stay, wait_for=wait)
-        else:                     # no privileges: ICMP built here, carried by PPP, answered by the simulator
-            self.demo = PingDemo(driver, stay=self.args.stay, wait_for=wait)
-        self.demo.attach(self.setup)
-
-    def _sink(self, packets: list[bytes]) -> None:
-        if self.demo is not None:
-            self.demo.receive(packets)
-
     # -- the end --------------------------------------------------------------------------------
     def _finish(self, code: ExitCode, message: str) -> ExitCode:
         self._summary(code, message)
         return code
 
     def _summary(self, code: ExitCode, message: str) -> None:
-        setup = self.setup
-        data: dict[str, Any] = {
-            "exit_code": int(code), "exit_name": code.name, "message": message, "meaning": EXPLANATIONS[code],
-            "sessions": self.sessions, "ifname": setup.ifname if setup else None,
-            "seconds": round(time.monotonic() - self.started, 1),
-        }
-        if setup is not None and setup.driver is not None:
-            c = setup.driver.counters
-            data.update(bytes_sent=c.bytes_out, bytes_rcvd=c.bytes_in, packets_sent=c.packets_out,
-                        packets_rcvd=c.packets_in)
+        setup, sim = self.setup, self.sim
+        data = summary_data(code, message, self.sessions, setup, time.monotonic() - self.started)
         stopped_by = self.signals.signal_name if self.signals and self.signals.stop_requested else None
-        if self.demo is not None:
-            self.demo.interrupted = stopped_by
-            if self.demo.target is None and self.last_end is not None and self.last_end.was_up:
-                self.demo.target = "the peer"  # stopped after the link came up, before the first ping
-            if self.demo.target is not None:  # no ping line at all when the link never came up
-                data["ping"] = self.demo.summary()
-        notes = (list(setup.notes) if setup else []) + (self.faultdemo.notes if self.faultdemo else [])
+        first, after = sim.summary(data, stopped_by, self.last_end) if sim is not None else ([], [])
+        notes = (list(setup.notes) if setup else []) + (sim.more_notes() if sim is not None else [])
         if notes:
             data["notes"] = notes
-        if self.faultdemo is not None:
-            commands = [e for _, e in self.sim.events()] if self.sim is not None else []
-            data["faults"] = self.faultdemo.summary(commands, self.opts.persist)
         if self.args.json:
             import json
 
             print(json.dumps(data, indent=2))
             return
-        lines = [f"pppstack: {message}"]
-        if "ping" in data:
-            lines += self.demo.summary_lines()
-        if setup is not None and setup.driver is not None:
-            lines.append(f"  {self.sessions} call(s); sent {data['packets_sent']} packets ({data['bytes_sent']} bytes),"
-                         f" received {data['packets_rcvd']} packets ({data['bytes_rcvd']} bytes)")
-        if self.faultdemo is not None:
-            lines += self.faultdemo.summary_lines(commands, self.opts.persist)
-        for note in notes:
-            lines.append(f"  note: {note}")
-        lines.append(f"  exit code {int(code)} ({code.name.lower().replace('_', ' ')}): {EXPLANATIONS[code]}")
-        if self.sim is not None and not self.args.stay and code is ExitCode.OK and not stopped_by \
-                and self.faultdemo is None:
-            lines.append("  next: add --stay to keep the link up and try it yourself (ping, --debug for every "
-                         "packet in pppd's format, --sim-fault BROWNOUT --persist to watch a recovery)")
+        lines = summary_lines(data, notes, first=first, middle=after)
+        lines += sim.next_step(code, stopped_by) if sim is not None else []
         print("\n".join(lines), file=sys.stderr)
 
     def _cleanup(self) -> None:
@@ -623,7 +549,4 @@ class UpCommand:
         if self.tun is not None:
             self.tun.close()
         if self.sim is not None:
-            try:
-                self.sim.stop()
-            except Exception:
-                log.debug("stopping the simulator failed", exc_info=True)
+            self.sim.stop()

@@ -51,11 +51,10 @@ def run_calls(signals: Signals, policy: EndPolicy, call: Callable[[], LinkEnd | 
             return policy.interrupted_while_waiting(signals.signal_name, redial, end)
 
 
-def summary_data(end: LinkEnd, sessions: int, setup: Any, seconds: float) -> dict[str, Any]:
+def summary_data(code: ExitCode, message: str, sessions: int, setup: Any, seconds: float) -> dict[str, Any]:
     """The summary's common fields (`--json`), both modes."""
-    code = end.code
     data: dict[str, Any] = {
-        "exit_code": int(code), "exit_name": code.name, "message": end.message, "meaning": EXPLANATIONS[code],
+        "exit_code": int(code), "exit_name": code.name, "message": message, "meaning": EXPLANATIONS[code],
         "sessions": sessions, "ifname": setup.ifname if setup else None, "seconds": round(seconds, 1),
     }
     c = getattr(getattr(setup, "driver", None), "counters", None)
@@ -65,9 +64,11 @@ def summary_data(end: LinkEnd, sessions: int, setup: Any, seconds: float) -> dic
     return data
 
 
-def summary_lines(data: dict[str, Any], notes: list[str], middle: list[str] | None = None) -> list[str]:
-    """The summary as text: the sentence, the traffic, notes, and the exit code with its meaning."""
-    lines = [f"pppstack: {data['message']}"]
+def summary_lines(data: dict[str, Any], notes: list[str], *, first: list[str] | None = None,
+                  middle: list[str] | None = None) -> list[str]:
+    """The summary as text: the sentence, the traffic, notes, and the exit code with its meaning
+    (`first` goes before the traffic line, `middle` after it)."""
+    lines = [f"pppstack: {data['message']}", *(first or [])]
     if "packets_sent" in data:
         lines.append(f"  {data['sessions']} call(s); sent {data['packets_sent']} packets ({data['bytes_sent']} bytes),"
                      f" received {data['packets_rcvd']} packets ({data['bytes_rcvd']} bytes)")
