@@ -197,20 +197,30 @@ class _StopOnSignal(threading.Event):
         self.set()
 
 
-class _NcmCounters:
-    """What ip-down's BYTES_SENT/BYTES_RCVD and the status file read, from the TUN's counters."""
+class _CountingPort:
+    """The TUN as the bridge sees it, counting this call's IP packets and bytes both ways: what
+    ip-down's BYTES_SENT/BYTES_RCVD, the status file and the summary report (per call, as pppd's
+    are, and readable in a namespace whose /sys is not its own)."""
+
+    serial_out = serial_in = tun_write_errors = 0
 
     def __init__(self, tun: Any) -> None:
         self.tun = tun
+        self.packets_out = self.bytes_out = self.packets_in = self.bytes_in = 0
 
-    def _get(self, key: str) -> int:
-        return int(self.tun.stats().get(key) or 0)
+    def fileno(self) -> int:
+        return int(self.tun.fileno())
 
-    bytes_out = property(lambda self: self._get("tx_bytes"))
-    bytes_in = property(lambda self: self._get("rx_bytes"))
-    packets_out = property(lambda self: self._get("tx_packets"))
-    packets_in = property(lambda self: self._get("rx_packets"))
-    serial_out = serial_in = tun_write_errors = 0
+    def read_batch(self, limit: int = 256) -> list[bytes]:
+        batch: list[bytes] = self.tun.read_batch(limit)
+        self.packets_out += len(batch)
+        self.bytes_out += sum(map(len, batch))
+        return batch
+
+    def write_many(self, packets: list[bytes]) -> int:
+        self.packets_in += len(packets)
+        self.bytes_in += sum(map(len, packets))
+        return int(self.tun.write_many(packets))
 
 
 class _NcmDriver:
@@ -219,8 +229,8 @@ class _NcmDriver:
     link = None
     network_up = True
 
-    def __init__(self, tun: Any) -> None:
-        self.counters = _NcmCounters(tun)
+    def __init__(self, counters: _CountingPort) -> None:
+        self.counters = counters
 
     def enable_tun(self, tun: Any) -> None: ...
 
@@ -276,6 +286,8 @@ class NcmUp:
         self.last: dict[str, Any] = {}
         self.signals: Any = None
         self.started = time.monotonic()
+        self._calls = 0
+        self._contexts: list[object] = []
 
     def run(self) -> ExitCode:
         from pppstack.endpolicy import EndPolicy
@@ -308,7 +320,7 @@ class NcmUp:
         if signals.stop_requested:
             return None
         try:
-            device = NcmDevice.open(vid=self.vid, pid=self.pid, backend=self.backend)
+            device = NcmDevice.open(vid=self.vid, pid=self.pid, backend=self._backend())
         except NcmUsbError as exc:
             return LinkEnd(EdgeCause.NO_DEVICE, exc.message)
         except usb.core.NoBackendError:
@@ -323,6 +335,26 @@ class NcmUp:
         finally:
             signals.driver = None
             call.teardown()
+
+    def _backend(self) -> object | None:
+        """The first call uses pyusb's default backend; later calls a new libusb context.  A
+        context lists the devices it scanned when it started, then only what hotplug reports
+        (kernel uevents, which reach only the first network namespace): a modem that left the
+        bus and came back stays invisible to the old context in a namespace.  Old contexts are
+        kept, never exited: a vanished device's handle is still open in them (see _Call)."""
+        if self.backend is not None or not self._calls:
+            self._calls += 1
+            return self.backend
+        try:
+            import usb.backend.libusb1 as libusb1
+            if libusb1.get_backend() is None:
+                return None
+            fresh = libusb1._LibUSB(libusb1._lib)  # noqa: SLF001 - pyusb has no public "new context"
+        except Exception as exc:  # noqa: BLE001 - then the default context it is
+            log.debug("no fresh libusb context: %s", exc)
+            return None
+        self._contexts.append(fresh)
+        return fresh
 
     def _bound(self, call: _Call, stop: _StopOnSignal) -> LinkEnd:
         import usb.core
@@ -404,13 +436,14 @@ class NcmUp:
             self.setup = InterfaceSetup(self.tun, config)
         else:
             self.setup.config = config
-        self.setup.driver = _NcmDriver(self.tun)
         return None
 
     def _link(self, call: _Call, session: NcmSession, stop: _StopOnSignal, a: _Addresses) -> LinkEnd:
         from pppstack.events import Ipv4Up
         from pppstack.io.tun import ip
         setup, tun, opts, pump = self.setup, self.tun, self.opts, call.pump
+        port = _CountingPort(tun)
+        setup.driver = _NcmDriver(port)
         self.sessions += 1
         setup.on_event(Ipv4Up(local=a.ipv4.ip, peer=a.gateway or a.ipv4.ip, dns=a.dns, mtu=a.mtu), time.monotonic())
         if not opts.noipv6:
@@ -427,14 +460,14 @@ class NcmUp:
             ncm_stats = {**s.stats(), **pump.stats()}
             setup.config.extra_status.update(
                 carrier=s.carrier, neighbours=s.l2.neighbours(), ncm=ncm_stats, prefix=a.ipv4.network.prefixlen,
-                counters={"bytes_sent": k.get("tx_bytes"), "bytes_rcvd": k.get("rx_bytes"),
-                          "packets_sent": k.get("tx_packets"), "packets_rcvd": k.get("rx_packets"),
+                counters={"bytes_sent": port.bytes_out, "bytes_rcvd": port.bytes_in,
+                          "packets_sent": port.packets_out, "packets_rcvd": port.packets_in,
                           **drop_counts(ncm_stats, k)})
             setup.write_status()
 
         ntb_tap = _ntb_tap(opts.pcap)
         try:
-            result = bridge(session, pump, tun, stop=stop, watchers=watchers, tick=tick,
+            result = bridge(session, pump, port, stop=stop, watchers=watchers, tick=tick,
                             tap=ntb_tap.ntb if ntb_tap else None)
         finally:
             if ntb_tap is not None:
@@ -459,7 +492,7 @@ class NcmUp:
     def _summary(self, end: LinkEnd) -> None:
         """PPP's summary (io/lifecycle.py's lines), with the NCM counters; --json on one line."""
         from pppstack.io.lifecycle import summary_data, summary_lines
-        data = summary_data(end, self.sessions, self.setup, time.monotonic() - self.started)
+        data = summary_data(end.code, end.message, self.sessions, self.setup, time.monotonic() - self.started)
         data.update(self.last, message=end.message)
         if self.opts.json:
             print(json.dumps(data))
