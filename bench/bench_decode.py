@@ -1,7 +1,7 @@
 """`pppstack decode` against tshark on the same capture, both writing their full text output.
 
-    python bench/bench_decode.py [--mb 50]    # JSON: {"records": [{"capture","MB","tool","seconds",
-                                             #  "MBps","output_bytes"}, ...]}
+    python bench/bench_decode.py [--mb 50] [--backend c|python]   # JSON: {"benchmark": "decode",
+        "environment": {...}, "records": [{"capture","MB","tool","seconds","MBps","output_bytes"}, ...]}
 
 Captures (raw HDLC byte streams, built here; tshark reads the same bytes as a pcap of 64 KiB
 packets on a user DLT decoded by its ppp_raw_hdlc dissector, and prints every item with -V):
@@ -9,6 +9,8 @@ packets on a user DLT decoded by its ppp_raw_hdlc dissector, and prints every it
   lcp-mixed    distinct well-formed LCP Echo-Request and IPv4 frames of 40-1450 octets, ACCM
                all ones, 1 % with a bad FCS
 Seconds are wall time of the whole command (output to a file) and its CPU time, the median of --reps runs.
+`pppstack decode` runs on the framing backend --backend names (default: the C core when built);
+one asked for but not built is an error with a sentence.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from pppstack import hdlc
+import benchenv  # bench/ is sys.path[0]: the installed pppstack, never the clone's tree
 
 USER_DLT = 147
 TSHARK_DLT = '"User 0 (DLT=147)","ppp_raw_hdlc","0","","0",""'
@@ -36,6 +38,8 @@ def _flood(size: int) -> bytes:
 
 
 def _mixed(size: int) -> bytes:
+    from pppstack.hdlc import _python as hdlc  # the executable spec builds the capture, whatever is measured
+
     rng = random.Random(1662)
     out = bytearray()
     while len(out) < size:
@@ -69,17 +73,22 @@ def _run(argv: list[str], out_path: str) -> tuple[float, float, int]:
         _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - start
     if status:
-        raise SystemExit(f"{argv[0]} failed ({status})")
+        raise benchenv.BenchError(f"{argv[0]} failed (wait status {status})")
     return elapsed, usage.ru_utime + usage.ru_stime, os.path.getsize(out_path)
 
 
-def main() -> None:
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mb", type=float, default=50)
     p.add_argument("--reps", type=int, default=1)
+    p.add_argument("--backend", choices=("c", "python"), help="framing backend of `pppstack decode` "
+                   "(default: the C core when built, else Python)")
     args = p.parse_args()
+    backend = args.backend or ("c" if benchenv.c_core() is not None else "python")
+    env = benchenv.environment([backend])
+    benchenv.require_backends([backend])
     if shutil.which("tshark") is None:
-        raise SystemExit("tshark is not installed")
+        raise benchenv.BenchError("tshark is not installed (apt-get install tshark).")
     size = int(args.mb * 1_000_000)
     records = []
     with tempfile.TemporaryDirectory(prefix="pppstack-bench-decode-") as tmp:
@@ -89,7 +98,8 @@ def main() -> None:
             with open(raw, "wb") as f:
                 f.write(data)
             _pcap(data, pcap)
-            for tool, argv in (("pppstack", [sys.executable, "-m", "pppstack", "decode", raw]),
+            for tool, argv in (("pppstack", ["env", f"PPPSTACK_HDLC={backend}", sys.executable, "-P", "-m",
+                                             "pppstack", "decode", raw]),
                                ("tshark", ["tshark", "-o", f"uat:user_dlts:{TSHARK_DLT}", "-r", pcap, "-V"])):
                 runs = [_run(argv, out) for _ in range(args.reps)]
                 secs = statistics.median(r[0] for r in runs)
@@ -97,8 +107,9 @@ def main() -> None:
                 records.append({"capture": name, "MB": len(data) / 1e6, "tool": tool, "seconds": round(secs, 3),
                                 "cpu_seconds": round(cpu, 3), "MBps": round(len(data) / 1e6 / secs, 2),
                                 "output_bytes": runs[-1][2]})
-    print(json.dumps({"environment": {"python": sys.version.split()[0], "cpus": os.cpu_count(),
-                                      "tshark": _tshark_version()}, "records": records}, indent=1))
+    print(json.dumps({"benchmark": "decode", "environment": {**env, "tshark": _tshark_version()},
+                      "records": records}, indent=1))
+    return 0
 
 
 def _tshark_version() -> str:
@@ -107,4 +118,4 @@ def _tshark_version() -> str:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(benchenv.run_main(main))

@@ -134,7 +134,7 @@ def main() -> int:
         "resend_first_on": summary([r for r in runs if r["resend_first"]]),
         "resend_first_off": summary([r for r in runs if not r["resend_first"]]),
         "runs": runs,
-        "environment": {k: v for k, v in benchenv.environment([]).items() if k in ("cpu_model", "cpus", "python")},
+        "environment": benchenv.environment([benchenv.loaded_backend()]),
     }
     if args.json:
         print(json.dumps(result, indent=2))

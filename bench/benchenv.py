@@ -66,6 +66,16 @@ def require_backends(backends: list[str]) -> None:
                          "`pip install .` again, or ask for --backends python.", BACKEND_MISSING)
 
 
+def loaded_backend() -> str:
+    """The framing backend this process's pppstack.hdlc loaded (PPPSTACK_HDLC decides); a C core
+    asked for with PPPSTACK_HDLC=c but not built is a BenchError, not a traceback."""
+    try:
+        from pppstack import hdlc
+    except ImportError as exc:
+        raise BenchError(f"{exc}", BACKEND_MISSING) from exc
+    return str(hdlc.BACKEND)
+
+
 def simd() -> dict[str, Any]:
     """The C core's SIMD paths in use (after PPPSTACK_HDLC_SIMD), or none without the core."""
     lib = c_core()

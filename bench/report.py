@@ -228,7 +228,8 @@ def datapath(page: Page, doc: dict[str, Any]) -> None:
 def kind_of(doc: Any) -> str | None:
     if not isinstance(doc, dict):
         return None
-    if isinstance(doc.get("records"), list) and all("MBps" in r for r in doc["records"]):
+    if doc.get("benchmark") is None and isinstance(doc.get("records"), list) and \
+            all("MBps" in r and "op" in r for r in doc["records"]):
         return "hdlc"
     if isinstance(doc.get("backends"), dict) and all(isinstance(v, dict) for v in doc["backends"].values()):
         return "link"
