@@ -41,7 +41,7 @@ from xml.sax.saxutils import escape, quoteattr
 import benchenv  # bench/ is sys.path[0]
 
 BAD_INPUT = 2
-WIDTH, LABEL_W, BAR_W, ROW_H = 900, 260, 470, 18
+WIDTH, LABEL_W, BAR_W, ROW_H = 1000, 260, 470, 18   # room after the longest bar for its note
 COLOURS = {"ours": "#3465a4", "baseline": "#888a85", "ceiling": "#c17d11"}
 BASELINES = ("naive-c", "memcpy")   # bench_hdlc rows that are yardsticks, not pppstack
 RSS_BUDGET_MB = 30.0   # issue 14: memory per idle link

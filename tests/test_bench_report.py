@@ -188,3 +188,20 @@ def test_report_draws_the_engine_per_packet(tmp_path: Path) -> None:
     texts = [t.text or "" for t in root.iter(f"{SVG}text")]
     assert bars[("The engine alone, receive, 1400-byte IP packets (best of the runs)", "python")] == 11000.0
     assert "5,600 (16.00x C)" in texts
+
+
+def test_the_readme_picture_is_what_its_command_draws(tmp_path: Path) -> None:
+    """README shows bench/results/latest.svg and the command that made it: run that command on
+    the committed JSON and get the committed picture, byte for byte."""
+    root = BENCH.parent
+    readme = (root / "README.md").read_text()
+    assert "](bench/results/latest.svg)" in readme
+    line = next(ln.strip() for ln in readme.splitlines()
+                if "bench/report.py" in ln and "-o bench/results/latest.svg" in ln)
+    argv = line.split()
+    assert argv[:2] == ["python", "bench/report.py"]
+    out = tmp_path / "latest.svg"
+    argv[argv.index("-o") + 1] = str(out)
+    p = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, timeout=60, cwd=root)
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == (root / "bench" / "results" / "latest.svg").read_text()
