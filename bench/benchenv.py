@@ -25,7 +25,7 @@ NOT_ROOT = 3
 FAILED = 1
 INTERRUPTED = 130
 
-SIMD_BITS = {1: "ssse3", 2: "avx2", 4: "pclmul", 8: "avx512-vbmi2"}
+SIMD_BITS = {1: "ssse3", 2: "avx2", 4: "pclmul", 8: "avx512-vbmi2", 16: "vpclmulqdq"}   # native/hdlc.h HDLC_SIMD_*
 
 
 class BenchError(Exception):

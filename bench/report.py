@@ -115,6 +115,12 @@ def environment_line(doc: dict[str, Any]) -> str:
             f"{env.get('python', doc.get('python', '?'))}, SIMD {simd}")
 
 
+def label_of(r: dict[str, Any]) -> str:
+    """A bench_hdlc row's name, with the SIMD level it ran at when the name does not say it."""
+    simd = r.get("simd")
+    return f"{r['backend']} [{simd}]" if simd and simd not in r["backend"] else r["backend"]
+
+
 def hdlc(page: Page, doc: dict[str, Any]) -> None:
     recs = [r for r in doc["records"] if r.get("kind") == "random"]
     size = max((r["size"] for r in recs), default=None)
@@ -123,7 +129,7 @@ def hdlc(page: Page, doc: dict[str, Any]) -> None:
             rows = [r for r in recs if (r["size"], r["accm"], r["op"]) == (size, accm, op)]
             naive = next((r["MBps"] for r in rows if r["backend"] == "naive-c"), None)
             memcpy = next((r["MBps"] for r in rows if r["backend"] == "memcpy"), None)
-            bars: list[Bar] = [(r["backend"], r["MBps"], "baseline" if r["backend"] in BASELINES else "ours",
+            bars: list[Bar] = [(label_of(r), r["MBps"], "baseline" if r["backend"] in BASELINES else "ours",
                                 "" if r["backend"] in BASELINES else
                                 " ".join(filter(None, (times(r["MBps"], naive, "naive"),
                                                        share(r["MBps"], memcpy, "memcpy")))))

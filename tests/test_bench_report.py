@@ -156,6 +156,9 @@ def test_report_draws_scale_ncm_real_and_memcpy(tmp_path: Path) -> None:
     hdlc = _hdlc()
     hdlc["records"].append({"backend": "memcpy", "op": "encode", "accm": "0x00000000", "size": 1500,
                             "kind": "random", "MBps": 80000.0})
+    hdlc["records"] += [{"backend": b, "simd": simd, "op": "encode", "accm": "0x00000000", "size": 1500,
+                         "kind": "random", "MBps": 3000.0}
+                        for b, simd in (("c-frame", "avx2"), ("c-core-ssse3", "ssse3"))]
     p = _report(tmp_path, {"hdlc.json": hdlc, "scale.json": _scale(), "ncm.json": _ncm_real()})
     assert p.returncode == 0, p.stderr
     root = ET.fromstring((tmp_path / "out.svg").read_text())
@@ -165,6 +168,7 @@ def test_report_draws_scale_ncm_real_and_memcpy(tmp_path: Path) -> None:
     enc = "HDLC encode, 1500-byte random frames, ACCM 0x00000000"
     assert bars[(enc, "memcpy")] == 80000.0
     assert "4,000 (10.00x naive) [5.0% of memcpy]" in texts
+    assert bars[(enc, "c-frame [avx2]")] == 3000.0 and bars[(enc, "c-core-ssse3")] == 3000.0   # the level it ran at
     # scale: the aggregate against one link alone, the slowest link, CPU per GB, memory against the budget
     tput = "8 links at once vs one link alone (c framing, TCP a->b)"
     assert bars[(tput, "one link alone")] == 400.0 and bars[(tput, "8 links: aggregate")] == 360.0
