@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define T_SSSE3 __attribute__((target("ssse3")))
-#define T_AVX2 __attribute__((target("avx2")))
+#define T_AVX2 __attribute__((target("avx2,popcnt")))
 #define T_CLMUL __attribute__((target("pclmul,sse4.1")))
 #define T_VPCLMUL __attribute__((target("avx512f,avx512bw,vpclmulqdq,pclmul,sse4.1")))
 #define T_AVX512 \
@@ -105,7 +105,7 @@ unsigned hdlc_x86_detect(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("ssse3"))
         f |= HDLC_SIMD_SSSE3;
-    if (__builtin_cpu_supports("avx2"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
         f |= HDLC_SIMD_AVX2;
     if (__builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1"))
         f |= HDLC_SIMD_PCLMUL;
@@ -183,9 +183,10 @@ T_CLMUL static const uint8_t *fold_all(const fold_consts *c, uint32_t init, cons
         p += 64;
         n -= 64;
     }
-    __m128i x = _mm_xor_si128(fold(x0, k128), x1);
-    x = _mm_xor_si128(fold(x, k128), x2);
-    x = _mm_xor_si128(fold(x, k128), x3);
+    /* the four accumulators at once, each by its own distance (384, 256, 128 bits) */
+    __m128i x = _mm_xor_si128(_mm_xor_si128(fold(x0, _mm_loadu_si128((const __m128i *)c->kl[0])),
+                                            fold(x1, _mm_loadu_si128((const __m128i *)c->kl[1]))),
+                              _mm_xor_si128(fold(x2, k128), x3));
     return fold_tail(x, k128, p, n, last);
 }
 
@@ -530,10 +531,18 @@ drop256(uint8_t *o, __m256i v, __m256i ev, uint32_t gone)
     __m256i prev = _mm256_alignr_epi8(ev, _mm256_permute2x128_si256(ev, ev, 0x08), 15);
     __m256i xv = _mm256_xor_si256(v, _mm256_and_si256(prev, _mm256_set1_epi8(0x20)));
     __m128i lo = _mm256_castsi256_si128(xv), hi = _mm256_extracti128_si256(xv, 1);
-    o = compress8(o, lo, gone & 0xFF);
-    o = compress8(o, _mm_srli_si128(lo, 8), (gone >> 8) & 0xFF);
-    o = compress8(o, hi, (gone >> 16) & 0xFF);
-    return compress8(o, _mm_srli_si128(hi, 8), gone >> 24);
+    /* where each 8-byte piece lands, from POPCNT off the chain through o (a table lookup per
+     * piece made the four stores wait on each other) */
+    uint32_t keep = ~gone;
+    size_t a = (size_t)__builtin_popcount(keep & 0xFF), b = a + (size_t)__builtin_popcount(keep & 0xFF00);
+    size_t c = b + (size_t)__builtin_popcount(keep & 0xFF0000);
+    _mm_storeu_si128((__m128i *)o, _mm_shuffle_epi8(lo, _mm_loadu_si128((const __m128i *)cmp_idx[gone & 0xFF])));
+    _mm_storeu_si128((__m128i *)(o + a), _mm_shuffle_epi8(_mm_srli_si128(lo, 8),
+                                                          _mm_loadu_si128((const __m128i *)cmp_idx[(gone >> 8) & 0xFF])));
+    _mm_storeu_si128((__m128i *)(o + b), _mm_shuffle_epi8(hi, _mm_loadu_si128((const __m128i *)cmp_idx[(gone >> 16) & 0xFF])));
+    _mm_storeu_si128((__m128i *)(o + c), _mm_shuffle_epi8(_mm_srli_si128(hi, 8),
+                                                          _mm_loadu_si128((const __m128i *)cmp_idx[gone >> 24])));
+    return o + (size_t)__builtin_popcount(keep);
 }
 
 T_AVX2 static void unescape_avx2(uint8_t *out, const uint8_t *in, size_t n, size_t room,
@@ -578,7 +587,7 @@ T_AVX2 static void unescape_avx2(uint8_t *out, const uint8_t *in, size_t n, size
         o = drop256(o, v, k.ev, gone);
         nd += (uint64_t)__builtin_popcount(d);
         i += adv;
-        if (adv < 32)
+        if (lim < 32) /* at the flag; a block that ends in an escape goes on from it */
             break;
     }
     *used = i;

@@ -283,7 +283,7 @@ def test_c_core_uses_the_simd_this_cpu_has() -> None:
             if line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
                 break
-        cpu = ("ssse3" in flags) * lib.HDLC_SIMD_SSSE3 + ("avx2" in flags) * lib.HDLC_SIMD_AVX2 + (
+        cpu = ("ssse3" in flags) * lib.HDLC_SIMD_SSSE3 + ({"avx2", "popcnt"} <= flags) * lib.HDLC_SIMD_AVX2 + (
             {"pclmulqdq", "sse4_1"} <= flags) * lib.HDLC_SIMD_PCLMUL + (
             {"avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_vbmi2", "bmi2", "popcnt"} <= flags
         ) * lib.HDLC_SIMD_AVX512 + (
