@@ -234,3 +234,41 @@ def test_configure_refuses_a_run_length_that_would_wrap() -> None:
         assert lib.hdlc_decoder_configure(d, 0, 1 << 24) == 0   # the largest allowed still works
     finally:
         lib.hdlc_decoder_free(d)
+
+
+@pytest.mark.parametrize("level", SIMD_LEVELS)
+def test_decode_writes_nothing_past_its_bound(level: str) -> None:
+    """The SIMD loops store whole blocks past the bytes they make and count on the slack that
+    hdlc_decode_bound leaves: with a buffer of exactly that size and guard bytes after it, no
+    stream (frames near the MRU, escapes at block edges, text, chunks cut anywhere) touches the
+    guard."""
+    import random
+
+    with backend_at(f"c/{level}"):
+        from pppstack._hdlc_c import ffi, lib
+
+        rng = random.Random(1662)
+        guard = b"\xa5" * 256
+        for accm in (0, 0xFFFFFFFF, 0x000A0000):
+            d = ffi.gc(lib.hdlc_decoder_new(16, accm, 1500 + 4 + 2), lib.hdlc_decoder_free)
+            items = ffi.new("size_t[]", 3 * 4096)
+            n_items = ffi.new("size_t *")
+            for _ in range(60):
+                parts = []
+                for _ in range(rng.randrange(1, 6)):
+                    size = rng.choice([1, 2, 63, 64, 65, 127, 1490, 1500, 1504, 1530])
+                    body = bytes(rng.choice(b"\x7d\x7e\x00\x11A\xff") if rng.random() < 0.1 else rng.getrandbits(8)
+                                 for _ in range(size))
+                    parts.append(encode_naive(body, rng.choice([0, accm]), 16, leading_flag=rng.random() < 0.5))
+                    if rng.random() < 0.2:
+                        parts.append(b"\r\nOK\r\n")
+                stream = b"".join(parts)
+                pos = 0
+                while pos < len(stream):
+                    piece = stream[pos:pos + rng.choice([1, 7, 64, 100, 1600, 5000])]
+                    bound = lib.hdlc_decode_bound(d, len(piece))
+                    out = ffi.new("char[]", bound + len(guard))
+                    ffi.memmove(out + bound, guard, len(guard))
+                    used = lib.hdlc_decode(d, piece, len(piece), out, items, 4096, n_items)
+                    assert ffi.buffer(out + bound, len(guard))[:] == guard, (level, accm)
+                    pos += used
