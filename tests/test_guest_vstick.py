@@ -119,3 +119,34 @@ def test_up_with_no_device_switches_dials_pppd_and_pings(stick: VStickGuest) -> 
     assert "closed on request (SIGTERM received)" in up_log
     pppd = stick.pppd_log()
     assert f"remote IP address {L.PPP_CLIENT}" in pppd and "LCP terminated by peer" in pppd
+
+
+NCM_SCRIPT = r"""
+drv() {{ basename "$(readlink /sys/bus/usb/devices/1-1:1.3/driver 2>/dev/null)" 2>/dev/null; }}
+echo "BEFORE=$(drv)"
+pppstack up --mode ncm --apn internet --debug > /tmp/ncm.log 2>&1 &
+pid=$!
+i=0
+while ! ip -o addr show 2>/dev/null | grep -q "inet {client}" && [ $i -lt 900 ]; do
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.1; i=$((i+1))
+done
+echo "DURING=$(drv)"
+ping -c 3 -W 5 {gateway}; echo "PING_RC=$?"
+kill -TERM $pid; wait $pid; echo "UP_RC=$?"
+i=0; while [ -z "$(drv)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+echo "AFTER=$(drv) $(ls /sys/bus/usb/devices/1-1:1.3/net 2>/dev/null)"
+"""
+
+
+def test_up_mode_ncm_unbinds_cdc_ncm_dials_ndisdup_pings_and_rebinds(stick: VStickGuest) -> None:
+    ensure_stick_mode(stick)
+    rc, out = stick.run(NCM_SCRIPT.format(client=L.PPP_CLIENT, gateway=L.NCM_GATEWAY), timeout=150)
+    ncm_log = stick.run("cat /tmp/ncm.log", 10)[1]
+    diag = f"\n--- up --mode ncm ---\n{ncm_log}\n{stick.diag()}"
+    assert rc == 0, out + diag
+    assert "BEFORE=cdc_ncm" in out and "DURING=usbfs" in out, out + diag   # libusb holds it, not cdc_ncm
+    assert "3 packets transmitted, 3 packets received" in out, out + diag
+    assert "UP_RC=0" in out and "AFTER=cdc_ncm wwan0" in out, out + diag
+    assert 'AT^NDISDUP=1,1,"internet"' in ncm_log and "detached the kernel driver from interface 3" in ncm_log
+    assert "NCM data path up" in stick.fw_log()

@@ -482,10 +482,9 @@ def ncm_link(up: bool) -> None:
     """^NDISDUP: the network behind the NCM function comes up (the gadget's usb0 gets the gateway)."""
     log(f"NCM data path {'up' if up else 'down'}")
     if up:
-        subprocess.run(["sh", "-c", f"ip link set usb0 netns {NETWORK.holder.pid} 2>/dev/null"])
-        NETWORK.run(f"ip addr add {L.PPP_GATEWAY}/24 dev usb0 2>/dev/null; ip link set usb0 up")
+        NETWORK.run(f"ip addr add {L.NCM_GATEWAY}/{L.NCM_PREFIX} dev usb0 2>/dev/null; ip link set usb0 up")
     else:
-        NETWORK.run(f"ip addr del {L.PPP_GATEWAY}/24 dev usb0 2>/dev/null; ip link set usb0 down")
+        NETWORK.run("ip addr flush dev usb0; ip link set usb0 down")
 
 
 # --------------------------------------------------------------------------- the stick
@@ -540,6 +539,9 @@ class Stick:
                               for name in ("pcui", "modem")}
         if stage:
             write(f"{CONFIGFS}/{stage}/UDC", UDC)
+        if stage == "stick" and os.path.exists("/sys/class/net/usb0"):
+            # usb_f_ncm registers usb0 at its first bind; it belongs to the network behind the stick
+            subprocess.run(["ip", "link", "set", "usb0", "netns", str(NETWORK.holder.pid)])
         self.stage = stage or "off"
         write(f"{RUN}/stage.tmp", self.stage + "\n")
         os.rename(f"{RUN}/stage.tmp", f"{RUN}/stage")

@@ -65,4 +65,5 @@ NCM_HOST_MAC = "00:1e:10:1f:00:00"      # the thread's wwan0 address
 PPP_GATEWAY = "10.64.64.64"
 PPP_CLIENT = "100.68.27.142"
 PPP_DNS = ("10.177.0.34", "10.168.187.116")
-NCM_GATEWAY = "192.168.8.1"             # what ^DHCP? reports as the gateway on the NCM side
+NCM_GATEWAY = "100.68.27.141"           # the sim's ^DHCP gateway: the other host of the client's /30
+NCM_PREFIX = 30
