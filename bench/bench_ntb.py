@@ -7,9 +7,9 @@ Each case runs `repeat` timed rounds of about `seconds` each on one core and rep
 overhead.  Cases:
   encode   encode_ntb() of a full NTB's worth of frames (as many as dwNtbOutMaxSize 16 KiB and the
            40-datagram default allow)
-  decode   Decoder.decode() of such blocks (the counting decoder the data path uses)
-  tx_path  IP packets through NcmSession.send_ip_many (L2 header + aggregator + encode)
-  rx_path  NcmSession.receive_ntb (decode + L2 demux to IP packets)
+  decode   NtbDecoder.decode() of such blocks (the counting decoder the data path uses)
+  tx_path  IP packets through NcmLink.send_ip_many (L2 header + aggregator + encode)
+  rx_path  NcmLink.receive_ntb (decode + L2 demux to IP packets)
   encode_naive / decode_naive  the obvious NTB16 code (field-by-field bytearray growth, one unpack
            per entry), for the side-by-side ratio_vs_naive
 Target (issue 6): ≥ 1 Gbit/s of 1500-byte datagrams each way on one core.
@@ -29,9 +29,9 @@ from ipaddress import IPv4Address, IPv4Interface
 import benchenv  # bench/ is sys.path[0]: the installed package, never the clone's tree
 
 try:
-    from ncm import Aggregator, Decoder, NtbParameters, decode_ntb, encode_ntb
+    from ncm import Aggregator, NtbDecoder, NtbParameters, decode_ntb, encode_ntb
     from ncm.l2 import L2Config
-    from ncm.link import NcmSession
+    from ncm.link import NcmLink
 except ImportError as exc:  # the installed pppstack distribution ships ncm
     print(f"bench_ntb.py: ncm is not installed for {sys.executable} ({exc}): run `pip install .` in the clone "
           "first (see README); the benchmarks measure the installed package.", file=sys.stderr)
@@ -74,8 +74,8 @@ def _timed(fn: Callable[[], int], seconds: float, repeat: int) -> list[tuple[int
     return rounds
 
 
-def _session(ntb32: bool) -> NcmSession:
-    s = NcmSession(PARAMS, L2Config(mac=ME, ipv4=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
+def _session(ntb32: bool) -> NcmLink:
+    s = NcmLink(PARAMS, L2Config(mac=ME, ipv4=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2"),
                                     gateway_mac=GW), ntb32=ntb32, flush_interval=1.0)
     s.start(0.0)
     return s
@@ -112,12 +112,12 @@ def naive_decode16(block: bytes) -> list[bytes]:
     return out
 
 
-def _cases(dgram: int, ntb32: bool) -> tuple[int, int, Decoder, dict[str, Callable[[], int]]]:
+def _cases(dgram: int, ntb32: bool) -> tuple[int, int, NtbDecoder, dict[str, Callable[[], int]]]:
     per = _per_ntb(dgram, ntb32)
     frames = _frames(dgram, per)
     block = encode_ntb(frames, PARAMS, ntb32=ntb32)
     rx_block = encode_ntb(_frames(dgram, per, dst=ME, src=GW), PARAMS, ntb32=ntb32)   # modem -> us
-    dec = Decoder()
+    dec = NtbDecoder()
     sess_tx = _session(ntb32)
     sess_rx = _session(ntb32)
     packets = [f[14:] for f in frames] * 8

@@ -5,11 +5,11 @@ the clock and the USB transfers left to the caller:
 
     send_ip(packet) -> L2Shim (ARP/NDP, Ethernet header) -> Aggregator (NTB, flush deadline)
                     -> blocks_to_send()                   -> bulk OUT
-    bulk IN -> receive_ntb(block) -> Decoder (NTB16/32, counted faults) -> L2Shim -> take_packets()
+    bulk IN -> receive_ntb(block) -> NtbDecoder (NTB16/32, counted faults) -> L2Shim -> take_packets()
     interrupt IN -> receive_notification(data) -> carrier / speed events
 
 The carrier follows NETWORK_CONNECTION (CDC ECM 1.2 §6.3.1).  Once it has been up, a
-disconnect notification ends the link with DownCause.CARRIER_LOST; the edge reports USB
+disconnect notification ends the link with NcmDownCause.CARRIER_LOST; the edge reports USB
 failures through `connection_lost` so every way down is an event with a sentence.
 """
 
@@ -24,15 +24,15 @@ from ncm.aggregate import DEFAULT_FLUSH_INTERVAL, Aggregator
 from ncm.l2 import L2Config, L2Event, L2Shim
 from ncm.mtu import too_big_reply
 from ncm.notify import Garbled, NetworkConnection, SpeedChange, parse_notifications
-from ncm.ntb import Decoder
+from ncm.ntb import NtbDecoder
 from ncm.params import NtbParameters
 
 log = logging.getLogger("pppstack.ncm")
 
-__all__ = ["DownCause", "CarrierChanged", "SpeedChanged", "LinkDown", "NcmEvent", "NcmSession"]
+__all__ = ["NcmDownCause", "CarrierChanged", "SpeedChanged", "NcmLinkDown", "NcmEvent", "NcmLink"]
 
 
-class DownCause(Enum):
+class NcmDownCause(Enum):
     USB_DISCONNECTED = "the modem dropped off USB (often a power problem)"
     USB_ERROR = "a USB transfer to the modem failed"
     CARRIER_LOST = "the modem reported the network connection down"
@@ -51,27 +51,27 @@ class SpeedChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkDown:
-    cause: DownCause
+class NcmLinkDown:
+    cause: NcmDownCause
     message: str
 
 
-NcmEvent = CarrierChanged | SpeedChanged | LinkDown | L2Event
+NcmEvent = CarrierChanged | SpeedChanged | NcmLinkDown | L2Event
 
 
-class NcmSession:
+class NcmLink:
     def __init__(self, params: NtbParameters, l2: L2Config, *, ntb32: bool = False, ndp_at_end: bool = False,
                  max_packet_size: int = 512, flush_interval: float = DEFAULT_FLUSH_INTERVAL,
                  rx_max: int | None = None, mtu: int | None = None) -> None:
         self.params = params
         self.mtu = mtu                   # packets from the TUN above it get ICMP "too big"
         self.l2 = L2Shim(l2)
-        self.decoder = Decoder(max_block=rx_max)
+        self.decoder = NtbDecoder(max_block=rx_max)
         self.aggregator = Aggregator(params, ntb32=ntb32, ndp_at_end=ndp_at_end,
                                      max_packet_size=max_packet_size, flush_interval=flush_interval)
         self.carrier: bool | None = None
         self.speed: tuple[int, int] | None = None
-        self.down: LinkDown | None = None
+        self.down: NcmLinkDown | None = None
         self.counters: Counter[str] = Counter()
         self._blocks: list[bytes] = []
         self._replies: list[bytes] = []
@@ -83,16 +83,16 @@ class NcmSession:
         self.l2.start(now)
         self._pump_l2(now)
 
-    def connection_lost(self, cause: DownCause, detail: str = "") -> None:
+    def connection_lost(self, cause: NcmDownCause, detail: str = "") -> None:
         if self.down is None:
-            self.down = LinkDown(cause, cause.value + (f" ({detail})" if detail else ""))
+            self.down = NcmLinkDown(cause, cause.value + (f" ({detail})" if detail else ""))
             self._events.append(self.down)
 
     def close(self) -> list[bytes]:
         """Flush what is pending and mark the link down locally."""
         blocks = self._blocks + self.aggregator.flush()
         self._blocks = []
-        self.connection_lost(DownCause.LOCAL_CLOSE)
+        self.connection_lost(NcmDownCause.LOCAL_CLOSE)
         return blocks
 
     # -- inputs ----------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class NcmSession:
                     if n.connected:
                         self._was_up = True
                     elif self._was_up:
-                        self.connection_lost(DownCause.CARRIER_LOST)
+                        self.connection_lost(NcmDownCause.CARRIER_LOST)
             elif isinstance(n, SpeedChange):
                 self.counters["notify_speed"] += 1
                 self.speed = (n.downlink_bps, n.uplink_bps)

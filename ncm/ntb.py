@@ -10,7 +10,7 @@ entry.  NDPs may chain (wNextNdpIndex).  Little-endian throughout (cdc.h):
     NDP32  "ncm0"|"ncm1" wLength wReserved6 dwNextNdpIndex dwReserved12 {dwIndex dwLength}... {0 0}
 
 Two ways to parse: `decode_ntb()` is strict and raises `NtbError` at the first fault (for tests
-and tools); `Decoder.decode()` is what the data path uses — it never raises, keeps every good
+and tools); `NtbDecoder.decode()` is what the data path uses — it never raises, keeps every good
 datagram the way the Linux host driver does (cdc_ncm_rx_fixup skips a bad entry and goes on),
 and counts each fault by name.  Building lives here too (`encode_ntb`); batching with a flush
 deadline is in `aggregate.py`.
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NTH16_SIGNATURE", "NTH32_SIGNATURE", "NDP16_NOCRC_SIGNATURE", "NDP16_CRC_SIGNATURE",
     "NDP32_NOCRC_SIGNATURE", "NDP32_CRC_SIGNATURE", "NTH16_LEN", "NTH32_LEN", "ETH_HLEN",
-    "NtbFault", "NtbError", "NtbInfo", "Decoder", "decode_ntb", "ntb_missing", "parse_ntb", "encode_ntb",
+    "NtbFault", "NtbError", "NtbInfo", "NtbDecoder", "decode_ntb", "ntb_missing", "parse_ntb", "encode_ntb",
     "ntb_layout_size",
 ]
 
@@ -61,7 +61,7 @@ _DPE32 = struct.Struct("<II")
 
 
 class NtbFault(Enum):
-    """What was wrong with a block (the counter names of `Decoder.counters`)."""
+    """What was wrong with a block (the counter names of `NtbDecoder.counters`)."""
     SHORT = "shorter than an NTH"
     BAD_NTH_SIGNATURE = "does not start with NCMH or ncmh"
     BAD_HEADER_LENGTH = "wHeaderLength is not 12 (NTH16) or 16 (NTH32)"
@@ -272,7 +272,7 @@ def parse_ntb(block: bytes | bytearray | memoryview, *,
     return frames, faults, info
 
 
-class Decoder:
+class NtbDecoder:
     """The receive side of the data path: blocks in, frames out, faults counted, never raises.
 
     ``counters`` holds ``blocks``, ``frames``, ``bad_blocks`` (blocks with at least one fault),

@@ -18,7 +18,7 @@ in flight on bulk OUT through libusb's asynchronous API (`LibusbAsync`, on pyusb
 one thread handling libusb's events and one reading the interrupt endpoint, and wakes the
 owner's select loop through a pipe.  With a backend other than libusb1 (the tests' fake devices)
 or PPPSTACK_NCM_TRANSFERS=1 it falls back to one synchronous reader and one writer thread.  A
-vanished device (ENODEV) becomes DownCause.USB_DISCONNECTED.
+vanished device (ENODEV) becomes NcmDownCause.USB_DISCONNECTED.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import usb.core
 import usb.util
 
-from ncm.link import DownCause
+from ncm.link import NcmDownCause
 from ncm.ntb import ntb_missing
 from ncm.params import (
     NCAP_CRC_MODE,
@@ -76,9 +76,9 @@ HUAWEI_VENDOR_TRIPLES = frozenset({(0xFF, 0x02, 0x16), (0xFF, 0x02, 0x46), (0xFF
 
 
 class NcmUsbError(Exception):
-    """A failure of the USB side, with the DownCause the link reports."""
+    """A failure of the USB side, with the NcmDownCause the link reports."""
 
-    def __init__(self, cause: DownCause, message: str) -> None:
+    def __init__(self, cause: NcmDownCause, message: str) -> None:
         super().__init__(message)
         self.cause = cause
         self.message = message
@@ -86,22 +86,22 @@ class NcmUsbError(Exception):
 
 class NcmNotFound(NcmUsbError):
     def __init__(self, message: str) -> None:
-        super().__init__(DownCause.USB_ERROR, message)
+        super().__init__(NcmDownCause.USB_ERROR, message)
 
 
 LIBUSB_ERROR_NO_DEVICE = -4
 USB_REQ_GET_STATUS = 0x00
 
 
-def classify_usb_error(exc: BaseException) -> DownCause:
+def classify_usb_error(exc: BaseException) -> NcmDownCause:
     """ENODEV (libusb's LIBUSB_ERROR_NO_DEVICE, -4) and the usbfs errnos of a dying device mean
     unplugged.  An unplug can first show as EIO (the host controller fails the transfers in
     flight with -EPROTO before the hub reports the disconnect): `NcmDevice.vanished()` asks."""
     code = getattr(exc, "errno", None)
     if code in (errno.ENODEV, errno.ESHUTDOWN, errno.ENOENT) or \
             getattr(exc, "backend_error_code", None) == LIBUSB_ERROR_NO_DEVICE:
-        return DownCause.USB_DISCONNECTED
-    return DownCause.USB_ERROR
+        return NcmDownCause.USB_DISCONNECTED
+    return NcmDownCause.USB_ERROR
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ class NcmDevice:
                         self._detached.append(num)
                         log.info("detached the kernel driver from interface %d", num)
                 except (NotImplementedError, usb.core.USBError) as exc:
-                    if isinstance(exc, usb.core.USBError) and classify_usb_error(exc) is DownCause.USB_DISCONNECTED:
+                    if isinstance(exc, usb.core.USBError) and classify_usb_error(exc) is NcmDownCause.USB_DISCONNECTED:
                         raise
             try:
                 active = self.dev.get_active_configuration().bConfigurationValue
@@ -283,13 +283,13 @@ class NcmDevice:
             self.dev.set_interface_altsetting(interface=f.data, alternate_setting=0)
         except usb.core.USBError as exc:
             cause = classify_usb_error(exc)
-            hint = "" if cause is DownCause.USB_DISCONNECTED else " (another driver, or no permission on /dev/bus/usb)"
+            hint = "" if cause is NcmDownCause.USB_DISCONNECTED else " (another driver, or no permission on /dev/bus/usb)"
             raise NcmUsbError(cause, f"could not claim the NCM interfaces of {self.name}: {exc}{hint}") from exc
         raw = self._ctrl(REQ_IN, GET_NTB_PARAMETERS, 0, 28)
         try:
             params = NtbParameters.from_bytes(bytes(raw))  # type: ignore[arg-type]
         except ValueError as exc:
-            raise NcmUsbError(DownCause.USB_ERROR, f"{self.name}: {exc}") from exc
+            raise NcmUsbError(NcmDownCause.USB_ERROR, f"{self.name}: {exc}") from exc
         caps = f.descriptors.ncm.bmNetworkCapabilities if f.descriptors.ncm else 0
         if caps & NCAP_CRC_MODE:
             self._ctrl(REQ_OUT, SET_CRC_MODE, 0)
@@ -300,7 +300,7 @@ class NcmDevice:
             try:
                 self._ctrl(REQ_OUT, SET_NTB_FORMAT, 1)
             except NcmUsbError as exc:
-                if exc.cause is DownCause.USB_DISCONNECTED:
+                if exc.cause is NcmDownCause.USB_DISCONNECTED:
                     raise
                 log.warning("%s refused SET_NTB_FORMAT; staying with NTB16", self.name)
                 self.ntb32 = False
@@ -312,7 +312,7 @@ class NcmDevice:
         try:
             self._ctrl(REQ_OUT, SET_NTB_INPUT_SIZE, 0, data)
         except NcmUsbError as exc:
-            if exc.cause is DownCause.USB_DISCONNECTED:
+            if exc.cause is NcmDownCause.USB_DISCONNECTED:
                 raise
             log.warning("%s refused SET_NTB_INPUT_SIZE %d; reading with its maximum %d", self.name,
                         self.rx_max, params.dwNtbInMaxSize)
@@ -322,7 +322,7 @@ class NcmDevice:
                 self._ctrl(REQ_OUT, SET_ETHERNET_PACKET_FILTER,
                            PACKET_TYPE_DIRECTED | PACKET_TYPE_BROADCAST | PACKET_TYPE_ALL_MULTICAST)
             except NcmUsbError as exc:
-                if exc.cause is DownCause.USB_DISCONNECTED:
+                if exc.cause is NcmDownCause.USB_DISCONNECTED:
                     raise
         time.sleep(pause)               # "Some firmwares need a pause here" (cdc_ncm, Sierra MC7455)
         try:
@@ -356,7 +356,7 @@ class NcmDevice:
                 self.dev.ctrl_transfer(0x80, USB_REQ_GET_STATUS, 0, 0, 2, 200)
                 return False
             except usb.core.USBError as exc:
-                if classify_usb_error(exc) is DownCause.USB_DISCONNECTED:
+                if classify_usb_error(exc) is NcmDownCause.USB_DISCONNECTED:
                     return True
             except (ValueError, NotImplementedError):
                 return False
@@ -567,7 +567,7 @@ class UsbPump:
     only while ``writable()`` (backpressure - a slow device stalls the TUN, whose kernel queue
     then holds or drops and counts, as for any interface).  A write that times out is retried
     (the device is behind, not gone) and one cut off after part of a block goes on with the
-    rest, which the device sees as the same transfer.  ``error`` holds (DownCause, message)
+    rest, which the device sees as the same transfer.  ``error`` holds (NcmDownCause, message)
     once a thread hit a fatal USB error; `stats()` has every count, drops included.
 
     ``transfers`` per direction are kept in flight through libusb's asynchronous API when the
@@ -613,7 +613,7 @@ class UsbPump:
         self._stopped = False
         self._stop = threading.Event()
         self._fail_lock = threading.Lock()
-        self.error: tuple[DownCause, str] | None = None
+        self.error: tuple[NcmDownCause, str] | None = None
         self.tx_dropped = 0          # NTBs never (fully) sent: only when stopping or on a fatal error
         self.tx_partial = 0          # writes cut off by a timeout after part of a block (then resumed)
         self.tx_timeouts = 0         # writes the device did not take within the timeout (retried)
@@ -662,8 +662,8 @@ class UsbPump:
         with self._fail_lock:            # the first failure names the cause; the others wait
             if self.error is None and not self._stop.is_set():
                 cause = classify_usb_error(exc)
-                if cause is DownCause.USB_ERROR and isinstance(exc, usb.core.USBError) and self.device.vanished():
-                    cause = DownCause.USB_DISCONNECTED
+                if cause is NcmDownCause.USB_ERROR and isinstance(exc, usb.core.USBError) and self.device.vanished():
+                    cause = NcmDownCause.USB_DISCONNECTED
                 self.error = (cause, f"{what}: {exc}")
             self._stop.set()
         self._tx_idle.set()
@@ -821,7 +821,7 @@ class UsbPump:
             except usb.core.USBTimeoutError:
                 continue
             except usb.core.USBError as exc:
-                if classify_usb_error(exc) is DownCause.USB_ERROR and exc.errno in (errno.EPIPE, errno.EOVERFLOW) \
+                if classify_usb_error(exc) is NcmDownCause.USB_ERROR and exc.errno in (errno.EPIPE, errno.EOVERFLOW) \
                         and consecutive < 5:
                     consecutive += 1
                     self.stalls += 1
@@ -860,7 +860,7 @@ class UsbPump:
             except usb.core.USBTimeoutError:
                 continue
             except usb.core.USBError as exc:
-                if classify_usb_error(exc) is DownCause.USB_DISCONNECTED:
+                if classify_usb_error(exc) is NcmDownCause.USB_DISCONNECTED:
                     self._fail(exc, "interrupt IN")
                     return
                 log.debug("notification read failed: %s", exc)

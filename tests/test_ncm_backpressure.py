@@ -17,7 +17,7 @@ import time
 from ipaddress import IPv4Address, IPv4Interface
 
 from ncm.l2 import L2Config
-from ncm.link import NcmSession
+from ncm.link import NcmLink
 from ncm.ntb import ntb_missing
 from ncm.usb import UsbPump
 from pppstack.io.ncmbridge import bridge
@@ -43,7 +43,7 @@ def _flood(modem: FakeNcmModem, count: int, size: int) -> tuple[set[int], dict[s
     pump = UsbPump(dev, poll_ms=50, max_queued_tx=8)
     pump.start()
     assert dev.params is not None
-    session = NcmSession(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
+    session = NcmLink(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
                                               gateway=IPv4Address("10.10.1.2")), rx_max=dev.rx_max)
     session.start(time.monotonic())
     host, side = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ncm import Decoder, NtbError, NtbFault, decode_ntb
+from ncm import NtbDecoder, NtbError, NtbFault, decode_ntb
 from ncm.ntb import (
     NDP16_NOCRC_SIGNATURE,
     NDP32_NOCRC_SIGNATURE,
@@ -62,7 +62,7 @@ def _peak_of(fn: object, *args: object) -> tuple[object, int]:
 @pytest.mark.parametrize("build", [self_looping_ntb16, self_looping_ntb32], ids=["ntb16", "ntb32"])
 def test_self_looping_ndp_decodes_in_under_10_ms_and_1_mb(build: object, traced: None) -> None:
     block = build(8192)  # type: ignore[operator]
-    d = Decoder()
+    d = NtbDecoder()
     frames, peak = _peak_of(d.decode, block)
     assert peak < 1_000_000, f"decoding one 8 KiB NTB allocated {peak} bytes"
     assert isinstance(frames, list) and sum(map(len, frames)) <= 2 * len(block)
@@ -96,7 +96,7 @@ def test_an_ndp_visited_twice_is_a_loop_even_through_another_ndp() -> None:
     a = struct.pack("<IHHHHHH", NDP16_NOCRC_SIGNATURE, 16, 28, 44, 60, 0, 0)
     b = struct.pack("<IHHHHHH", NDP16_NOCRC_SIGNATURE, 16, 12, 44, 60, 0, 0)
     block = struct.pack("<IHHHH", NTH16_SIGNATURE, 12, 0, 104, 12) + a + b + frame
-    d = Decoder()
+    d = NtbDecoder()
     assert d.decode(block) == [frame, frame]
     assert d.counters["ndp_loop"] == 1
     with pytest.raises(NtbError) as exc:
@@ -111,8 +111,8 @@ def test_device_datagram_limit_is_enforced() -> None:
     start = 12 + len(ndp) + 4 * (n + 1)
     ndp += b"".join(struct.pack("<HH", start + 60 * i, 60) for i in range(n)) + b"\0\0\0\0"
     block = struct.pack("<IHHHH", NTH16_SIGNATURE, 12, 0, start + 60 * n, 12) + ndp + frame * n
-    assert len(Decoder().decode(block)) == n
-    d = Decoder(max_datagrams=3)
+    assert len(NtbDecoder().decode(block)) == n
+    d = NtbDecoder(max_datagrams=3)
     assert len(d.decode(block)) == 3 and d.counters["too_many_datagrams"] == 1
 
 
@@ -157,7 +157,7 @@ def hostile_ntbs(draw: st.DrawFn) -> bytes:
 def test_hostile_ntbs_cost_what_their_size_allows(block: bytes) -> None:
     tracemalloc.start()
     try:
-        d = Decoder()
+        d = NtbDecoder()
         t = time.process_time()
         frames, peak = _peak_of(d.decode, block)
         cpu = time.process_time() - t

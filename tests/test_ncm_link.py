@@ -1,4 +1,4 @@
-"""NcmSession (sans-I/O, fake clock) and CDC notification parsing; peer garbage never raises."""
+"""NcmLink (sans-I/O, fake clock) and CDC notification parsing; peer garbage never raises."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ncm import NtbParameters, decode_ntb, encode_ntb
 from ncm.l2 import L2Config, L2Shim, NeighbourResolved
-from ncm.link import CarrierChanged, DownCause, LinkDown, NcmSession, SpeedChanged
+from ncm.link import CarrierChanged, NcmDownCause, NcmLink, NcmLinkDown, SpeedChanged
 from ncm.notify import (
     CONNECTION_SPEED_CHANGE,
     NETWORK_CONNECTION,
@@ -27,11 +27,11 @@ ME, GW = bytes.fromhex("0c5b8f279a64"), bytes.fromhex("001e101f0000")
 P = NtbParameters(bmNtbFormatsSupported=3)
 
 
-def session(**kw) -> NcmSession:  # noqa: ANN003
-    return NcmSession(P, L2Config(mac=ME, ipv4=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2")), **kw)
+def session(**kw) -> NcmLink:  # noqa: ANN003
+    return NcmLink(P, L2Config(mac=ME, ipv4=IPv4Interface("10.10.1.1/30"), gateway=IPv4Address("10.10.1.2")), **kw)
 
 
-def events(s: NcmSession) -> list[object]:
+def events(s: NcmLink) -> list[object]:
     return list(iter(s.next_event, None))
 
 
@@ -71,9 +71,10 @@ def test_carrier_up_then_down_ends_the_link_once() -> None:
     assert events(s) == []
     s.receive_notification(build_notification(NETWORK_CONNECTION, 0), 3.0)
     ev = events(s)
-    assert ev[0] == CarrierChanged(False) and isinstance(ev[1], LinkDown) and ev[1].cause is DownCause.CARRIER_LOST
-    s.connection_lost(DownCause.USB_DISCONNECTED)                              # the first cause stays
-    assert s.down is not None and s.down.cause is DownCause.CARRIER_LOST and events(s) == []
+    assert ev[0] == CarrierChanged(False) and isinstance(ev[1], NcmLinkDown)
+    assert ev[1].cause is NcmDownCause.CARRIER_LOST
+    s.connection_lost(NcmDownCause.USB_DISCONNECTED)                              # the first cause stays
+    assert s.down is not None and s.down.cause is NcmDownCause.CARRIER_LOST and events(s) == []
 
 
 def test_timers_drive_arp_and_the_flush_deadline(clock) -> None:  # noqa: ANN001
@@ -110,7 +111,7 @@ def test_close_flushes_and_bad_blocks_are_counted() -> None:
     s.send_ip(bytes([0x45, 0, 0, 20]) + bytes(16), 0.0)
     blocks = s.close()
     assert sum(len(decode_ntb(b)) for b in blocks) >= 1
-    assert s.down is not None and s.down.cause is DownCause.LOCAL_CLOSE
+    assert s.down is not None and s.down.cause is NcmDownCause.LOCAL_CLOSE
 
 
 # -------------------------------------------------------------------- never raises

@@ -19,7 +19,7 @@ from scapy.packet import raw  # noqa: E402
 
 from ncm.aggregate import Aggregator  # noqa: E402
 from ncm.l2 import L2Config  # noqa: E402
-from ncm.link import NcmSession  # noqa: E402
+from ncm.link import NcmLink  # noqa: E402
 from ncm.mtu import max_mtu, too_big_reply  # noqa: E402
 from ncm.ntb import decode_ntb, encode_ntb  # noqa: E402
 from ncm.params import NtbParameters  # noqa: E402
@@ -101,7 +101,7 @@ def test_ipv6_packet_gets_packet_too_big_as_scapy_reads_it() -> None:
 
 
 def test_session_counts_says_and_answers_oversize_packets(caplog) -> None:  # noqa: ANN001
-    s = NcmSession(F_NCM, L2Config(mac=bytes.fromhex("0c5b8f279a64"), ipv4=IPv4Interface("10.10.1.1/30"),
+    s = NcmLink(F_NCM, L2Config(mac=bytes.fromhex("0c5b8f279a64"), ipv4=IPv4Interface("10.10.1.1/30"),
                                    gateway=IPv4Address("10.10.1.2")), mtu=1500, flush_interval=0)
     big = raw(IP(src="10.10.1.1", dst="192.0.2.7", flags="DF") / UDP() / bytes(1600))
     fits = raw(IP(src="10.10.1.1", dst="192.0.2.7", flags="DF") / UDP() / bytes(1472))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ncm import Decoder, NtbError, NtbFault, NtbParameters, decode_ntb, encode_ntb, parse_ntb
+from ncm import NtbDecoder, NtbError, NtbFault, NtbParameters, decode_ntb, encode_ntb, parse_ntb
 from ncm.ntb import ntb_layout_size
 
 # f_ncm's ntb_parameters (drivers/usb/gadget/function/f_ncm.c): NTB16+NTB32, 16 KiB both ways,
@@ -117,7 +117,7 @@ def test_each_fault_is_named_strictly_and_counted_leniently(mutate, fault) -> No
     with pytest.raises(NtbError) as exc:
         decode_ntb(bad)
     assert exc.value.fault is fault
-    d = Decoder()
+    d = NtbDecoder()
     d.decode(bad)
     assert d.counters[fault.name.lower()] >= 1 and d.counters["bad_blocks"] == 1
     assert d.counters["blocks"] == 1
@@ -160,7 +160,7 @@ def test_crc_ndp_is_checked_and_stripped() -> None:
 
 def test_sequence_glitches_are_counted_not_fatal() -> None:
     params = NtbParameters.from_bytes(GADGET_PARAMS)
-    d = Decoder()
+    d = NtbDecoder()
     for seq in (1, 2, 3, 9, 10, 0, 0):
         assert d.decode(encode_ntb([ARP_REPLY], params, sequence=seq)) == [ARP_REPLY]
     assert d.counters["sequence_glitches"] == 1 and d.counters["frames"] == 7
@@ -200,7 +200,7 @@ def test_round_trip(frames, params, ntb32, end, seq, mps) -> None:  # noqa: ANN0
 def test_truncated_blocks_never_escape_the_counting_decoder(frames, ntb32, end, cut) -> None:  # noqa: ANN001
     b = encode_ntb(frames, NtbParameters(dwNtbOutMaxSize=40000), ntb32=ntb32, ndp_at_end=end)
     cut %= len(b)
-    d = Decoder()
+    d = NtbDecoder()
     assert d.decode(b[:cut]) == []   # a block cut anywhere is TRUNCATED or SHORT: nothing comes out
     assert d.counters["bad_blocks"] == 1
     with pytest.raises(NtbError):
@@ -214,7 +214,7 @@ def test_corrupted_blocks_never_escape_the_counting_decoder(frames, ntb32, end, 
     b = bytearray(encode_ntb(frames, NtbParameters(dwNtbOutMaxSize=40000), ntb32=ntb32, ndp_at_end=end))
     for at, v in flips:
         b[at % len(b)] = v
-    d = Decoder()
+    d = NtbDecoder()
     out = d.decode(bytes(b))
     assert all(len(f) >= 14 and f in b for f in out)
     assert d.counters["internal_errors"] == 0, d.counters   # the catch-all must never be what held
@@ -227,7 +227,7 @@ def test_corrupted_blocks_never_escape_the_counting_decoder(frames, ntb32, end, 
 @SETTINGS
 @given(st.binary(max_size=300))
 def test_random_bytes_never_escape(data: bytes) -> None:
-    d = Decoder()
+    d = NtbDecoder()
     d.decode(data)
     d.decode(b"NCMH" + data)
     d.decode(b"ncmh\x10\x00" + data)

@@ -22,7 +22,7 @@ from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6  # noqa:
 from scapy.packet import raw  # noqa: E402
 
 from ncm.l2 import L2Config  # noqa: E402
-from ncm.link import CarrierChanged, DownCause, NcmSession, SpeedChanged  # noqa: E402
+from ncm.link import CarrierChanged, NcmDownCause, NcmLink, SpeedChanged  # noqa: E402
 from ncm.usb import NcmDevice, NcmNotFound, NcmUsbError, UsbPump, find_devices  # noqa: E402
 from pppstack.exitcodes import ExitCode  # noqa: E402
 from pppstack.io.ncmbridge import bridge  # noqa: E402
@@ -113,7 +113,7 @@ def _run_bridge(modem: FakeNcmModem, dev: NcmDevice, send: list[bytes], want: in
     pump = UsbPump(dev, poll_ms=50)
     pump.start()
     assert dev.params is not None
-    session = NcmSession(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
+    session = NcmLink(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
                                               gateway=IPv4Address("10.10.1.2")),
                          ntb32=dev.ntb32, ndp_at_end=ndp_at_end, max_packet_size=512, rx_max=dev.rx_max)
     session.start(time.monotonic())
@@ -190,7 +190,7 @@ def test_usb_disconnect_is_a_named_cause(io_errors: float) -> None:
     pump = UsbPump(dev, poll_ms=50)
     pump.start()
     assert dev.params is not None
-    session = NcmSession(dev.params, L2Config(mac=HOST_MAC, ipv4=IPv4Interface("10.10.1.1/30"),
+    session = NcmLink(dev.params, L2Config(mac=HOST_MAC, ipv4=IPv4Interface("10.10.1.1/30"),
                                               gateway=IPv4Address("10.10.1.2")))
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     threading.Timer(0.3, modem.unplug, kwargs={"io_errors": io_errors}).start()
@@ -198,7 +198,7 @@ def test_usb_disconnect_is_a_named_cause(io_errors: float) -> None:
     pump.stop()
     a.close()
     b.close()
-    assert result.down.cause is DownCause.USB_DISCONNECTED and "dropped off USB" in result.down.message
+    assert result.down.cause is NcmDownCause.USB_DISCONNECTED and "dropped off USB" in result.down.message
     assert exit_code_for(result.down) is ExitCode.PORT_VANISHED
     dev.close()
 
@@ -209,14 +209,14 @@ def test_carrier_loss_after_up_ends_the_link() -> None:
     pump = UsbPump(dev, poll_ms=50)
     pump.start()
     assert dev.params is not None
-    session = NcmSession(dev.params, L2Config(mac=HOST_MAC, ipv4=IPv4Interface("10.10.1.1/30")))
+    session = NcmLink(dev.params, L2Config(mac=HOST_MAC, ipv4=IPv4Interface("10.10.1.1/30")))
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     threading.Timer(0.3, modem.notify, args=(struct.pack("<BBHHH", 0xA1, 0, 0, 0, 0),)).start()
     result = bridge(session, pump, SocketPort(b), stop=threading.Event())
     pump.stop()
     a.close()
     b.close()
-    assert result.down.cause is DownCause.CARRIER_LOST and exit_code_for(result.down) is ExitCode.CARRIER_LOST
+    assert result.down.cause is NcmDownCause.CARRIER_LOST and exit_code_for(result.down) is ExitCode.CARRIER_LOST
     dev.close()
 
 
@@ -239,7 +239,7 @@ def test_unplugged_before_bind() -> None:
     modem.unplugged.set()
     with pytest.raises(NcmUsbError) as exc:
         NcmDevice.open(backend=FakeBackend(modem)).bind()
-    assert exc.value.cause is DownCause.USB_DISCONNECTED and "No such device" in exc.value.message
+    assert exc.value.cause is NcmDownCause.USB_DISCONNECTED and "No such device" in exc.value.message
 
 
 def test_run_ncm_up_dial_failures_have_their_codes() -> None:

@@ -1,7 +1,7 @@
 """The NCM data path's loop: packets between a packet port (the TUN) and the USB pump.
 
 `bridge()` is an adapter on the one loop (pppstack.io.loop): it watches the TUN fd and the USB
-threads' wake pipe, feeds the sans-I/O `NcmSession`, writes what it returns and gives the loop its
+threads' wake pipe, feeds the sans-I/O `NcmLink`, writes what it returns and gives the loop its
 deadline.  It takes any packet port with
 fileno/read_batch/write_many, so tests run it over a socketpair instead of a TUN.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ncm.l2 import NeighbourResolved, NeighbourUnreachable
-from ncm.link import CarrierChanged, DownCause, LinkDown, NcmEvent, NcmSession, SpeedChanged
+from ncm.link import CarrierChanged, NcmDownCause, NcmEvent, NcmLink, NcmLinkDown, SpeedChanged
 from pppstack.io.loop import Loop
 
 __all__ = ["bridge", "PacketPort", "BridgeResult", "Watcher"]
@@ -33,7 +33,7 @@ class PacketPort(Protocol):
 
 @dataclass
 class BridgeResult:
-    down: LinkDown
+    down: NcmLinkDown
     stats: dict[str, int]
     carrier: bool | None
     seconds: float
@@ -48,7 +48,7 @@ def _log_event(ev: NcmEvent) -> None:
         log.info("neighbour %s is at %s", ev.address, ev.mac.hex(":"))
     elif isinstance(ev, NeighbourUnreachable):
         log.warning("%s", ev.message)
-    elif isinstance(ev, LinkDown):
+    elif isinstance(ev, NcmLinkDown):
         log.info("NCM link down: %s", ev.message)
 
 
@@ -57,10 +57,10 @@ class Watcher(Protocol):
     def poll(self) -> str | None: ...
 
 
-def bridge(session: NcmSession, pump: object, port: PacketPort, *, stop: threading.Event,
+def bridge(session: NcmLink, pump: object, port: PacketPort, *, stop: threading.Event,
            clock: Callable[[], float] = time.monotonic, on_event: Callable[[NcmEvent], None] | None = None,
-           until: Callable[[NcmSession], bool] | None = None, watchers: Iterable[Watcher] = (),
-           tick: Callable[[NcmSession], None] | None = None, tick_interval: float = 2.0,
+           until: Callable[[NcmLink], bool] | None = None, watchers: Iterable[Watcher] = (),
+           tick: Callable[[NcmLink], None] | None = None, tick_interval: float = 2.0,
            tap: Callable[[bool, bytes, float], None] | None = None) -> BridgeResult:
     """Move packets between `port` and the USB pump until the link goes down, `stop` is set or
     `until(session)` says so.  `pump` is an ncm.usb.UsbPump (duck-typed to keep this importable
@@ -97,7 +97,7 @@ UNTIL_CHECK = 0.25
 class _Ticker:
     """`tick(session)` now and then every `interval` seconds, as a deadline of the loop."""
 
-    def __init__(self, session: NcmSession, tick: Callable[[NcmSession], None], interval: float,
+    def __init__(self, session: NcmLink, tick: Callable[[NcmLink], None], interval: float,
                  start: float) -> None:
         self.session, self.tick, self.interval, self.next = session, tick, interval, start
 
@@ -112,9 +112,9 @@ class _Ticker:
 class _Bridge:
     """`bridge`'s state and the callbacks it plugs into the loop."""
 
-    def __init__(self, loop: Loop, session: NcmSession, pump: object, port: PacketPort,
+    def __init__(self, loop: Loop, session: NcmLink, pump: object, port: PacketPort,
                  stop: threading.Event, on_event: Callable[[NcmEvent], None] | None,
-                 until: Callable[[NcmSession], bool] | None,
+                 until: Callable[[NcmLink], bool] | None,
                  tap: Callable[[bool, bytes, float], None] | None) -> None:
         self.loop, self.session, self.pump, self.port = loop, session, pump, port
         self.stop, self.on_event, self.until, self.tap = stop, on_event, until, tap
@@ -142,7 +142,7 @@ class _Bridge:
             self.loop.forget(w.fileno())
             return
         if why:
-            self.session.connection_lost(DownCause.CARRIER_LOST, why)
+            self.session.connection_lost(NcmDownCause.CARRIER_LOST, why)
 
     def until_timer(self) -> float:
         return self.next_until
@@ -182,7 +182,7 @@ class _Bridge:
         if session.down is not None:
             self._end(session.down)
         elif self.until is not None and self.until(session):
-            self._end(LinkDown(DownCause.LOCAL_CLOSE, DownCause.LOCAL_CLOSE.value))
+            self._end(NcmLinkDown(NcmDownCause.LOCAL_CLOSE, NcmDownCause.LOCAL_CLOSE.value))
         else:
             self._backpressure()
 
@@ -196,7 +196,7 @@ class _Bridge:
             else:
                 self.loop.remove_reader(self.tun_fd)
 
-    def _end(self, down: LinkDown) -> None:
+    def _end(self, down: NcmLinkDown) -> None:
         stats = {**self.session.stats(), **self.pump_stats()}
         self.result = BridgeResult(down, stats, self.session.carrier, self.loop.clock() - self.start)
         self.loop.stop()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ncm.l2 import L2Config, eui64_link_local
-from ncm.link import DownCause, LinkDown, NcmSession
+from ncm.link import NcmDownCause, NcmLink, NcmLinkDown
 from pppstack.endreason import LinkEnd
 from pppstack.exitcodes import EdgeCause, ExitCode, exit_code
 from pppstack.io import hooks
@@ -127,7 +127,7 @@ class NcmUpOptions:
         )
 
 
-def exit_code_for(down: LinkDown | None) -> ExitCode:
+def exit_code_for(down: NcmLinkDown | None) -> ExitCode:
     return ExitCode.OK if down is None else exit_code(down.cause)
 
 
@@ -371,7 +371,7 @@ class NcmUp:
             if exc.errno == errno.EACCES:
                 return LinkEnd(EdgeCause.NOT_PERMITTED, f"No permission to use {device.name}: run as root or add "
                                "a udev rule.")
-            return LinkEnd(DownCause.USB_ERROR, f"USB error while binding {device.name}: {exc}.")
+            return LinkEnd(NcmDownCause.USB_ERROR, f"USB error while binding {device.name}: {exc}.")
         call.pump = UsbPump(device)
         call.pump.start()
         ipv4, gateway, dns = opts.local_ip, opts.gateway, opts.dns
@@ -392,7 +392,7 @@ class NcmUp:
                            "--local-ip/--gateway.")
         mac = device.mac or bytes([0x02]) + os.urandom(5)
         mtu = _link_mtu(opts.mtu, device, params)
-        session = NcmSession(params, L2Config(mac=mac, ipv4=ipv4, gateway=gateway), ntb32=device.ntb32,
+        session = NcmLink(params, L2Config(mac=mac, ipv4=ipv4, gateway=gateway), ntb32=device.ntb32,
                              ndp_at_end=ndp_end, max_packet_size=device.function.out_max_packet,
                              flush_interval=opts.tx_timer_usecs / 1e6, rx_max=device.rx_max, mtu=mtu)
         if opts.apn is None and not _wait_carrier(session, call.pump, opts.carrier_timeout, stop):
@@ -438,7 +438,7 @@ class NcmUp:
             self.setup.config = config
         return None
 
-    def _link(self, call: _Call, session: NcmSession, stop: _StopOnSignal, a: _Addresses) -> LinkEnd:
+    def _link(self, call: _Call, session: NcmLink, stop: _StopOnSignal, a: _Addresses) -> LinkEnd:
         from pppstack.events import Ipv4Up
         from pppstack.io.tun import ip
         setup, tun, opts, pump = self.setup, self.tun, self.opts, call.pump
@@ -455,7 +455,7 @@ class NcmUp:
         session.start(time.monotonic())
         watchers = [NdisStatWatcher(call.dialed.port)] if call.dialed is not None and call.dialed.port else []
 
-        def tick(s: NcmSession) -> None:
+        def tick(s: NcmLink) -> None:
             k = tun.stats()
             ncm_stats = {**s.stats(), **pump.stats()}
             setup.config.extra_status.update(
@@ -473,7 +473,7 @@ class NcmUp:
             if ntb_tap is not None:
                 ntb_tap.close()
         message = _sentence(result.down.message)
-        if result.down.cause is DownCause.LOCAL_CLOSE and stop.reason:
+        if result.down.cause is NcmDownCause.LOCAL_CLOSE and stop.reason:
             message = f"The link was closed on request ({stop.reason})."
         end = LinkEnd(result.down.cause, message, was_up=True)
         setup.session_ended(end, time.monotonic())   # ip-down, routes, addresses, DNS file
@@ -485,7 +485,7 @@ class NcmUp:
         self.last = {"interface": tun.name, "address": str(a.ipv4), "gateway": str(a.gateway) if a.gateway else None,
                      "dns": [str(d) for d in a.dns], "cause": result.down.cause.name,
                      "seconds": round(result.seconds, 1), **final, **drops}
-        call.gone = result.down.cause is DownCause.USB_DISCONNECTED
+        call.gone = result.down.cause is NcmDownCause.USB_DISCONNECTED
         return end
 
     # -- the end --------------------------------------------------------------------------------
@@ -549,7 +549,7 @@ def _link_mtu(wanted: int | None, device: object, params: object) -> int:
     return wanted
 
 
-def _wait_carrier(session: NcmSession, pump: object, timeout: float, stop: threading.Event) -> bool:
+def _wait_carrier(session: NcmLink, pump: object, timeout: float, stop: threading.Event) -> bool:
     """Plain NCM devices: the link is up when the function says NETWORK_CONNECTION = 1."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set() and pump.error is None:  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Inside the NCM guest: our NCM path (ncm.usb edge + NcmSession's L2 shim + TUN) up on the gadget.
+"""Inside the NCM guest: our NCM path (ncm.usb edge + NcmLink's L2 shim + TUN) up on the gadget.
 
 Run by tests/test_interop_ncm_gadget.py as ``unshare -n python3 -m tests.guest.ncmclient ...``
 so the TUN lives in its own network namespace and traffic to the gadget's usb0 really crosses
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from ncm.l2 import L2Config
-    from ncm.link import LinkDown, NcmSession
+    from ncm.link import NcmLink, NcmLinkDown
     from ncm.usb import NcmDevice, UsbPump
     from pppstack.io.tun import TunDevice, ip
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     mac = dev.mac or bytes.fromhex("020000770002")
     emit("Bound", params=params.describe(), ntb32=dev.ntb32, rx_max=dev.rx_max, mac=mac.hex(":"))
     iface = ipaddress.IPv4Interface(args.address)
-    session = NcmSession(params, L2Config(mac=mac, ipv4=iface, gateway=ipaddress.IPv4Address(args.gateway)),
+    session = NcmLink(params, L2Config(mac=mac, ipv4=iface, gateway=ipaddress.IPv4Address(args.gateway)),
                          ntb32=dev.ntb32, rx_max=dev.rx_max)
     tun = TunDevice.create(args.ifname, mtu=1500)
     ip("-4", "addr", "add", str(iface), "dev", tun.name)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             pump.send(blocks)
         while (event := session.next_event()) is not None:
             emit(type(event).__name__, **{k: getattr(event, k) for k in getattr(event, "__slots__", ())})
-            if isinstance(event, LinkDown):
+            if isinstance(event, NcmLinkDown):
                 stopping = True
     pump.send(session.close())
     time.sleep(0.2)
