@@ -19,7 +19,7 @@ from pppstack.sim.modem import (
     ModemReset,
     PortAppeared,
     PortHangup,
-    PortVanished,
+    PortRemoved,
     SimConfig,
     SimModem,
 )
@@ -177,7 +177,7 @@ def test_brownout_vanishes_and_reenumerates(clock, rng) -> None:
     p = Pair(clock, rng, faults={Fault.BROWNOUT}, brownout_after=3.0, reenumerate_after=2.0)
     t0 = clock.now
     p.dial()
-    p.run(lambda: p.sim_got(PortVanished))
+    p.run(lambda: p.sim_got(PortRemoved))
     assert clock.now - t0 == pytest.approx(3.0)
     assert p.sim.mode is Mode.GONE
     p.sim.receive_data(b"AT\r", clock.now)

@@ -25,7 +25,7 @@ from pppstack.io.serialport import open_port
 from pppstack.io.simrunner import SimHandle, start_sim
 from pppstack.modem.dial import DialError, PppDialer
 from pppstack.pppos import PPPoS
-from pppstack.sim.modem import DataModeEnded, Fault, PortAppeared, PortVanished, SimConfig
+from pppstack.sim.modem import DataModeEnded, Fault, PortAppeared, PortRemoved, SimConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,7 +210,7 @@ def test_brownout_port_vanishes_then_reenumerates(sim_factory) -> None:
     # The stick stays up brownout_after (0.4 s) past its CONNECT. Measured from our ATD, which
     # came first, so a loaded machine reading CONNECT late cannot shrink the interval.
     assert t_connect is not None and time.monotonic() - t_dial >= 0.4
-    assert sim.wait_for(PortVanished, 1.0) is not None
+    assert sim.wait_for(PortRemoved, 1.0) is not None
     assert not os.path.lexists(old_link) and not os.path.exists(old_pts)
     with pytest.raises(OSError):
         port.write(b"AT\r")

@@ -80,7 +80,7 @@ def not_a_serial_port(fd: int, path: str) -> str | None:
 # -- the loop -----------------------------------------------------------------------------------
 
 @dataclass
-class Counters:
+class DriverCounters:
     """Driver-side counters for the status file and ip-down's BYTES_SENT / BYTES_RCVD."""
 
     serial_in: int = 0
@@ -121,7 +121,7 @@ class PppDriver:
         self.carrier_poll = carrier_poll
         self.stop_timeout = stop_timeout
         self.tap = tap  # sees every chunk read (sent=False) and written (True): `up --trace`, `--pcap`
-        self.counters = Counters()
+        self.counters = DriverCounters()
         self.connected_at: float | None = None
         self.last_frame_at: float | None = None
         self.network_up = False

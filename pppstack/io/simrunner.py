@@ -43,7 +43,7 @@ from pppstack.sim.modem import (
     ModemReset,
     PortAppeared,
     PortHangup,
-    PortVanished,
+    PortRemoved,
     PppEvent,
     SimConfig,
     SimEvent,
@@ -281,7 +281,7 @@ class SimHandle:
             # routine at every hang-up: the client already reports how its link ended
             self.log.append(f"{time.monotonic():.3f} back in command mode: {e.reason}")
             log.debug("sim: back in command mode (%s)", e.reason)
-        elif isinstance(e, PortVanished):
+        elif isinstance(e, PortRemoved):
             self._note(f"the stick dropped off USB ({e.reason}); it comes back in {e.reappear_after:g} s")
         elif isinstance(e, PortAppeared):
             self._note(f"the stick re-enumerated: its modem port is now ttyUSB{e.index + MODEM_INTERFACE}")
@@ -413,7 +413,7 @@ class SimHandle:
             self._close(p, unlink=False)
             self._open_pty(p)       # same name, new line: the client's fd is dead, a reopen works
             self._note(f"hung up {p.link}; it is {p.pts} now")
-        elif isinstance(e, PortVanished):
+        elif isinstance(e, PortRemoved):
             with self._lock:
                 ports, self._ports = self._ports, []
             for p in ports:

@@ -12,7 +12,7 @@ COMMAND mode and prints NO CARRIER (V.250 §6.3.1).  GONE is the port having dro
 
 Faults are injected by `SimConfig.faults`; every timed one runs off `now`, so tests drive them
 with a fake clock.  The I/O edge (pppstack.io.simrunner) reacts to the port events this class
-emits: `PortHangup` (close the tty now), `PortVanished` (remove it), `PortAppeared` (a new
+emits: `PortHangup` (close the tty now), `PortRemoved` (remove it), `PortAppeared` (a new
 ttyUSBn).
 """
 
@@ -30,7 +30,7 @@ from pppstack.sim.radio import PROFILES, RadioProfile, Rat
 
 __all__ = [
     "Fault", "SimConfig", "Mode", "SimModem", "SimEvent", "CommandSeen", "Connected", "DataModeEnded",
-    "PortHangup", "PortVanished", "PortAppeared", "ModemReset", "PppEvent", "DEFAULT_PIN",
+    "PortHangup", "PortRemoved", "PortAppeared", "ModemReset", "PppEvent", "DEFAULT_PIN",
 ]
 
 DEFAULT_PIN = "1234"
@@ -166,7 +166,7 @@ class PortHangup(SimEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class PortVanished(SimEvent):
+class PortRemoved(SimEvent):
     """The port drops off USB; `PortAppeared` follows after `reappear_after` s."""
 
     reason: str
@@ -527,7 +527,7 @@ class SimModem:
         self._power_cycle()
         self.mode = Mode.GONE
         self._events.append(DataModeEnded("brown-out: the stick rebooted"))
-        self._events.append(PortVanished("the stick browned out and dropped off USB", self.config.reenumerate_after))
+        self._events.append(PortRemoved("the stick browned out and dropped off USB", self.config.reenumerate_after))
         self.log.append("brown-out: port gone")
         # the old ttyUSB0..2 are still held by whoever had them open, so the stick comes back as 3..5;
         # by the next brown-out those were released and it takes 0..2 again
