@@ -35,9 +35,9 @@ from pppstack.fsm.cp import NEGOTIATING, RXJ, RXR, ControlProtocol
 from pppstack.ipcp import IpcpOptions
 from pppstack.ipv6cp import Ipv6cpOptions
 from pppstack.lcp import LOOPBACK_FAIL, AuthProtocol, Keepalive, LcpOptions
-from pppstack.wire import Code, Protocol
+from pppstack.wire import Code, Protocol, protocol_name
 
-__all__ = ["Link", "Phase", "LinkStats", "PROTOCOL_NAMES", "FRAMING_UP", "FRAMING_RESET"]
+__all__ = ["Link", "Phase", "LinkStats", "FRAMING_UP", "FRAMING_RESET"]
 
 # Markers in Link.outq (not protocols): LCP came up (apply PFC/ACFC) / went down (back to defaults).
 # They travel in the queue so the framing changes exactly between the packets around them.
@@ -45,15 +45,6 @@ FRAMING_UP = -1
 FRAMING_RESET = -2
 
 log = logging.getLogger("pppstack.ppp")
-
-PROTOCOL_NAMES = {
-    0x0021: "Internet Protocol", 0x0057: "Internet Protocol Version 6", 0x8021: "Internet Protocol Control Protocol",
-    0x8057: "IPv6 Control Protocol", 0x80FD: "Compression Control Protocol", 0x00FD: "Compressed Datagram",
-    0xC021: "Link Control Protocol", 0xC023: "Password Authentication Protocol",
-    0xC223: "Challenge Handshake Authentication Protocol", 0xC227: "Extensible Authentication Protocol",
-    0x002D: "VJ compressed TCP/IP", 0x002F: "VJ uncompressed TCP/IP", 0x8053: "Encryption Control Protocol",
-    0xC025: "Link Quality Report",
-}
 
 
 class Phase(Enum):
@@ -282,7 +273,7 @@ class Link:
             self.keepalive.reply_received()
 
     def cp_protocol_rejected(self, cp: ControlProtocol, protocol: int) -> None:
-        name = PROTOCOL_NAMES.get(protocol, "unknown protocol")
+        name = protocol_name(protocol)
         log.info("Protocol-Reject for '%s' (0x%04x) received", name, protocol)
         ncp = self._by_protocol.get(protocol)
         if ncp is not None and ncp is not self.lcp:
@@ -426,7 +417,7 @@ class Link:
             return
         self.stats.protocol_rejects_sent += 1
         log.info("Protocol-Reject sent for unsupported protocol 0x%04x (%s)", protocol,
-                 PROTOCOL_NAMES.get(protocol, "unknown"))
+                 protocol_name(protocol, "unknown"))
         body = protocol.to_bytes(2, "big") + info
         self.lcp.send(Code.PROT_REJ, self.lcp.next_id(), body[: max(self.peer_mru - 4, 2)])
 

@@ -13,6 +13,8 @@ from pppstack.errors import MalformedPacket
 
 __all__ = [
     "Protocol",
+    "PROTOCOL_NAMES",
+    "protocol_name",
     "Code",
     "ControlPacket",
     "Option",
@@ -29,21 +31,54 @@ UI = 0x03  # RFC 1662 §3.1 Control field (Unnumbered Information)
 
 
 class Protocol(IntEnum):
-    """PPP protocol numbers (RFC 1661 §2, IANA registry)."""
+    """PPP protocol numbers (RFC 1661 §2, IANA registry): the one table the whole tree uses."""
 
     IPV4 = 0x0021
     VJ_COMP = 0x002D
     VJ_UNCOMP = 0x002F
+    ENCRYPTED_DATAGRAM = 0x0053
     IPV6 = 0x0057
     COMP_DATAGRAM = 0x00FD
     IPCP = 0x8021
+    ECP = 0x8053
     IPV6CP = 0x8057
     CCP = 0x80FD
     LCP = 0xC021
     PAP = 0xC023
     LQR = 0xC025
+    CBCP = 0xC029
     CHAP = 0xC223
     EAP = 0xC227
+
+
+# Long names as the IANA registry writes them (Protocol-Reject log lines; pppd's short names, with
+# their printers, are describe.packet.PROTOCOLS, keyed by these same numbers).
+PROTOCOL_NAMES: dict[Protocol, str] = {
+    Protocol.IPV4: "Internet Protocol",
+    Protocol.VJ_COMP: "VJ compressed TCP/IP",
+    Protocol.VJ_UNCOMP: "VJ uncompressed TCP/IP",
+    Protocol.ENCRYPTED_DATAGRAM: "Encrypted Datagram",
+    Protocol.IPV6: "Internet Protocol Version 6",
+    Protocol.COMP_DATAGRAM: "Compressed Datagram",
+    Protocol.IPCP: "Internet Protocol Control Protocol",
+    Protocol.ECP: "Encryption Control Protocol",
+    Protocol.IPV6CP: "IPv6 Control Protocol",
+    Protocol.CCP: "Compression Control Protocol",
+    Protocol.LCP: "Link Control Protocol",
+    Protocol.PAP: "Password Authentication Protocol",
+    Protocol.LQR: "Link Quality Report",
+    Protocol.CBCP: "Callback Control Protocol",
+    Protocol.CHAP: "Challenge Handshake Authentication Protocol",
+    Protocol.EAP: "Extensible Authentication Protocol",
+}
+
+
+def protocol_name(number: int, default: str = "unknown protocol") -> str:
+    """The registry's name of a protocol number, or `default`."""
+    try:
+        return PROTOCOL_NAMES[Protocol(number)]
+    except ValueError:
+        return default
 
 
 class Code(IntEnum):

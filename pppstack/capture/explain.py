@@ -14,12 +14,12 @@ from pppstack.capture.timeline import Record, RecordKind
 from pppstack.describe import describe_packet
 from pppstack.describe._printf import quoted
 from pppstack.errors import MalformedPacket
-from pppstack.wire import ControlPacket, parse_options
+from pppstack.wire import ControlPacket, Protocol, parse_options
 
 __all__ = ["trace_line", "explain", "REJECT_REASONS"]
 
-_LCP, _IPCP, _IPV6CP, _CCP = 0xC021, 0x8021, 0x8057, 0x80FD
-_NEGOTIATED = (_LCP, _IPCP, _IPV6CP, _CCP, 0x8053)
+_LCP, _IPCP, _IPV6CP, _CCP = Protocol.LCP, Protocol.IPCP, Protocol.IPV6CP, Protocol.CCP
+_NEGOTIATED = (_LCP, _IPCP, _IPV6CP, _CCP, Protocol.ECP)
 _MULTILINK = "we do not implement multilink (RFC 1990)"
 
 # Why we Configure-Reject an option (protocol, type) -> sentence.  Anything else we reject is an

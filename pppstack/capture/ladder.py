@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from pppstack.capture.timeline import Record, RecordKind
+from pppstack.wire import Protocol
 
 __all__ = ["ladder_svg", "Row", "rows_of", "PHASE_COLOURS"]
 
-_LCP, _PAP, _CHAP, _EAP = 0xC021, 0xC023, 0xC223, 0xC227
-_NCPS = (0x8021, 0x8057, 0x80FD, 0x8053)
-_REQUESTS = {(_LCP, 1), (_LCP, 5), (0x8021, 1), (0x8057, 1), (0x80FD, 1), (0x8021, 5), (0x8057, 5),
-             (_PAP, 1), (_CHAP, 1)}  # fmt: skip
+_LCP, _PAP, _CHAP, _EAP = Protocol.LCP, Protocol.PAP, Protocol.CHAP, Protocol.EAP
+_NCPS = (Protocol.IPCP, Protocol.IPV6CP, Protocol.CCP, Protocol.ECP)
+_REQUESTS = {(_LCP, 1), (_LCP, 5), (Protocol.IPCP, 1), (Protocol.IPV6CP, 1), (Protocol.CCP, 1), (Protocol.IPCP, 5),
+             (Protocol.IPV6CP, 5), (_PAP, 1), (_CHAP, 1)}  # fmt: skip
 PHASE_COLOURS = {"Establish": "#e8f0fe", "Authenticate": "#fef7e0", "Network": "#e6f4ea", "Terminate": "#fce8e6"}
 
 ROW, TOP, WIDTH = 24, 70, 980

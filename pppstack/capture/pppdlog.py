@@ -23,6 +23,7 @@ from pppstack.describe.lcp import LCP_CODE_NAMES
 from pppstack.describe.ncp import CCP_CODE_NAMES, NCP_CODE_NAMES
 from pppstack.describe.packet import PROTOCOLS
 from pppstack.doctor.lines import normalise
+from pppstack.wire import Protocol
 
 __all__ = ["Rebuilt", "LogFrame", "rebuild", "read_log", "looks_like_pppd_log"]
 
@@ -51,8 +52,9 @@ class LogFrame:
 _NAMES = {e.name: e.number for e in PROTOCOLS}
 _DATA_NAMES = {e.data_name: e.number & 0x7FFF for e in PROTOCOLS if e.data_name}
 _CODES: dict[int, tuple[str | None, ...]] = {
-    0xC021: LCP_CODE_NAMES, 0x8021: NCP_CODE_NAMES, 0x8057: NCP_CODE_NAMES, 0x80FD: CCP_CODE_NAMES,
-    0xC023: PAP_CODE_NAMES, 0xC223: CHAP_CODE_NAMES, 0xC227: EAP_CODE_NAMES,
+    Protocol.LCP: LCP_CODE_NAMES, Protocol.IPCP: NCP_CODE_NAMES, Protocol.IPV6CP: NCP_CODE_NAMES,
+    Protocol.CCP: CCP_CODE_NAMES,
+    Protocol.PAP: PAP_CODE_NAMES, Protocol.CHAP: CHAP_CODE_NAMES, Protocol.EAP: EAP_CODE_NAMES,
 }  # fmt: skip
 _HEX = re.compile(r"^(?: [0-9a-f]{2})*")
 
@@ -242,7 +244,8 @@ def _ccp(t: _Text, seen: dict[str, int]) -> tuple[int, bytes]:
     return (24 if "old" in m.group(1) else 26), bytes((((int(m.group(3)) - 8) << 4) | method, check))
 
 
-_OPTION_PARSERS: dict[int, OptionParser] = {0xC021: _lcp, 0x8021: _ipcp, 0x8057: _ipv6cp, 0x80FD: _ccp}
+_OPTION_PARSERS: dict[int, OptionParser] = {Protocol.LCP: _lcp, Protocol.IPCP: _ipcp, Protocol.IPV6CP: _ipv6cp,
+                                            Protocol.CCP: _ccp}
 
 
 def _options(t: _Text, parser: OptionParser) -> bytes:
@@ -274,13 +277,13 @@ def _code(t: _Text, names: tuple[str | None, ...]) -> int:
 def _fsm_body(proto: int, code: int, t: _Text) -> bytes:
     if 1 <= code <= 4 and proto in _OPTION_PARSERS:
         return _options(t, _OPTION_PARSERS[proto]) + t.hex()
-    if code in (5, 6) and proto != 0x8053:
-        space = "" if proto == 0x80FD else " "
+    if code in (5, 6) and proto != Protocol.ECP:
+        space = "" if proto == Protocol.CCP else " "
         if t.s.startswith(space + '"', t.i):
             t.need(space)
             return t.quoted()
         return t.hex()
-    if proto == 0xC021 and code in (9, 10, 11, 12, 13):
+    if proto == Protocol.LCP and code in (9, 10, 11, 12, 13):
         body = b""
         if t.eat(" magic=0x"):
             body = _u(int(t.match(r"[0-9a-f]+").group(), 16), 4)
@@ -379,7 +382,7 @@ def _packet(text: str) -> tuple[bytes, str]:
         proto = int(m.group(2), 16)
         return b"\xff\x03" + _u(proto, 2) + t.hex(), ("" if t.done() else "truncated at 32 octets")
     found = _NAMES.get(m.group(3) or "")
-    if found is None or found not in _CODES and found != 0x8053:
+    if found is None or found not in _CODES and found != Protocol.ECP:
         raise _Unparsed(f"protocol {m.group(3)} is not rebuilt")
     proto = found
     close = text.rfind("]")
@@ -387,16 +390,16 @@ def _packet(text: str) -> tuple[bytes, str]:
     tail = _Text(text[close + 1 :])
     names = _CODES.get(proto, NCP_CODE_NAMES)
     note = ""
-    if proto == 0x8053:  # ECP: pppd prints only the octets
+    if proto == Protocol.ECP:  # ECP: pppd prints only the octets
         return b"\xff\x03" + _u(proto, 2) + _Text(text[m.end():]).hex() + tail.hex(), ""
     code = _code(t, names)
     t.need(" id=0x")
     ident = int(t.match(r"[0-9a-f]+").group(), 16)
-    if proto == 0xC023:
+    if proto == Protocol.PAP:
         body, note = _pap_body(code, t)
-    elif proto == 0xC223:
+    elif proto == Protocol.CHAP:
         body = _chap_body(code, t)
-    elif proto == 0xC227:
+    elif proto == Protocol.EAP:
         body = _eap_body(code, t)
     else:
         body = _fsm_body(proto, code, t)

@@ -23,18 +23,20 @@ from pppstack.describe.ncp import (
 )
 from pppstack.describe.packet import _BY_DATA, describe_frame, describe_packet, find_protocol, normalize_frame
 from pppstack.errors import MalformedPacket
-from pppstack.wire import ControlPacket, Option, parse_options
+from pppstack.wire import ControlPacket, Option, Protocol, parse_options
 
 __all__ = ["decode_packet", "decode_frame"]
 
 _CODE_NAMES: dict[int, tuple[str | None, ...]] = {
-    0xC021: LCP_CODE_NAMES, 0x8021: NCP_CODE_NAMES, 0x8057: NCP_CODE_NAMES, 0x80FD: CCP_CODE_NAMES,
-    0x8053: NCP_CODE_NAMES, 0xC023: PAP_CODE_NAMES, 0xC223: CHAP_CODE_NAMES, 0xC227: EAP_CODE_NAMES,
-    0xC029: ("Request", "Response", "Ack"),
+    Protocol.LCP: LCP_CODE_NAMES, Protocol.IPCP: NCP_CODE_NAMES, Protocol.IPV6CP: NCP_CODE_NAMES,
+    Protocol.CCP: CCP_CODE_NAMES, Protocol.ECP: NCP_CODE_NAMES, Protocol.PAP: PAP_CODE_NAMES,
+    Protocol.CHAP: CHAP_CODE_NAMES, Protocol.EAP: EAP_CODE_NAMES,
+    Protocol.CBCP: ("Request", "Response", "Ack"),
 }  # fmt: skip
-_OPTION_NAMES = {0xC021: LCP_OPTION_NAMES, 0x8021: IPCP_OPTION_NAMES, 0x8057: IPV6CP_OPTION_NAMES,
-                 0x80FD: CCP_OPTION_NAMES}  # fmt: skip
-_AUTH_NAMES = {0xC023: "pap", 0xC223: "chap", 0xC227: "eap"}
+_OPTION_NAMES: dict[int, dict[int, str]] = {
+    Protocol.LCP: LCP_OPTION_NAMES, Protocol.IPCP: IPCP_OPTION_NAMES, Protocol.IPV6CP: IPV6CP_OPTION_NAMES,
+    Protocol.CCP: CCP_OPTION_NAMES}  # fmt: skip
+_AUTH_NAMES: dict[int, str] = {Protocol.PAP: "pap", Protocol.CHAP: "chap", Protocol.EAP: "eap"}
 _CHAP_DIGESTS = {5: "MD5", 0x80: "MS", 0x81: "MS-v2"}
 
 
@@ -49,7 +51,7 @@ def _ip(data: bytes) -> str:
 def _option_value(protocol: int, opt: Option) -> Any:
     """A typed value for the options pppd knows, or None (the raw hex is always given)."""
     t, d = opt.type, opt.data
-    if protocol == 0xC021:
+    if protocol == Protocol.LCP:
         if t in (1, 17) and len(d) == 2:
             return int.from_bytes(d, "big")
         if t in (2, 5) and len(d) == 4:
@@ -57,12 +59,12 @@ def _option_value(protocol: int, opt: Option) -> Any:
         if t == 3 and len(d) >= 2:
             proto = int.from_bytes(d[:2], "big")
             value: dict[str, Any] = {"protocol": proto, "name": _AUTH_NAMES.get(proto, f"0x{proto:x}")}
-            if proto == 0xC223 and len(d) >= 3:
+            if proto == Protocol.CHAP and len(d) >= 3:
                 value["algorithm"] = _CHAP_DIGESTS.get(d[2], d[2])
             return value
         if t in (7, 8, 18) and not d:
             return True
-    elif protocol == 0x8021:
+    elif protocol == Protocol.IPCP:
         if t == 1 and len(d) == 8:
             return [_ip(d[:4]), _ip(d[4:])]
         if t == 2 and len(d) >= 2:
@@ -73,10 +75,10 @@ def _option_value(protocol: int, opt: Option) -> Any:
             return value
         if t in (3, 129, 130, 131, 132) and len(d) == 4:
             return _ip(d)
-    elif protocol == 0x8057:
+    elif protocol == Protocol.IPV6CP:
         if t == 1 and len(d) == 8:
             return {"interface_id": d.hex(), "link_local": link_local(d)}
-    elif protocol == 0x80FD:
+    elif protocol == Protocol.CCP:
         if t in (24, 26) and len(d) >= 2:
             return {"window": (d[0] >> 4) + 8, "method": d[0] & 0x0F, "check": d[1]}
         if t == 21 and len(d) >= 1:
@@ -103,12 +105,12 @@ def _options(protocol: int, data: bytes, result: dict[str, Any]) -> None:
 
 def _body(protocol: int, pkt: ControlPacket, result: dict[str, Any]) -> None:
     code, data = pkt.code, pkt.data
-    fsm = protocol in (0xC021, 0x8021, 0x8057, 0x80FD, 0x8053)
+    fsm = protocol in (Protocol.LCP, Protocol.IPCP, Protocol.IPV6CP, Protocol.CCP, Protocol.ECP)
     if fsm and 1 <= code <= 4:
         _options(protocol, data, result)
     elif fsm and code in (5, 6):
         result["reason"] = _text(data)
-    elif protocol == 0xC021 and code in (9, 10, 11, 12, 13) and len(data) >= 4:
+    elif protocol == Protocol.LCP and code in (9, 10, 11, 12, 13) and len(data) >= 4:
         result["magic"] = int.from_bytes(data[:4], "big")
         if code == 12:
             result["message"] = _text(data[4:])
@@ -124,9 +126,9 @@ def _body(protocol: int, pkt: ControlPacket, result: dict[str, Any]) -> None:
         result["rejected_info"] = data[2:].hex()
     elif fsm and code == 7:
         result["rejected_packet"] = data.hex()
-    elif protocol == 0xC023:
+    elif protocol == Protocol.PAP:
         _pap(code, data, result)
-    elif protocol == 0xC223:
+    elif protocol == Protocol.CHAP:
         _chap(code, data, result)
     elif data:
         result["hex"] = data.hex()
@@ -154,10 +156,10 @@ def _chap(code: int, data: bytes, result: dict[str, Any]) -> None:
 
 
 def _ip_data(protocol: int, info: bytes, result: dict[str, Any]) -> None:
-    if protocol == 0x0021 and len(info) >= 20 and info[0] >> 4 == 4:
+    if protocol == Protocol.IPV4 and len(info) >= 20 and info[0] >> 4 == 4:
         result.update(src=_ip(info[12:16]), dst=_ip(info[16:20]), ip_protocol=info[9],
                       ip_length=int.from_bytes(info[2:4], "big"))  # fmt: skip
-    elif protocol == 0x0057 and len(info) >= 40 and info[0] >> 4 == 6:
+    elif protocol == Protocol.IPV6 and len(info) >= 40 and info[0] >> 4 == 6:
         result.update(src=str(ipaddress.IPv6Address(info[8:24])), dst=str(ipaddress.IPv6Address(info[24:40])),
                       next_header=info[6], payload_length=int.from_bytes(info[4:6], "big"))  # fmt: skip
 

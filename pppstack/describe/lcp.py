@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pppstack.describe._printf import Cursor, Out, hexbytes, ipv4, quoted
+from pppstack.wire import Protocol
 
 __all__ = ["lcp_printpkt", "cbcp_printpkt", "print_options", "LCP_CODE_NAMES", "LCP_OPTION_NAMES"]
 
@@ -62,20 +63,20 @@ def _lcp_option(p: Cursor, code: int, olen: int, optend: int, out: Out) -> None:
         p.pos += 2
         out("auth ")
         proto = p.u16()
-        if proto == 0xC023:
+        if proto == Protocol.PAP:
             out("pap")
-        elif proto == 0xC223:
+        elif proto == Protocol.CHAP:
             out("chap")
             if p.pos < optend and p.at() in _CHAP_DIGESTS:
                 out(_CHAP_DIGESTS[p.u8()])
-        elif proto == 0xC227:
+        elif proto == Protocol.EAP:
             out("eap")
         else:
             out(f"0x{proto:x}")
     elif code == 4 and olen >= 4:
         p.pos += 2
         proto = p.u16()
-        out("quality lqr" if proto == 0xC025 else f"quality 0x{proto:x}")
+        out("quality lqr" if proto == Protocol.LQR else f"quality 0x{proto:x}")
     elif code == 13 and olen >= 3:
         p.pos += 2
         op = p.u8()

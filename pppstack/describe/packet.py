@@ -16,6 +16,7 @@ from pppstack.describe._printf import Out, hexbytes
 from pppstack.describe.auth import chap_printpkt, eap_printpkt, pap_printpkt
 from pppstack.describe.lcp import cbcp_printpkt, lcp_printpkt
 from pppstack.describe.ncp import ccp_printpkt, ecp_printpkt, ipcp_printpkt, ipv6cp_printpkt
+from pppstack.wire import Protocol
 
 __all__ = ["ProtocolEntry", "PROTOCOLS", "find_protocol", "format_packet", "describe_packet", "describe_frame",
            "normalize_frame", "LINE_LIMIT"]  # fmt: skip
@@ -35,15 +36,15 @@ class ProtocolEntry:
 
 # pppd's order, as Debian's pppd 2.4.9 is built (CBCP, IPv6, multilink and MPPE compiled in).
 PROTOCOLS: tuple[ProtocolEntry, ...] = (
-    ProtocolEntry(0xC021, "LCP", lcp_printpkt),
-    ProtocolEntry(0xC023, "PAP", pap_printpkt),
-    ProtocolEntry(0xC223, "CHAP", chap_printpkt),
-    ProtocolEntry(0xC029, "CBCP", cbcp_printpkt),
-    ProtocolEntry(0x8021, "IPCP", ipcp_printpkt, "IP"),
-    ProtocolEntry(0x8057, "IPV6CP", ipv6cp_printpkt, "IPV6"),
-    ProtocolEntry(0x80FD, "CCP", ccp_printpkt, "Compressed"),
-    ProtocolEntry(0x8053, "ECP", ecp_printpkt, "Encrypted"),
-    ProtocolEntry(0xC227, "EAP", eap_printpkt),
+    ProtocolEntry(Protocol.LCP, "LCP", lcp_printpkt),
+    ProtocolEntry(Protocol.PAP, "PAP", pap_printpkt),
+    ProtocolEntry(Protocol.CHAP, "CHAP", chap_printpkt),
+    ProtocolEntry(Protocol.CBCP, "CBCP", cbcp_printpkt),
+    ProtocolEntry(Protocol.IPCP, "IPCP", ipcp_printpkt, "IP"),
+    ProtocolEntry(Protocol.IPV6CP, "IPV6CP", ipv6cp_printpkt, "IPV6"),
+    ProtocolEntry(Protocol.CCP, "CCP", ccp_printpkt, "Compressed"),
+    ProtocolEntry(Protocol.ECP, "ECP", ecp_printpkt, "Encrypted"),
+    ProtocolEntry(Protocol.EAP, "EAP", eap_printpkt),
 )
 _BY_NUMBER = {e.number: e for e in PROTOCOLS}
 _BY_DATA = {e.number & ~0x8000: e for e in reversed(PROTOCOLS) if e.data_name}
@@ -70,7 +71,7 @@ def format_packet(packet: bytes) -> str:
             used = entry.printer(info, out)
             out("]")
             rest = info[used:] if used >= 0 else info  # printers never step backwards in practice
-            if rest and proto == 0xC023 and info[0] == 1:
+            if rest and proto == Protocol.PAP and info[0] == 1:
                 # octets of an Authenticate-Request that pppd would dump in hex may be the password
                 out(f" <{len(rest)} octets hidden>")
                 rest = b""

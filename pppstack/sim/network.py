@@ -27,14 +27,14 @@ from pppstack.config import LinkConfig
 from pppstack.errors import MalformedPacket
 from pppstack.pppos import PPPoS
 from pppstack.sim.responder import Responder
-from pppstack.wire import Code, ControlPacket, parse_options
+from pppstack.wire import Code, ControlPacket, Protocol, parse_options
 
 __all__ = ["NetworkSettings", "NetworkSide", "PLACEHOLDER_ADDR", "PLACEHOLDER_DNS"]
 
 PLACEHOLDER_ADDR = IPv4Address("10.64.64.64")
 PLACEHOLDER_DNS = (IPv4Address("10.11.12.13"), IPv4Address("10.11.12.14"))
 _FULL_ACCM = 0xFFFFFFFF
-_LCP, _IPCP = 0xC021, 0x8021
+_LCP, _IPCP = Protocol.LCP, Protocol.IPCP
 _IPCP_ADDR, _IPCP_DNS1, _IPCP_DNS2 = 3, 129, 131
 
 
