@@ -10,12 +10,13 @@ PFC and ACFC.  Unknown options are rejected with their raw bytes by the OptionSe
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 
 from pppstack.config import DEFAULT_MRU, MAX_MRU, MIN_MRU, LinkConfig
 from pppstack.fsm.options import ACK, REJECT, BaseCodec, OptionSet, Verdict, nak
 from pppstack.wire import Protocol
 
-__all__ = ["Mru", "Accm", "AuthProtocol", "MagicNumber", "Pfc", "Acfc", "LcpOptions", "Keepalive",
+__all__ = ["Mru", "Accm", "AuthProtocol", "MagicNumber", "Pfc", "Acfc", "LcpOptions", "Keepalive", "EchoDue",
            "CHAP_MD5", "LOOPBACK_FAIL"]
 
 CHAP_MD5 = 5
@@ -281,6 +282,13 @@ class LcpOptions(OptionSet):
         super().__init__([self.mru, self.accm, self.auth, self.magic, self.pfc, self.acfc])
 
 
+class EchoDue(Enum):
+    """What the keepalive deadline asks of the Link."""
+
+    SEND = "send"  # send an Echo-Request
+    DEAD = "dead"  # `failure` Echo-Requests went unanswered: the peer is dead
+
+
 class Keepalive:
     """LCP echo keepalive (pppd lcp-echo-interval / -failure / -adaptive), as a deadline.
 
@@ -309,8 +317,8 @@ class Keepalive:
     def reply_received(self) -> None:
         self.pending = 0
 
-    def due(self, now: float, rx_frames: int) -> str | None:
-        """Return "dead", "send" or None (nothing to do now); re-arms itself."""
+    def due(self, now: float, rx_frames: int) -> EchoDue | None:
+        """What to do now (None: nothing); re-arms itself."""
         if self.deadline is None or now < self.deadline:
             return None
         self.deadline = now + self.interval
@@ -321,6 +329,6 @@ class Keepalive:
             return None
         if self.failure and self.pending >= self.failure:
             self.deadline = None
-            return "dead"
+            return EchoDue.DEAD
         self.pending += 1
-        return "send"
+        return EchoDue.SEND

@@ -31,10 +31,10 @@ from pppstack.auth import AuthResult
 from pppstack.auth.phase import AuthPhase
 from pppstack.config import DEFAULT_MRU, LinkConfig
 from pppstack.fsm.automaton import State
-from pppstack.fsm.cp import NEGOTIATING, RXJ, RXR, ControlProtocol
+from pppstack.fsm.cp import NEGOTIATING, RXJ, RXR, ControlProtocol, CpFailure
 from pppstack.ipcp import IpcpOptions
 from pppstack.ipv6cp import Ipv6cpOptions
-from pppstack.lcp import LOOPBACK_FAIL, AuthProtocol, Keepalive, LcpOptions
+from pppstack.lcp import LOOPBACK_FAIL, AuthProtocol, EchoDue, Keepalive, LcpOptions
 from pppstack.wire import Code, Protocol, protocol_name
 
 __all__ = ["Link", "Phase", "LinkStats", "FRAMING_UP", "FRAMING_RESET"]
@@ -183,10 +183,10 @@ class Link:
         for outcome in self.auth.handle_timer(now):
             self._auth_result(*outcome)
         due = self.keepalive.due(now, self.rx_frames)
-        if due == "send":
+        if due is EchoDue.SEND:
             self.stats.echo_requests_sent += 1
             self.lcp.send(Code.ECHO_REQ, self.lcp.next_id(), self._magic_bytes())
-        elif due == "dead":
+        elif due is EchoDue.DEAD:
             n = self.keepalive.failure
             self._close(ev.DownCause.PEER_DEAD,
                         f"No response to {n} echo-requests: serial link appears to be disconnected",
@@ -365,7 +365,7 @@ class Link:
 
     def _lcp_failure(self) -> tuple[ev.DownCause, str]:
         lcp = self.lcp
-        if lcp.failure == "timeout":
+        if lcp.failure is CpFailure.TIMEOUT:
             n = lcp.counters.conf_reqs_sent
             if lcp.counters.received == 0:
                 return (ev.DownCause.LCP_TIMEOUT,
@@ -373,7 +373,7 @@ class Link:
             return (ev.DownCause.LCP_TIMEOUT,
                     f"LCP: the peer never acknowledged our Configure-Requests ({n} sent) — negotiation did not "
                     "converge")
-        if lcp.failure == "rejected":
+        if lcp.failure is CpFailure.REJECTED:
             return ev.DownCause.NEGOTIATION_FAILED, "LCP: the peer rejected LCP itself; it does not speak PPP"
         if lcp.peer_terminated:
             return self._peer_terminated()
@@ -394,15 +394,15 @@ class Link:
         return None if self.finished else self._down_cause
 
     def _ncp_failure(self, cp: ControlProtocol) -> str:
-        if cp.failure == "timeout":
+        if cp.failure is CpFailure.TIMEOUT:
             if cp.counters.naks_received or cp.counters.bad_replies:
                 return (f"{cp.name}: the peer kept refusing our Configure-Requests "
                         f"({cp.counters.naks_received} Configure-Naks) — negotiation did not converge")
             what = " — the network did not assign an address" if cp is self.ipcp else ""
             return f"{cp.name}: no answer to {cp.max_configure} Configure-Requests{what}"
-        if cp.failure == "protocol-rejected":
+        if cp.failure is CpFailure.PROTOCOL_REJECTED:
             return f"the peer does not run {cp.name} (Protocol-Reject)"
-        if cp.failure == "rejected":
+        if cp.failure is CpFailure.REJECTED:
             return f"the peer rejected {cp.name}"
         return f"{cp.name} closed by the peer" if cp.peer_terminated else f"{cp.name} stopped"
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 from pppstack.errors import MalformedPacket
@@ -49,7 +50,7 @@ from pppstack.fsm.automaton import Action, Event, Flag, State, step
 from pppstack.fsm.options import OptionSet, Verdict
 from pppstack.wire import Code, ControlPacket, parse_options
 
-__all__ = ["ControlProtocol", "Upper", "CpCounters", "NEGOTIATING", "RXR", "RXJ"]
+__all__ = ["ControlProtocol", "Upper", "CpCounters", "CpFailure", "NEGOTIATING", "RXR", "RXJ"]
 
 log = logging.getLogger("pppstack.ppp")
 
@@ -63,6 +64,17 @@ REACK_LIMIT = 3
 
 RXR = "rxr"  # extra code kind: Echo/Discard (RXR event)
 RXJ = "rxj"  # extra code kind: Protocol-Reject (RXJ event)
+
+
+class CpFailure(Enum):
+    """Why a protocol gave up on its own (the Link turns it into a DownCause and a sentence).
+
+    A close by us or by the peer's Terminate-Request is not a failure (see `peer_terminated`).
+    """
+
+    TIMEOUT = "timeout"                      # Max-Configure requests unanswered (TO- while negotiating)
+    REJECTED = "rejected"                    # the peer Code-Rejected a base code, or Protocol-Rejected us
+    PROTOCOL_REJECTED = "protocol-rejected"  # the peer's LCP Protocol-Rejected this protocol (§5.7)
 
 
 class Upper(Protocol):
@@ -122,7 +134,7 @@ class ControlProtocol:
         self.restart_count = 0
         self.counters = CpCounters()
         self.term_reason = b""
-        self.failure: str | None = None       # "timeout" | "rejected" | "terminated" | "tlf" reason
+        self.failure: CpFailure | None = None
         self.peer_term_reason = b""
         self.peer_terminated = False          # the peer sent Terminate-Request
         self._id = 0
@@ -167,7 +179,7 @@ class ControlProtocol:
     def protocol_rejected(self, now: float) -> None:
         """The peer's LCP Protocol-Rejected this protocol: a catastrophic RXJ- for it (§5.7)."""
         self._now = now
-        self.failure = "protocol-rejected"
+        self.failure = CpFailure.PROTOCOL_REJECTED
         self._event(Event.RXJ_MINUS)
 
     @property
@@ -184,7 +196,7 @@ class ControlProtocol:
             self._event(Event.TO_PLUS)
         else:
             if self.state in NEGOTIATING:
-                self.failure = "timeout"
+                self.failure = CpFailure.TIMEOUT
             self._event(Event.TO_MINUS)
 
     # -- packets ---------------------------------------------------------------------------------
@@ -266,7 +278,7 @@ class ControlProtocol:
             catastrophic = data[0] in _BASE_CODES
             log.info("%s: the peer rejected our code %d%s", self.name, data[0], " (fatal)" if catastrophic else "")
             if catastrophic:
-                self.failure = "rejected"
+                self.failure = CpFailure.REJECTED
             return Event.RXJ_MINUS if catastrophic else Event.RXJ_PLUS
         kind = self.extra_codes.get(code)
         if kind == RXR:
@@ -276,7 +288,7 @@ class ControlProtocol:
                 raise MalformedPacket("Protocol-Reject without the rejected protocol")
             rejected = (data[0] << 8) | data[1]
             if rejected == self.protocol:
-                self.failure = "rejected"
+                self.failure = CpFailure.REJECTED
                 return Event.RXJ_MINUS
             if self.state is State.OPENED:
                 self.upper.cp_protocol_rejected(self, rejected)
