@@ -50,7 +50,7 @@ from pppstack.fsm.automaton import Action, Event, Flag, State, step
 from pppstack.fsm.options import OptionSet, Verdict
 from pppstack.wire import Code, ControlPacket, parse_options
 
-__all__ = ["ControlProtocol", "Upper", "CpCounters", "CpFailure", "NEGOTIATING", "RXR", "RXJ"]
+__all__ = ["ControlProtocol", "Upper", "CpCounters", "CpFailure", "Received", "NEGOTIATING", "RXR", "RXJ"]
 
 log = logging.getLogger("pppstack.ppp")
 
@@ -75,6 +75,22 @@ class CpFailure(Enum):
     TIMEOUT = "timeout"                      # Max-Configure requests unanswered (TO- while negotiating)
     REJECTED = "rejected"                    # the peer Code-Rejected a base code, or Protocol-Rejected us
     PROTOCOL_REJECTED = "protocol-rejected"  # the peer's LCP Protocol-Rejected this protocol (§5.7)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What one received packet means: the automaton event (None: nothing for the table) and what
+    the actions of its cell answer with (sca/scn/sta/scj/ser), decided before any of them runs."""
+
+    event: Event | None
+    code: int
+    ident: int
+    data: bytes                     # after the header, up to Length
+    packet: bytes                   # header and data as received (Code-Reject quotes it)
+    reply_code: int = Code.CONF_ACK  # scn: Configure-Nak or Configure-Reject
+    reply: bytes = b""              # scn: the options it carries
+    reack: bool = False             # Opened: a repeat of the request we acked; re-ack it (no event)
+    rejected_protocol: int | None = None  # the peer's Protocol-Reject of another protocol (Opened)
 
 
 class Upper(Protocol):
@@ -146,12 +162,6 @@ class ControlProtocol:
         self._reacks = 0
         self._resent_first = False  # `resend_first` done in this negotiation
         self._now = 0.0
-        # reply prepared while classifying a received packet (used by sca/scn/sta/scj)
-        self._rx_ident = 0
-        self._rx_data = b""
-        self._rx_info = b""
-        self._reply_code = Code.CONF_ACK
-        self._reply = b""
 
     # -- administrative and lower-layer events ---------------------------------------------------
     def up(self, now: float) -> None:
@@ -206,11 +216,16 @@ class ControlProtocol:
         self.counters.received += 1
         try:
             pkt = ControlPacket.parse(info)
-            event = self._classify(pkt, info)
+            rx = self._classify(pkt, info)
         except MalformedPacket as exc:
             self.counters.malformed += 1
             log.info("%s: discarded a malformed packet from the peer: %s", self.name, exc)
             return
+        if rx.reack:
+            self._send(Code.CONF_ACK, rx.ident, rx.data)
+        if rx.rejected_protocol is not None:
+            self.upper.cp_protocol_rejected(self, rx.rejected_protocol)
+        event = rx.event
         if event is not None:
             if event in (Event.RCR_PLUS, Event.RCR_MINUS) and self._early_resend_due():
                 self._resent_first = True
@@ -220,58 +235,41 @@ class ControlProtocol:
                 self.counters.conf_reqs_sent += 1
                 self._send(Code.CONF_REQ, self._reqid, self.options.build_request())
                 self.deadline = now + self.restart
-            self._event(event)
+            self._event(event, rx)
 
     def _early_resend_due(self) -> bool:
         return (self.resend_first and not self._resent_first and self.state is State.REQ_SENT
                 and not self._seen_ack and self._reqid >= 0)
 
-    def _classify(self, pkt: ControlPacket, info: bytes) -> Event | None:
+    def _classify(self, pkt: ControlPacket, info: bytes) -> Received:
+        """Decide what a packet means; updates counters and the option codecs, sends nothing."""
         code, ident, data = pkt.code, pkt.identifier, pkt.data
-        self._rx_ident, self._rx_data, self._rx_info = ident, data, info[: 4 + len(data)]
+        packet = info[: 4 + len(data)]
+
+        def decided(event: Event | None, *, reply_code: int = Code.CONF_ACK, reply: bytes = b"", reack: bool = False,
+                    rejected_protocol: int | None = None) -> Received:
+            return Received(event, code, ident, data, packet, reply_code, reply, reack, rejected_protocol)
+
         if code == Code.CONF_REQ:
             options = parse_options(data)
             if (self.reack_repeated and self.state is State.OPENED and self._acked_request is not None
                     and data == self._acked_request and self._reacks < REACK_LIMIT):
                 self._reacks += 1
                 log.info("%s: the peer repeated its Configure-Request after Opened; re-acking it", self.name)
-                self._send(Code.CONF_ACK, ident, data)
-                return None
+                return decided(None, reack=True)
             verdict, reply = self.options.check_request(options, self._nakloops >= self.max_failure)
             if verdict is Verdict.ACK:
-                self._reply_code, self._reply = Code.CONF_ACK, data
-                return Event.RCR_PLUS
-            self._reply_code = Code.CONF_NAK if verdict is Verdict.NAK else Code.CONF_REJ
-            self._reply = b"".join(o.build() for o in reply)
-            return Event.RCR_MINUS
+                return decided(Event.RCR_PLUS)
+            return decided(Event.RCR_MINUS, reply_code=Code.CONF_NAK if verdict is Verdict.NAK else Code.CONF_REJ,
+                           reply=b"".join(o.build() for o in reply))
         if code in (Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ):
-            if ident != self._reqid or self._seen_ack:
-                self.counters.stale += 1
-                log.debug("%s: discarded a stale reply id=0x%x (expecting 0x%x)", self.name, ident, self._reqid)
-                return None
-            options = parse_options(data)
-            if code == Code.CONF_ACK:
-                ok = self.options.receive_ack(data, options)
-            elif code == Code.CONF_NAK:
-                self.counters.naks_received += 1
-                ok = self.options.receive_nak(options, self._rnakloops >= self.max_failure)
-                self._rnakloops += ok
-            else:
-                ok = self.options.receive_reject(options)
-            if not ok:
-                self.counters.bad_replies += 1
-                log.info("%s: discarded a Configure-%s that does not answer our request", self.name,
-                         {2: "Ack", 3: "Nak", 4: "Reject"}[code])
-                return None
-            self._seen_ack = True
-            self.counters.acks_received += code == Code.CONF_ACK
-            return Event.RCA if code == Code.CONF_ACK else Event.RCN
+            return decided(self._classify_reply(code, ident, data))
         if code == Code.TERM_REQ:
             self.peer_term_reason = data
             self.peer_terminated = True
-            return Event.RTR
+            return decided(Event.RTR)
         if code == Code.TERM_ACK:
-            return Event.RTA
+            return decided(Event.RTA)
         if code == Code.CODE_REJ:
             if not data:
                 raise MalformedPacket("Code-Reject without the rejected packet")
@@ -279,24 +277,46 @@ class ControlProtocol:
             log.info("%s: the peer rejected our code %d%s", self.name, data[0], " (fatal)" if catastrophic else "")
             if catastrophic:
                 self.failure = CpFailure.REJECTED
-            return Event.RXJ_MINUS if catastrophic else Event.RXJ_PLUS
+            return decided(Event.RXJ_MINUS if catastrophic else Event.RXJ_PLUS)
         kind = self.extra_codes.get(code)
         if kind == RXR:
-            return Event.RXR
+            return decided(Event.RXR)
         if kind == RXJ:
             if len(data) < 2:
                 raise MalformedPacket("Protocol-Reject without the rejected protocol")
             rejected = (data[0] << 8) | data[1]
             if rejected == self.protocol:
                 self.failure = CpFailure.REJECTED
-                return Event.RXJ_MINUS
-            if self.state is State.OPENED:
-                self.upper.cp_protocol_rejected(self, rejected)
-            return Event.RXJ_PLUS
-        return Event.RUC
+                return decided(Event.RXJ_MINUS)
+            return decided(Event.RXJ_PLUS, rejected_protocol=rejected if self.state is State.OPENED else None)
+        return decided(Event.RUC)
+
+    def _classify_reply(self, code: int, ident: int, data: bytes) -> Event | None:
+        """Configure-Ack/Nak/Reject: RCA or RCN if it answers our outstanding request, else None."""
+        if ident != self._reqid or self._seen_ack:
+            self.counters.stale += 1
+            log.debug("%s: discarded a stale reply id=0x%x (expecting 0x%x)", self.name, ident, self._reqid)
+            return None
+        options = parse_options(data)
+        if code == Code.CONF_ACK:
+            ok = self.options.receive_ack(data, options)
+        elif code == Code.CONF_NAK:
+            self.counters.naks_received += 1
+            ok = self.options.receive_nak(options, self._rnakloops >= self.max_failure)
+            self._rnakloops += ok
+        else:
+            ok = self.options.receive_reject(options)
+        if not ok:
+            self.counters.bad_replies += 1
+            log.info("%s: discarded a Configure-%s that does not answer our request", self.name,
+                     {2: "Ack", 3: "Nak", 4: "Reject"}[code])
+            return None
+        self._seen_ack = True
+        self.counters.acks_received += code == Code.CONF_ACK
+        return Event.RCA if code == Code.CONF_ACK else Event.RCN
 
     # -- the automaton -----------------------------------------------------------------------------
-    def _event(self, event: Event) -> None:
+    def _event(self, event: Event, rx: Received | None = None) -> None:
         before = self.state
         cell = step(before, event)
         if cell is None:
@@ -311,7 +331,7 @@ class ControlProtocol:
         self._set_state(nxt)
         negotiating = before in NEGOTIATING
         for action in actions:
-            self._do(action, event, actions, negotiating)
+            self._do(action, event, actions, negotiating, rx)
         if flag is Flag.RESTART and self.restart_option and self.state in (State.STOPPED, State.OPENED):
             self._event(Event.DOWN)  # §4.3 Open: renegotiate as Down then Up
             self._event(Event.UP)
@@ -323,7 +343,8 @@ class ControlProtocol:
             log.debug("%s: %s -> %s", self.name, self.state.name, state.name)
             self.state = state
 
-    def _do(self, action: Action, event: Event, actions: tuple[Action, ...], negotiating: bool) -> None:
+    def _do(self, action: Action, event: Event, actions: tuple[Action, ...], negotiating: bool,
+            rx: Received | None) -> None:
         up = self.upper
         if action is Action.TLU:
             self._rnakloops = 0
@@ -354,27 +375,30 @@ class ControlProtocol:
             self._send(Code.CONF_REQ, self._reqid, self.options.build_request())
             self.restart_count -= 1
             self.deadline = self._now + self.restart
-        elif action is Action.SCA:
-            self._acked_request = self._rx_data
-            self._nakloops = 0
-            self._send(Code.CONF_ACK, self._rx_ident, self._rx_data)
-        elif action is Action.SCN:
-            if self._reply_code == Code.CONF_NAK:
-                self._nakloops += 1
-                self.counters.naks_sent += 1
-            self._send(self._reply_code, self._rx_ident, self._reply)
         elif action is Action.STR:
             self.counters.term_reqs_sent += 1
             self._send(Code.TERM_REQ, self._next_id(), self.term_reason)
             self.restart_count -= 1
             self.deadline = self._now + self.restart
+        elif rx is None:
+            # sca/scn/sta/scj/ser answer a packet: the table has them only in cells of packet events
+            raise RuntimeError(f"{self.name}: action {action.name} of {event.value} without a received packet")
+        elif action is Action.SCA:
+            self._acked_request = rx.data
+            self._nakloops = 0
+            self._send(Code.CONF_ACK, rx.ident, rx.data)
+        elif action is Action.SCN:
+            if rx.reply_code == Code.CONF_NAK:
+                self._nakloops += 1
+                self.counters.naks_sent += 1
+            self._send(rx.reply_code, rx.ident, rx.reply)
         elif action is Action.STA:
-            self._send(Code.TERM_ACK, self._rx_ident, b"")
+            self._send(Code.TERM_ACK, rx.ident, b"")
         elif action is Action.SCJ:
             self.counters.code_rejects_sent += 1
-            self._send(Code.CODE_REJ, self._next_id(), self._rx_info[:1496])
+            self._send(Code.CODE_REJ, self._next_id(), rx.packet[:1496])
         elif action is Action.SER:
-            up.cp_extra(self, self._rx_info[0], self._rx_ident, self._rx_data)
+            up.cp_extra(self, rx.code, rx.ident, rx.data)
 
     def _next_id(self) -> int:
         self._id = (self._id + 1) & 0xFF
