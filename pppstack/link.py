@@ -10,8 +10,11 @@ and the PAP/CHAP machines, and moves through the phases of RFC 1661 §3.2:
 It demultiplexes deframed packets by protocol number (the caller strips FF 03 and PFC), answers
 protocols it does not run with LCP Protocol-Reject when LCP is Opened (§5.7), answers Echo-Request,
 runs the echo keepalive, and turns each way a link ends into one LinkDown with a sentence.
-Control packets to send queue up in `outq` as (protocol, info); the framing layer (pppos.py)
-drains it in order, which is what lets it switch ACCM exactly after a Configure-Ack.
+What the framing layer (pppos.py) must do queues up in `outq`, in order: `OutPacket`s to frame and
+`FramingChange`s (negotiated ACCM/PFC/ACFC/MRU) at the exact point between packets where they apply:
+  - after our LCP Configure-Ack: the peer's ACCM for every later frame (tx_accm);
+  - when the peer acks our LCP request: our ACCM and MRU for what we receive (rx_accm, mru);
+  - LCP Opened: the peer's PFC/ACFC; LCP down: no compression and the full ACCM again (pppd lcp_down).
 
 Decisions that change state from inside a protocol's callback (close LCP because IPCP failed,
 because authentication failed...) are deferred to the end of the current input, so no automaton
@@ -37,14 +40,33 @@ from pppstack.ipv6cp import Ipv6cpOptions
 from pppstack.lcp import LOOPBACK_FAIL, AuthProtocol, EchoDue, Keepalive, LcpOptions
 from pppstack.wire import Code, Protocol, protocol_name
 
-__all__ = ["Link", "Phase", "LinkStats", "FRAMING_UP", "FRAMING_RESET"]
+__all__ = ["Link", "Phase", "LinkStats", "OutPacket", "FramingChange", "Outgoing", "FULL_ACCM"]
 
-# Markers in Link.outq (not protocols): LCP came up (apply PFC/ACFC) / went down (back to defaults).
-# They travel in the queue so the framing changes exactly between the packets around them.
-FRAMING_UP = -1
-FRAMING_RESET = -2
+FULL_ACCM = 0xFFFFFFFF  # RFC 1662 §7.1: every control character escaped (the default before LCP agrees)
 
 log = logging.getLogger("pppstack.ppp")
+
+
+@dataclass(frozen=True, slots=True)
+class OutPacket:
+    """A packet for the framing layer to send: protocol number and information field."""
+
+    protocol: int
+    info: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FramingChange:
+    """From this point of `Link.outq` on, frame with these settings (None: unchanged)."""
+
+    tx_accm: int | None = None   # characters we escape when sending (the peer's ACCM)
+    rx_accm: int | None = None   # characters the peer escapes for us (ours): the deframer may drop others
+    pfc: bool | None = None      # we may send one-octet protocol fields
+    acfc: bool | None = None     # we may leave out FF 03
+    mru: int | None = None       # the longest frame the deframer keeps
+
+
+Outgoing = OutPacket | FramingChange
 
 
 class Phase(Enum):
@@ -88,7 +110,7 @@ class Link:
         self.rng = rng
         self.phase = Phase.DEAD
         self.stats = LinkStats()
-        self.outq: list[tuple[int, bytes]] = []
+        self.outq: list[Outgoing] = []
         self.events: deque[ev.Event] = deque()
         self.rx_frames = 0
         c = config
@@ -115,9 +137,6 @@ class Link:
         self.ip4_open = False
         self.ip6_open = False
         self.peer_mru = DEFAULT_MRU
-        # compression the framing below may use once LCP is up (FRAMING_UP / FRAMING_RESET in outq)
-        self.tx_pfc = False
-        self.tx_acfc = False
         self._now = 0.0
         self._deferred: list[Callable[[], None]] = []
         self._down_cause: tuple[ev.DownCause, str] | None = None
@@ -197,7 +216,16 @@ class Link:
     def cp_send(self, cp: ControlProtocol, info: bytes) -> None:
         if log.isEnabledFor(logging.DEBUG):
             _log_packet("sent", cp.protocol, info)
-        self.outq.append((cp.protocol, info))
+        self.outq.append(OutPacket(cp.protocol, info))
+
+    def cp_ack_sent(self, cp: ControlProtocol) -> None:
+        if cp is self.lcp:  # RFC 1662 §7.1: frames after our Ack escape only what the peer asked
+            self.outq.append(FramingChange(tx_accm=self.lcp_options.accm.his))
+
+    def cp_ack_received(self, cp: ControlProtocol) -> None:
+        if cp is self.lcp:  # the peer agreed to our ACCM and MRU for what it sends us
+            o = self.lcp_options
+            self.outq.append(FramingChange(rx_accm=o.accm.got, mru=max(o.mru.got, DEFAULT_MRU)))
 
     def cp_up(self, cp: ControlProtocol) -> None:
         if cp is self.lcp:
@@ -228,8 +256,7 @@ class Link:
                 self._down_cause = self._peer_terminated()
             self.keepalive.stop()
             self.auth.stop()
-            self.tx_pfc = self.tx_acfc = False
-            self.outq.append((FRAMING_RESET, b""))
+            self.outq.append(FramingChange(tx_accm=FULL_ACCM, pfc=False, acfc=False))
             for ncp in self.ncps:
                 ncp.down(self._now)
         elif cp is self.ipcp:
@@ -287,8 +314,7 @@ class Link:
     def _lcp_up(self) -> None:
         o = self.lcp_options
         self.peer_mru = o.mru.his
-        self.tx_pfc, self.tx_acfc = o.pfc.his, o.acfc.his
-        self.outq.append((FRAMING_UP, b""))
+        self.outq.append(FramingChange(pfc=o.pfc.his, acfc=o.acfc.his))
         self.events.append(ev.LinkUp(o.mru.got, o.mru.his, o.accm.his, o.pfc.his, o.acfc.his,
                                      AuthProtocol.label(o.auth.his), AuthProtocol.label(o.auth.got)))
         self.keepalive.start(self._now, self.rx_frames)
@@ -306,7 +332,7 @@ class Link:
     def _send_auth(self, protocol: int, info: bytes) -> None:
         if log.isEnabledFor(logging.DEBUG):
             _log_packet("sent", protocol, info)
-        self.outq.append((protocol, info))
+        self.outq.append(OutPacket(protocol, info))
 
     def _receive_auth(self, protocol: int, info: bytes, now: float) -> None:
         if len(info) < 4 or self.phase not in (Phase.AUTHENTICATE, Phase.NETWORK):

@@ -7,13 +7,15 @@
 Theory of operation.  Receive: one `Decoder.feed` per read; each good frame's header is parsed
 inline (FF 03 present or not, one- or two-octet protocol), IPv4/IPv6 packets of an open network
 protocol go straight to `take_packets()` (no event objects, no logging: this is the data path),
-everything else goes to the Link.  Send: control packets queued by the Link are framed in order;
-IP packets are framed at once with a header prepared when LCP came up.
+everything else goes to the Link.  Send: the Link's `outq` is drained in order — each `OutPacket`
+is framed, each `FramingChange` changes the framing for the packets after it; IP packets are framed
+at once with a header prepared when the last change arrived.
 
-Negotiated options take effect where Linux's ppp_async applies them (anchors §4.3):
+Negotiated options take effect where Linux's ppp_async applies them (anchors §4.3); the Link puts
+each FramingChange at that point of the queue:
   - LCP codes 1–7 always go out with FF 03 and the full ACCM (RFC 1661 §6.2, §6.6);
-  - the moment we *send* a Configure-Ack, frames after it use the peer's ACCM (and we note its MRU);
-  - the moment we *receive* a valid Configure-Ack, the receive ACCM becomes ours;
+  - the moment we *send* a Configure-Ack, frames after it use the peer's ACCM;
+  - the moment we *receive* a valid Configure-Ack, the receive ACCM (and MRU) become ours;
   - PFC/ACFC apply from LCP Opened and are dropped again when LCP goes down.
 Before that receive edge the deframer drops no control characters (as lwIP does): the edge can
 fall inside one read, and a frame the peer already sent with its new ACCM must not be lost.
@@ -28,13 +30,11 @@ from typing import Any
 from pppstack import events as ev
 from pppstack import hdlc
 from pppstack.config import DEFAULT_MRU, LinkConfig
-from pppstack.errors import MalformedPacket
-from pppstack.link import FRAMING_RESET, FRAMING_UP, Link, LinkStats, Phase
-from pppstack.wire import Code, Protocol, parse_options
+from pppstack.link import FULL_ACCM, FramingChange, Link, LinkStats, Phase
+from pppstack.wire import Protocol
 
 __all__ = ["PPPoS", "Phase", "PPPoSStats"]
 
-_FULL_ACCM = 0xFFFFFFFF
 _LCP_HEAD = b"\xff\x03\xc0\x21"
 _LCP = int(Protocol.LCP)
 
@@ -46,7 +46,7 @@ class PPPoSStats:
     link: LinkStats
     hdlc: dict[str, int] = field(default_factory=dict)
     protocols: dict[str, dict[str, int]] = field(default_factory=dict)
-    tx_accm: int = _FULL_ACCM
+    tx_accm: int = FULL_ACCM
     rx_accm: int = 0
 
 
@@ -59,8 +59,7 @@ class PPPoS:
         self._decoder = hdlc.Decoder(accm=0, mru=max(config.mru, DEFAULT_MRU))
         self._out: list[bytes] = []
         self._packets: list[bytes] = []
-        self._tx_accm = _FULL_ACCM
-        self._peer_mru = DEFAULT_MRU
+        self._tx_accm = FULL_ACCM
         self._ip4_head = b"\xff\x03\x00\x21"
         self._ip6_head = b"\xff\x03\x00\x57"
         self._acfc = False
@@ -128,13 +127,7 @@ class PPPoS:
                 packets.append(f[i:])
                 continue
             control = True
-            if proto == _LCP:
-                acks = link.lcp.counters.acks_received
-                link.receive(proto, f[i:], now)
-                if link.lcp.counters.acks_received != acks:
-                    self._rx_edge()
-            else:
-                link.receive(proto, f[i:], now)
+            link.receive(proto, f[i:], now)
         if control:
             self._flush()
 
@@ -212,15 +205,14 @@ class PPPoS:
             return
         queue, link.outq = link.outq, []
         out = self._out
-        for proto, info in queue:
-            if proto < 0:
-                self._framing(proto)
+        for item in queue:
+            if isinstance(item, FramingChange):
+                self._apply(item)
                 continue
+            proto, info = item.protocol, item.info
             link.stats.frames_out += 1
             if proto == _LCP and info and 1 <= info[0] <= 7:
-                out.append(hdlc.encode(_LCP_HEAD + info, _FULL_ACCM))
-                if info[0] == Code.CONF_ACK:
-                    self._tx_edge(info)
+                out.append(hdlc.encode(_LCP_HEAD + info, FULL_ACCM))
                 continue
             head = b"" if self._acfc else b"\xff\x03"
             if self._pfc and proto < 0x100:
@@ -229,34 +221,20 @@ class PPPoS:
                 head += proto.to_bytes(2, "big")
             out.append(hdlc.encode(head + info, self._tx_accm))
 
-    def _framing(self, marker: int) -> None:
-        if marker == FRAMING_UP:
-            self._acfc, self._pfc = self.link.tx_acfc, self.link.tx_pfc
-        elif marker == FRAMING_RESET:
-            self._acfc = self._pfc = False
-            self._tx_accm = _FULL_ACCM  # pppd lcp_down: back to the defaults until the next Ack
-        a = b"" if self._acfc else b"\xff\x03"
-        self._ip4_head = a + (b"\x21" if self._pfc else b"\x00\x21")
-        self._ip6_head = a + (b"\x57" if self._pfc else b"\x00\x57")
-
-    def _tx_edge(self, ack: bytes) -> None:
-        """We sent a Configure-Ack: from the next frame on, escape only what the peer asked."""
-        accm, mru = _FULL_ACCM, DEFAULT_MRU
-        try:
-            for o in parse_options(ack[4:]):
-                if o.type == 2 and len(o.data) == 4:
-                    accm = int.from_bytes(o.data, "big")
-                elif o.type == 1 and len(o.data) == 2:
-                    mru = int.from_bytes(o.data, "big")
-        except MalformedPacket:
-            return
-        self._tx_accm, self._peer_mru = accm, mru
-
-    def _rx_edge(self) -> None:
-        """The peer acked our request: our ACCM and MRU now hold for what we receive."""
-        o = self.link.lcp_options
-        self._decoder.accm = o.accm.got
-        self._decoder.mru = max(o.mru.got, DEFAULT_MRU)
+    def _apply(self, change: FramingChange) -> None:
+        """Frames after this point use the new settings (the receive side: from the next read)."""
+        if change.tx_accm is not None:
+            self._tx_accm = change.tx_accm
+        if change.rx_accm is not None:
+            self._decoder.accm = change.rx_accm
+        if change.mru is not None:
+            self._decoder.mru = change.mru
+        if change.pfc is not None or change.acfc is not None:
+            self._pfc = self._pfc if change.pfc is None else change.pfc
+            self._acfc = self._acfc if change.acfc is None else change.acfc
+            a = b"" if self._acfc else b"\xff\x03"
+            self._ip4_head = a + (b"\x21" if self._pfc else b"\x00\x21")
+            self._ip6_head = a + (b"\x57" if self._pfc else b"\x00\x57")
 
     def _modem_text(self, garbage: bytes) -> None:
         text = garbage.decode("latin-1")

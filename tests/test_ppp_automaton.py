@@ -139,6 +139,12 @@ class Recorder:
     def cp_protocol_rejected(self, cp: ControlProtocol, protocol: int) -> None:
         pass
 
+    def cp_ack_sent(self, cp: ControlProtocol) -> None:
+        pass
+
+    def cp_ack_received(self, cp: ControlProtocol) -> None:
+        pass
+
 
 PACKET_ACTION = {1: Action.SCR, 2: Action.SCA, 3: Action.SCN, 4: Action.SCN, 5: Action.STR, 6: Action.STA,
                  7: Action.SCJ}

@@ -103,6 +103,8 @@ class Upper(Protocol):
     def cp_finished(self, cp: ControlProtocol) -> None: ...
     def cp_extra(self, cp: ControlProtocol, code: int, ident: int, data: bytes) -> None: ...
     def cp_protocol_rejected(self, cp: ControlProtocol, protocol: int) -> None: ...
+    def cp_ack_sent(self, cp: ControlProtocol) -> None: ...      # the peer's options now bind what we send
+    def cp_ack_received(self, cp: ControlProtocol) -> None: ...  # ours now bind what we receive
 
 
 @dataclass
@@ -117,7 +119,7 @@ class CpCounters:
     conf_reqs_sent: int = 0
     naks_sent: int = 0
     naks_received: int = 0
-    acks_received: int = 0   # valid Configure-Acks of our request (the framing layer watches this)
+    acks_received: int = 0   # valid Configure-Acks of our request
     term_reqs_sent: int = 0
     code_rejects_sent: int = 0
     early_resends: int = 0   # `resend_first` copies of our Configure-Request
@@ -223,9 +225,12 @@ class ControlProtocol:
             return
         if rx.reack:
             self._send(Code.CONF_ACK, rx.ident, rx.data)
+            self.upper.cp_ack_sent(self)
         if rx.rejected_protocol is not None:
             self.upper.cp_protocol_rejected(self, rx.rejected_protocol)
         event = rx.event
+        if event is Event.RCA:
+            self.upper.cp_ack_received(self)
         if event is not None:
             if event in (Event.RCR_PLUS, Event.RCR_MINUS) and self._early_resend_due():
                 self._resent_first = True
@@ -387,6 +392,7 @@ class ControlProtocol:
             self._acked_request = rx.data
             self._nakloops = 0
             self._send(Code.CONF_ACK, rx.ident, rx.data)
+            up.cp_ack_sent(self)
         elif action is Action.SCN:
             if rx.reply_code == Code.CONF_NAK:
                 self._nakloops += 1
