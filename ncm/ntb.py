@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -97,6 +97,31 @@ class NtbInfo:
     ndp_count: int
 
 
+_FaultSink = Callable[[NtbFault, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Nth:
+    """One NTH's facts, and the NDP format its signature implies."""
+    ntb32: bool
+    sequence: int
+    start: int                 # where the NTB starts in the transfer
+    length: int                # wBlockLength (NTB16's zero already resolved to the rest of the transfer)
+    ndp_index: int
+    header_len: int
+    ndp_sigs: tuple[int, int]  # (no CRC, CRC)
+    min_ndp: int               # an NDP header plus one entry and the terminator
+
+
+@dataclass(slots=True)
+class _Budget:
+    """What one NTB may still yield (see `_walk`): table entries, datagram bytes, datagrams."""
+    entries: int
+    bytes: int
+    max_frames: int
+    found: int = 0
+
+
 def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbFault] | None,
           max_block: int | None, frames: list[bytes], max_datagrams: int | None = None) -> NtbInfo | None:
     """Parse one transfer (possibly several NTBs back to back) appending datagrams to `frames`.
@@ -115,130 +140,152 @@ def _walk(block: bytes | bytearray | memoryview, strict: bool, faults: list[NtbF
     start = 0
     first: NtbInfo | None = None
 
-    def fault(f: NtbFault, detail: str = "") -> None:
+    def fault(f: NtbFault, detail: str) -> None:
         if strict:
             raise NtbError(f, detail)
         assert faults is not None
         faults.append(f)
 
     while True:
-        avail = total - start
-        if avail < NTH16_LEN:
-            fault(NtbFault.SHORT, f"{avail} bytes")
+        nth = _read_nth(mv, start, max_block, fault)
+        if nth is None:
             return first
-        sig = _U32.unpack_from(mv, start)[0]
-        if sig == NTH16_SIGNATURE:
-            _, hlen, seq, blen, ndp = _NTH16.unpack_from(mv, start)
-            ntb32, want_hlen, ndp_sigs = False, NTH16_LEN, (NDP16_NOCRC_SIGNATURE, NDP16_CRC_SIGNATURE)
-            min_ndp = NDP16_HDR + 2 * DPE16
-            if blen == 0:            # NCM 1.0 §3.2.1: zero means "ends with the short packet"
-                blen = avail
-        elif sig == NTH32_SIGNATURE:
-            if avail < NTH32_LEN:
-                fault(NtbFault.SHORT, f"{avail} bytes")
-                return first
-            _, hlen, seq, blen, ndp = _NTH32.unpack_from(mv, start)
-            ntb32, want_hlen, ndp_sigs = True, NTH32_LEN, (NDP32_NOCRC_SIGNATURE, NDP32_CRC_SIGNATURE)
-            min_ndp = NDP32_HDR + 2 * DPE32
-        else:
-            fault(NtbFault.BAD_NTH_SIGNATURE, f"0x{sig:08x}")
-            return first
-        if hlen != want_hlen:
-            fault(NtbFault.BAD_HEADER_LENGTH, str(hlen))
-            return first
-        if blen < want_hlen + min_ndp:
-            fault(NtbFault.BAD_BLOCK_LENGTH, str(blen))
-            return first
-        if blen > avail:
-            fault(NtbFault.TRUNCATED, f"block length {blen}, {avail} bytes received")
-            return first
-        if max_block is not None and blen > max_block:
-            fault(NtbFault.BLOCK_TOO_LONG, f"{blen} > {max_block}")
-            return first
-        end = start + blen
-        ndps = 0
-        found = 0
-        seen: set[int] = set()
         # Checked before anything is copied: an entry costs one unit of the table budget, a
         # datagram its length from the byte budget.
-        entry_budget = blen // (DPE32 if ntb32 else DPE16)
-        byte_budget = MAX_OUTPUT_FACTOR * blen
-        max_frames = max_datagrams if max_datagrams else blen // ETH_HLEN
-        while ndp:
-            if ndps >= MAX_NDPS or ndp in seen:
-                fault(NtbFault.NDP_LOOP, f"NDP at {ndp} after {ndps}")
-                break
-            seen.add(ndp)
-            ndps += 1
-            if ndp % 4 or ndp < want_hlen or ndp + min_ndp > blen:
-                fault(NtbFault.BAD_NDP_INDEX, str(ndp))
-                break
-            at = start + ndp
-            if ntb32:
-                nsig, nlen, _, nxt, _ = _NDP32.unpack_from(mv, at)
-                hdr, dpe, align, dpe_struct = NDP32_HDR, DPE32, 8, _DPE32
-            else:
-                nsig, nlen, nxt = _NDP16.unpack_from(mv, at)
-                hdr, dpe, align, dpe_struct = NDP16_HDR, DPE16, 4, _DPE16
-            if nsig not in ndp_sigs:
-                fault(NtbFault.BAD_NDP_SIGNATURE, f"0x{nsig:08x}")
-                break
-            if nlen < min_ndp or nlen % align or ndp + nlen > blen:
-                fault(NtbFault.BAD_NDP_LENGTH, str(nlen))
-                break
-            crc = nsig == ndp_sigs[1]
-            count = (nlen - hdr) // dpe
-            over = count > entry_budget
-            if over:
-                count = entry_budget
-            entry_budget -= count
-            table = memoryview(mv)[at + hdr:at + hdr + count * dpe]
-            terminated = False
-            for idx, dlen in dpe_struct.iter_unpack(table):    # lazily: a loop stops early
-                if idx == 0 or dlen == 0:
-                    terminated = True
-                    break
-                if idx < want_hlen or idx + dlen > blen:
-                    fault(NtbFault.BAD_DATAGRAM, f"offset {idx} length {dlen}")
-                    continue
-                if dlen < ETH_HLEN + (4 if crc else 0):
-                    fault(NtbFault.RUNT_DATAGRAM, str(dlen))
-                    continue
-                byte_budget -= dlen
-                if byte_budget < 0 or found >= max_frames:
-                    fault(NtbFault.TOO_MANY_DATAGRAMS, f"{found} datagrams, {blen}-byte block")
-                    terminated = over = True     # one fault for the block, not one per entry
-                    entry_budget = 0
-                    break
-                a = start + idx
-                if crc:
-                    body = mv[a:a + dlen - 4]
-                    if zlib.crc32(body) != _U32.unpack_from(mv, a + dlen - 4)[0]:
-                        fault(NtbFault.BAD_CRC)
-                        continue
-                    frames.append(body)
-                else:
-                    frames.append(mv[a:a + dlen])
-                found += 1
-            if over and not terminated:
-                fault(NtbFault.TOO_MANY_DATAGRAMS, f"NDP entries past the {blen}-byte block's room")
-                break
-            if not terminated:
-                fault(NtbFault.NO_TERMINATOR)
-            if entry_budget == 0:
-                break
-            ndp = nxt
+        budget = _Budget(nth.length // (DPE32 if nth.ntb32 else DPE16), MAX_OUTPUT_FACTOR * nth.length,
+                         max_datagrams or nth.length // ETH_HLEN)
+        ndps = _walk_ndps(mv, nth, budget, fault, frames)
         if ndps == 0:
             fault(NtbFault.BAD_NDP_INDEX, "0")
-        elif found == 0 and strict:
-            fault(NtbFault.EMPTY)
+        elif budget.found == 0 and strict:
+            fault(NtbFault.EMPTY, "")
         if first is None:
-            first = NtbInfo(ntb32, seq, blen, ndps)
-        start = end
+            first = NtbInfo(nth.ntb32, nth.sequence, nth.length, ndps)
+        start += nth.length
         # Another NTB may follow in the same transfer; anything else (the one zero byte that
         # avoids a ZLP, zero padding up to the transfer size) is ignored, as Linux does.
         if total - start < NTH16_LEN or mv[start:start + 4] not in (b"NCMH", b"ncmh"):
             return first
+
+
+def _read_nth(mv: bytes, start: int, max_block: int | None, fault: _FaultSink) -> _Nth | None:
+    """The NTH at `start`, or None (after reporting the fault) when the block cannot be used."""
+    avail = len(mv) - start
+    if avail < NTH16_LEN:
+        fault(NtbFault.SHORT, f"{avail} bytes")
+        return None
+    sig = _U32.unpack_from(mv, start)[0]
+    if sig == NTH16_SIGNATURE:
+        _, hlen, seq, blen, ndp = _NTH16.unpack_from(mv, start)
+        nth = _Nth(False, seq, start, blen or avail,  # NCM 1.0 §3.2.1: zero means "ends with the short packet"
+                   ndp, NTH16_LEN, (NDP16_NOCRC_SIGNATURE, NDP16_CRC_SIGNATURE), NDP16_HDR + 2 * DPE16)
+    elif sig == NTH32_SIGNATURE:
+        if avail < NTH32_LEN:
+            fault(NtbFault.SHORT, f"{avail} bytes")
+            return None
+        _, hlen, seq, blen, ndp = _NTH32.unpack_from(mv, start)
+        nth = _Nth(True, seq, start, blen, ndp, NTH32_LEN, (NDP32_NOCRC_SIGNATURE, NDP32_CRC_SIGNATURE),
+                   NDP32_HDR + 2 * DPE32)
+    else:
+        fault(NtbFault.BAD_NTH_SIGNATURE, f"0x{sig:08x}")
+        return None
+    blen = nth.length
+    if hlen != nth.header_len:
+        fault(NtbFault.BAD_HEADER_LENGTH, str(hlen))
+    elif blen < nth.header_len + nth.min_ndp:
+        fault(NtbFault.BAD_BLOCK_LENGTH, str(blen))
+    elif blen > avail:
+        fault(NtbFault.TRUNCATED, f"block length {blen}, {avail} bytes received")
+    elif max_block is not None and blen > max_block:
+        fault(NtbFault.BLOCK_TOO_LONG, f"{blen} > {max_block}")
+    else:
+        return nth
+    return None
+
+
+def _walk_ndps(mv: bytes, nth: _Nth, budget: _Budget, fault: _FaultSink, frames: list[bytes]) -> int:
+    """Follow the NDP chain of one NTB, each NDP once; returns how many NDPs were visited."""
+    ndp = nth.ndp_index
+    ndps = 0
+    seen: set[int] = set()
+    while ndp:
+        if ndps >= MAX_NDPS or ndp in seen:
+            fault(NtbFault.NDP_LOOP, f"NDP at {ndp} after {ndps}")
+            break
+        seen.add(ndp)
+        ndps += 1
+        if ndp % 4 or ndp < nth.header_len or ndp + nth.min_ndp > nth.length:
+            fault(NtbFault.BAD_NDP_INDEX, str(ndp))
+            break
+        nxt = _read_ndp(mv, nth, ndp, budget, fault, frames)
+        if nxt is None:
+            break
+        ndp = nxt
+    return ndps
+
+
+def _read_ndp(mv: bytes, nth: _Nth, ndp: int, budget: _Budget, fault: _FaultSink,
+              frames: list[bytes]) -> int | None:
+    """Append the good datagrams of the NDP at `ndp`; the next NDP's index, or None to stop."""
+    start, blen = nth.start, nth.length
+    at = start + ndp
+    if nth.ntb32:
+        nsig, nlen, _, nxt, _ = _NDP32.unpack_from(mv, at)
+        hdr, dpe, align, dpe_struct = NDP32_HDR, DPE32, 8, _DPE32
+    else:
+        nsig, nlen, nxt = _NDP16.unpack_from(mv, at)
+        hdr, dpe, align, dpe_struct = NDP16_HDR, DPE16, 4, _DPE16
+    if nsig not in nth.ndp_sigs:
+        fault(NtbFault.BAD_NDP_SIGNATURE, f"0x{nsig:08x}")
+        return None
+    if nlen < nth.min_ndp or nlen % align or ndp + nlen > blen:
+        fault(NtbFault.BAD_NDP_LENGTH, str(nlen))
+        return None
+    crc = nsig == nth.ndp_sigs[1]
+    count = (nlen - hdr) // dpe
+    over = count > budget.entries
+    if over:
+        count = budget.entries
+    budget.entries -= count
+    table = memoryview(mv)[at + hdr:at + hdr + count * dpe]
+    terminated = False
+    min_dgram = ETH_HLEN + (4 if crc else 0)
+    byte_budget, found, max_frames, hlen = budget.bytes, budget.found, budget.max_frames, nth.header_len
+    for idx, dlen in dpe_struct.iter_unpack(table):    # lazily: a loop stops early
+        if idx == 0 or dlen == 0:
+            terminated = True
+            break
+        if idx < hlen or idx + dlen > blen:
+            fault(NtbFault.BAD_DATAGRAM, f"offset {idx} length {dlen}")
+            continue
+        if dlen < min_dgram:
+            fault(NtbFault.RUNT_DATAGRAM, str(dlen))
+            continue
+        byte_budget -= dlen
+        if byte_budget < 0 or found >= max_frames:
+            fault(NtbFault.TOO_MANY_DATAGRAMS, f"{found} datagrams, {blen}-byte block")
+            terminated = over = True     # one fault for the block, not one per entry
+            budget.entries = 0
+            break
+        a = start + idx
+        if crc:
+            body = mv[a:a + dlen - 4]
+            if zlib.crc32(body) != _U32.unpack_from(mv, a + dlen - 4)[0]:
+                fault(NtbFault.BAD_CRC, "")
+                continue
+            frames.append(body)
+        else:
+            frames.append(mv[a:a + dlen])
+        found += 1
+    budget.bytes, budget.found = byte_budget, found
+    if over and not terminated:
+        fault(NtbFault.TOO_MANY_DATAGRAMS, f"NDP entries past the {blen}-byte block's room")
+        return None
+    if not terminated:
+        fault(NtbFault.NO_TERMINATOR, "")
+    if budget.entries == 0:
+        return None
+    return int(nxt)
 
 
 def ntb_missing(data: bytes | bytearray | memoryview) -> int:
