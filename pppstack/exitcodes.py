@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import Enum, IntEnum
 
-from ncm.link import DownCause as NcmDownCause
+from ncm.link import NcmDownCause
 from pppstack.events import DownCause
 from pppstack.modem.dial import DialError
 
@@ -123,7 +123,7 @@ EXIT_CODES: dict[Cause, ExitCode] = {
     DownCause.PEER_TERMINATED: ExitCode.PEER_TERMINATED,
     DownCause.LOCAL_CLOSE: ExitCode.OK,
     DownCause.NETWORK_FAILED: ExitCode.NETWORK_FAILED,
-    # the NCM session (ncm.link.DownCause)
+    # the NCM link (ncm.link.NcmDownCause)
     NcmDownCause.USB_DISCONNECTED: ExitCode.PORT_VANISHED,
     NcmDownCause.USB_ERROR: ExitCode.USB_ERROR,
     NcmDownCause.CARRIER_LOST: ExitCode.CARRIER_LOST,

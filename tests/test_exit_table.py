@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ncm.link import DownCause as NcmDownCause
+from ncm.link import NcmDownCause
 from pppstack.endpolicy import RETRYABLE, EndPolicy
 from pppstack.endreason import LinkEnd
 from pppstack.events import DownCause
