@@ -6,7 +6,7 @@ Boots the NCM gadget guest of the interop tests (tests/guest/ncm.py: usb_f_ncm o
 QEMU with TCG, one vCPU) with the installed ncm and pppstack packages shared read-only, and
 times, interleaved and `runs` times each:
   out  bare: pyusb writes pre-built NTBs (our Aggregator's, full-size UDP) one after another
-       real: `up --mode ncm`'s own code (run_ncm_up: TUN, bridge loop, NcmSession, UsbPump) in
+       real: `up --mode ncm`'s own code (run_ncm_up: TUN, bridge loop, NcmLink, UsbPump) in
              a network namespace, fed by a UDP flood into its TUN
   in   bare: pyusb reads of dwNtbInMaxSize one after another
        real: run_ncm_up again, the flood now from the gadget's side towards our address

@@ -283,7 +283,8 @@ class NcmDevice:
             self.dev.set_interface_altsetting(interface=f.data, alternate_setting=0)
         except usb.core.USBError as exc:
             cause = classify_usb_error(exc)
-            hint = "" if cause is NcmDownCause.USB_DISCONNECTED else " (another driver, or no permission on /dev/bus/usb)"
+            hint = ("" if cause is NcmDownCause.USB_DISCONNECTED
+                    else " (another driver, or no permission on /dev/bus/usb)")
             raise NcmUsbError(cause, f"could not claim the NCM interfaces of {self.name}: {exc}{hint}") from exc
         raw = self._ctrl(REQ_IN, GET_NTB_PARAMETERS, 0, 28)
         try:

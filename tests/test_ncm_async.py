@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ncm.link import DownCause
+from ncm.link import NcmDownCause
 from ncm.usb import LibusbAsync, UsbPump
 from tests.fake_ncm_async import FakeAsyncIo
 from tests.fake_ncm_device import FakeNcmModem, build_ntb_device
@@ -104,7 +104,7 @@ def test_unplug_ends_with_usb_disconnected() -> None:
     modem.unplug()
     assert select.select([pump.wake_fd], [], [], 5)[0]
     _wait(lambda: pump.error is not None)
-    assert pump.error is not None and pump.error[0] is DownCause.USB_DISCONNECTED, pump.error
+    assert pump.error is not None and pump.error[0] is NcmDownCause.USB_DISCONNECTED, pump.error
     pump.stop()
     assert not pump.running() and io.freed
 
