@@ -15,7 +15,7 @@ from fake_ncm_device import FakeBackend, FakeNcmModem
 from modem_scripted import ScriptedModem
 
 from pppstack.exitcodes import ExitCode
-from pppstack.io import ncmlink, tun
+from pppstack.io import ncmoptions, tun
 from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
 
 
@@ -38,11 +38,11 @@ def test_malformed_options_are_a_sentence_and_option_error(flags: dict, words: s
 
 
 def test_usb_ids_parse_as_lsusb_prints_them() -> None:
-    assert ncmlink._parse_usb("12d1:155e") == (0x12D1, 0x155E)  # noqa: SLF001
-    assert ncmlink._parse_usb("12d1") == (0x12D1, None)  # noqa: SLF001
-    assert ncmlink._parse_usb(None) == (None, None)  # noqa: SLF001
+    assert ncmoptions.parse_usb("12d1:155e") == (0x12D1, 0x155E)
+    assert ncmoptions.parse_usb("12d1") == (0x12D1, None)
+    assert ncmoptions.parse_usb(None) == (None, None)
     with pytest.raises(ValueError, match="not a USB id"):
-        ncmlink._parse_usb("-1")  # noqa: SLF001
+        ncmoptions.parse_usb("-1")
     assert run_ncm_up(NcmUpOptions(usb="zz")) is ExitCode.OPTION_ERROR  # options built in code, too
 
 
