@@ -366,6 +366,20 @@ size_t hdlc_encode_many(char *out, const char *frames, const size_t *lens, size_
     return (size_t)(o - (uint8_t *)out);
 }
 
+size_t hdlc_encode_frames(char *out, const char *frames, size_t total, const size_t *lens,
+                          size_t count, uint32_t accm, int fcs_bits, int leading_flag)
+{
+    size_t sum = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (lens[k] > total - sum)
+            return (size_t)-1;
+        sum += lens[k];
+    }
+    if (sum != total)
+        return (size_t)-1;
+    return hdlc_encode_many(out, frames, lens, count, accm, fcs_bits, leading_flag);
+}
+
 /* ---- decoder ----------------------------------------------------------------------------- */
 struct hdlc_decoder {
     uint32_t accm;

@@ -27,6 +27,11 @@ size_t hdlc_encode(char *out, const char *frame, size_t len, uint32_t accm, int 
 size_t hdlc_encode_many(char *out, const char *frames, const size_t *lens, size_t count,
                         uint32_t accm, int fcs_bits, int leading_flag);
 
+/* The same, checking that lens[] adds up to `total`, the bytes in `frames` (returns
+ * (size_t)-1 and writes nothing when it does not): the check costs a caller nothing. */
+size_t hdlc_encode_frames(char *out, const char *frames, size_t total, const size_t *lens,
+                          size_t count, uint32_t accm, int fcs_bits, int leading_flag);
+
 /* Decoder: each call turns a chunk into item records, three size_t each:
  *   kind, offset into out, length.  Kinds are the HDLC_ITEM_* values below. */
 typedef struct {

@@ -272,3 +272,21 @@ def test_decode_writes_nothing_past_its_bound(level: str) -> None:
                     used = lib.hdlc_decode(d, piece, len(piece), out, items, 4096, n_items)
                     assert ffi.buffer(out + bound, len(guard))[:] == guard, (level, accm)
                     pos += used
+
+
+def test_encode_frames_refuses_lengths_that_do_not_add_up() -> None:
+    """encode_many joins buffers and hands C the lengths: an array of 2-byte items joins to more
+    bytes than its len, and C must refuse lengths that do not add up (or wrap) before writing."""
+    from array import array
+
+    c = load_backend("c")
+    from pppstack._hdlc_c import ffi, lib
+
+    with pytest.raises(TypeError, match="byte strings"):
+        c.encode_many([b"ab", array("H", [1, 2])])
+    out = ffi.new("char[]", 256)
+    size_max = 2 ** (8 * ffi.sizeof("size_t")) - 1
+    for lens in ([2, 2], [1, 1], [size_max, 4], [4, size_max]):
+        assert lib.hdlc_encode_frames(out, b"abc", 3, ffi.new("size_t[]", lens), 2, 0, 16, 1) == size_max, lens
+    m = lib.hdlc_encode_frames(out, b"abc", 3, ffi.new("size_t[]", [1, 2]), 2, 0, 16, 1)
+    assert ffi.buffer(out, m)[:] == b"\x7e" + encode_naive(b"a", 0, 16, False) + encode_naive(b"bc", 0, 16, False)

@@ -42,6 +42,7 @@ _ITEMS = 4096  # records per C call; a 64 KiB chunk of minimal runs needs a few 
 _decode = lib.hdlc_decode
 _KIND_FRAME = lib.HDLC_ITEM_FRAME
 _KIND_GARBAGE = lib.HDLC_ITEM_GARBAGE
+_SIZE_MAX = 2 ** (8 * ffi.sizeof("size_t")) - 1
 
 
 def fcs16(data: bytes | bytearray | memoryview) -> int:
@@ -122,13 +123,15 @@ def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int
     else:
         joined = b"".join(frames)  # takes any bytes-like object
         lens = array("Q", map(len, frames))
-    if len(joined) != sum(lens):
-        raise TypeError("encode_many takes byte strings (or buffers of bytes)")
     out = _take()
     try:
         buf = out.get(2 * len(joined) + 16 * len(frames) + 16)
-        m = lib.hdlc_encode_many(buf, joined, ffi.from_buffer("size_t[]", lens), len(frames),
-                                 check_accm(accm), fcs_bits, leading_flag)
+        # C checks that the lengths add up to the joined bytes (an array of 2-byte items joins
+        # to more bytes than its len): no Python sum per call
+        m = lib.hdlc_encode_frames(buf, joined, len(joined), ffi.from_buffer("size_t[]", lens), len(frames),
+                                   check_accm(accm), fcs_bits, leading_flag)
+        if m == _SIZE_MAX:
+            raise TypeError("encode_many takes byte strings (or buffers of bytes)")
         return ffi.buffer(buf, m)[:]
     finally:
         _pool.append(out)
