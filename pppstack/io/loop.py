@@ -137,9 +137,9 @@ class Loop:
 
     def _set(self, fd: int, slot: int, fn: Callback | None) -> None:
         old = self._handlers.get(fd)
+        if old is not None and old[slot] is fn or old is None and fn is None:
+            return      # the common case on every turn: nothing changes, no syscall
         pair = list(old) if old is not None else [None, None]
-        if pair[slot] is fn:
-            return
         pair[slot] = fn
         mask = (selectors.EVENT_READ if pair[0] else 0) | (selectors.EVENT_WRITE if pair[1] else 0)
         if not mask:
@@ -202,11 +202,12 @@ class Loop:
     def next_deadline(self) -> float | None:
         """The earliest deadline of the machines and calls (None: wait for an fd)."""
         times = [t for m in self._machines if (t := m.get_timer()) is not None]
-        with self._calls_lock:
-            while self._calls and self._calls[0].fn is None:
-                heapq.heappop(self._calls)
-            if self._calls:
-                times.append(self._calls[0].when)
+        if self._calls:         # (read without the lock: a call added meanwhile wakes us anyway)
+            with self._calls_lock:
+                while self._calls and self._calls[0].fn is None:
+                    heapq.heappop(self._calls)
+                if self._calls:
+                    times.append(self._calls[0].when)
         return min(times) if times else None
 
     # -- running ------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ class Loop:
 
     def run_once(self, timeout: float | None = None) -> None:
         """One turn: prepare, wait (at most ``timeout``), dispatch ready fds, due machines and calls."""
-        for fn in list(self._prepare):
+        for fn in tuple(self._prepare):
             fn(self.clock())
             if self._stopping:
                 return
@@ -267,7 +268,7 @@ class Loop:
             pair[1](now)
 
     def _run_calls(self, now: float) -> None:
-        while not self._stopping:
+        while self._calls and not self._stopping:
             with self._calls_lock:
                 if not self._calls or self._calls[0].when > now:
                     return
