@@ -139,7 +139,7 @@ class Loop:
         old = self._handlers.get(fd)
         if old is not None and old[slot] is fn or old is None and fn is None:
             return      # the common case on every turn: nothing changes, no syscall
-        pair = list(old) if old is not None else [None, None]
+        pair: list[Callback | None] = list(old) if old is not None else [None, None]
         pair[slot] = fn
         mask = (selectors.EVENT_READ if pair[0] else 0) | (selectors.EVENT_WRITE if pair[1] else 0)
         if not mask:
