@@ -165,13 +165,18 @@ class SimHandle:
                 self._lock.wait(left)
 
     def wait_for_port(self, timeout: float) -> str | None:
+        """The modem port's name once it exists (ports appear under the lock, which notifies)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            path = self.port_path
-            if os.path.exists(path):
-                return path
-            time.sleep(0.02)
-        return None
+        with self._lock:
+            while True:
+                p = self._modem_port()
+                path = p.link if p is not None else self._next_link
+                if os.path.exists(path):
+                    return path
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop:
+                    return None
+                self._lock.wait(left)
 
     def stop(self) -> None:
         if self._stop:
@@ -233,6 +238,7 @@ class SimHandle:
             ports.append(p)
         with self._lock:
             self._ports = ports
+            self._lock.notify_all()
         self._note(f"ports appeared: {', '.join(f'{p.link} ({p.role}, {p.pts})' for p in ports)}")
 
     def _close(self, port: _Port, unlink: bool) -> None:
