@@ -354,7 +354,7 @@ def _find_with_signal(monkeypatch, modems: Callable[[], list], wait: float) -> t
     from pppstack.io import dialing
     from pppstack.io.session import Signals
 
-    monkeypatch.setattr("pppstack.io.sysfs.find_modems", modems)
+    monkeypatch.setattr("pppstack.io.sysfs.find_modems", lambda *a, **k: modems())  # sysroot, all_devices
     with Signals() as signals:
         sent: list[float] = []
 
