@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("usb")
 
 from ncm.l2 import L2Config  # noqa: E402
-from ncm.link import DownCause, NcmSession  # noqa: E402
+from ncm.link import NcmDownCause, NcmLink  # noqa: E402
 from ncm.usb import UsbPump  # noqa: E402
 from pppstack.io.ncmbridge import bridge  # noqa: E402
 from tests.fake_ncm_device import HOST_MAC, FakeNcmModem  # noqa: E402
@@ -44,7 +44,7 @@ def test_idle_bridge_sleeps_and_a_signal_ends_it_at_once() -> None:
     pump = UsbPump(dev, poll_ms=50)
     pump.start()
     assert dev.params is not None
-    session = NcmSession(dev.params, L2Config(mac=HOST_MAC, ipv4=IPv4Interface("10.10.1.1/30"),
+    session = NcmLink(dev.params, L2Config(mac=HOST_MAC, ipv4=IPv4Interface("10.10.1.1/30"),
                                               gateway=IPv4Address("10.10.1.2")))
     session.start(time.monotonic())
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -72,7 +72,7 @@ def test_idle_bridge_sleeps_and_a_signal_ends_it_at_once() -> None:
         a.close()
         b.close()
         dev.close()
-    assert result.down.cause is DownCause.LOCAL_CLOSE
+    assert result.down.cause is NcmDownCause.LOCAL_CLOSE
     assert sent_at and ended - sent_at[0] < 1.0, "the signal was not seen at once"
     # the second before the signal is idle (connect notifications and ARP are long done): a loop
     # polling every 250 ms turns 4 times in it, one that sleeps until something happens does not
