@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hdlc_spec import (
-    BACKENDS,
     SIMD_LEVELS,
     SpecDecoder,
     as_tuples,
@@ -36,23 +35,13 @@ payloads = st.one_of(
 )
 
 
-@pytest.fixture(scope="module", params=["simd", "no-avx512", "portable"])
+@pytest.fixture(scope="module", params=SIMD_LEVELS)
 def both(request):  # noqa: ANN001, ANN201
-    """Python and C; the C core with all its SIMD paths, without AVX-512, and with none (the code
-    an ARM or MIPS router runs)."""
-    mods = [load_backend(name) for name in BACKENDS]
-    if request.param == "simd":
-        yield mods
-        return
-    from pppstack._hdlc_c import lib
-
-    no512 = lib.HDLC_SIMD_AVX512 | lib.HDLC_SIMD_VPCLMUL
-    lib.hdlc_set_features(0 if request.param == "portable" else ~no512 & 0xFFFFFFFF)
-    assert not lib.hdlc_features() & no512
-    try:
-        yield mods
-    finally:
-        lib.hdlc_set_features(0xFFFFFFFF)
+    """Python and C; the C core at each SIMD level this CPU has: all its paths (AVX-512 VBMI2 +
+    VPCLMULQDQ here), AVX2 + PCLMUL, SSSE3 with and without PCLMUL, and none (the code an ARM or
+    MIPS router runs).  A level that adds nothing on this CPU is skipped."""
+    with backend_at(f"c/{request.param}") as c:
+        yield [load_backend("python"), c]
 
 
 @SETTINGS
