@@ -14,7 +14,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from pppstack.config import LinkConfig
-from pppstack.fsm.options import ACK, REJECT, BaseCodec, OptionSet, Verdict, nak
+from pppstack.fsm.options import ACK, REJECT, BaseCodec, OptionSet, OptionVerdict, nak
 
 __all__ = ["IpAddress", "IpAddresses", "Dns", "IpcpOptions"]
 
@@ -29,7 +29,7 @@ class _PeerAddress:
         self.config = config
         self.his: IPv4Address | None = None
 
-    def judge(self, addr: IPv4Address) -> tuple[Verdict, bytes]:
+    def judge(self, addr: IPv4Address) -> tuple[OptionVerdict, bytes]:
         want = self.config.remote_ip
         if addr == ZERO:
             if want is None:
@@ -77,7 +77,7 @@ class IpAddress(BaseCodec):
     def peer_start(self) -> None:
         self.peer.his = None
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         return self.peer.judge(IPv4Address(data))
 
     def unsolicited_nak(self) -> bytes | None:
@@ -123,9 +123,9 @@ class IpAddresses(BaseCodec):
     def on_reject(self) -> None:
         self.enabled = False
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         verdict, hint = self.peer.judge(IPv4Address(data[:4]))
-        if verdict is Verdict.NAK:
+        if verdict is OptionVerdict.NAK:
             return nak(hint + data[4:])
         return verdict, hint
 
@@ -173,7 +173,7 @@ class Dns(BaseCodec):
         self.want = None
         self.rejected = True
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         ours = self.offered()
         if len(ours) <= self.index:
             return REJECT

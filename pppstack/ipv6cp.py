@@ -17,7 +17,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 
 from pppstack.config import LinkConfig
-from pppstack.fsm.options import ACK, BaseCodec, OptionSet, Verdict, nak
+from pppstack.fsm.options import ACK, BaseCodec, OptionSet, OptionVerdict, nak
 
 __all__ = ["InterfaceIdentifier", "Ipv6cpOptions"]
 
@@ -72,7 +72,7 @@ class InterfaceIdentifier(BaseCodec):
     def peer_start(self) -> None:
         self.his = ZERO_IFID
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         want_his = self.his_wanted
         if data == ZERO_IFID:
             return nak(want_his or self._fresh(avoid=self.want))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from pppstack.config import DEFAULT_MRU, MAX_MRU, MIN_MRU, LinkConfig
-from pppstack.fsm.options import ACK, REJECT, BaseCodec, OptionSet, Verdict, nak
+from pppstack.fsm.options import ACK, REJECT, BaseCodec, OptionSet, OptionVerdict, nak
 from pppstack.wire import Protocol
 
 __all__ = ["Mru", "Accm", "AuthProtocol", "MagicNumber", "Pfc", "Acfc", "LcpOptions", "Keepalive", "EchoDue",
@@ -56,7 +56,7 @@ class Mru(BaseCodec):
     def peer_start(self) -> None:
         self.his = DEFAULT_MRU
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         value = int.from_bytes(data, "big")
         if value < MIN_MRU:
             return nak(MIN_MRU.to_bytes(2, "big"))
@@ -95,7 +95,7 @@ class Accm(BaseCodec):
     def peer_start(self) -> None:
         self.his = 0xFFFFFFFF
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         self.his = int.from_bytes(data, "big")
         return ACK
 
@@ -150,7 +150,7 @@ class AuthProtocol(BaseCodec):
         c = self.config
         return ([_CHAP_MD5] if not c.refuse_chap else []) + ([_PAP] if not c.refuse_pap else [])
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         can = self._we_can()
         if not can:
             return REJECT
@@ -215,7 +215,7 @@ class MagicNumber(BaseCodec):
     def peer_start(self) -> None:
         self.his = 0
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         value = int.from_bytes(data, "big")
         if value == 0:
             # RFC 1661 §6.4: zero is illegal and MUST be Naked with a new value (not Acked)
@@ -254,7 +254,7 @@ class _Flag(BaseCodec):
     def peer_start(self) -> None:
         self.his = False
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         if not self.configured:
             return REJECT
         self.his = True

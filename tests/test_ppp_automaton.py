@@ -11,7 +11,7 @@ import pytest
 
 from pppstack.fsm.automaton import TRANSITIONS, Action, Event, Flag, State
 from pppstack.fsm.cp import RXR, ControlProtocol
-from pppstack.fsm.options import ACK, BaseCodec, OptionSet, Verdict, nak
+from pppstack.fsm.options import ACK, BaseCodec, OptionSet, OptionVerdict, nak
 from pppstack.wire import ControlPacket
 
 RFC_TABLE_1 = """
@@ -110,7 +110,7 @@ class One(BaseCodec):
     def request(self) -> bytes | None:
         return b"\x01"
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         return ACK if data == b"\x01" else nak(b"\x01")
 
 

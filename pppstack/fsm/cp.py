@@ -47,7 +47,7 @@ from typing import Protocol
 
 from pppstack.errors import MalformedPacket
 from pppstack.fsm.automaton import Action, Event, Flag, State, step
-from pppstack.fsm.options import OptionSet, Verdict
+from pppstack.fsm.options import OptionSet, OptionVerdict
 from pppstack.wire import Code, ControlPacket, parse_options
 
 __all__ = ["ControlProtocol", "Upper", "CpCounters", "CpFailure", "Received", "NEGOTIATING", "RXR", "RXJ"]
@@ -263,9 +263,9 @@ class ControlProtocol:
                 log.info("%s: the peer repeated its Configure-Request after Opened; re-acking it", self.name)
                 return decided(None, reack=True)
             verdict, reply = self.options.check_request(options, self._nakloops >= self.max_failure)
-            if verdict is Verdict.ACK:
+            if verdict is OptionVerdict.ACK:
                 return decided(Event.RCR_PLUS)
-            return decided(Event.RCR_MINUS, reply_code=Code.CONF_NAK if verdict is Verdict.NAK else Code.CONF_REJ,
+            return decided(Event.RCR_MINUS, reply_code=Code.CONF_NAK if verdict is OptionVerdict.NAK else Code.CONF_REJ,
                            reply=b"".join(o.build() for o in reply))
         if code in (Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ):
             return decided(self._classify_reply(code, ident, data))

@@ -21,10 +21,10 @@ from typing import ClassVar, Protocol
 
 from pppstack.wire import Option
 
-__all__ = ["Verdict", "OptionCodec", "BaseCodec", "OptionSet", "ACK", "REJECT", "nak"]
+__all__ = ["OptionVerdict", "OptionCodec", "BaseCodec", "OptionSet", "ACK", "REJECT", "nak"]
 
 
-class Verdict(IntEnum):
+class OptionVerdict(IntEnum):
     """What we answer to one option of the peer's request; higher wins (§5)."""
 
     ACK = 0
@@ -32,13 +32,13 @@ class Verdict(IntEnum):
     REJECT = 2
 
 
-ACK: tuple[Verdict, bytes] = (Verdict.ACK, b"")
-REJECT: tuple[Verdict, bytes] = (Verdict.REJECT, b"")
+ACK: tuple[OptionVerdict, bytes] = (OptionVerdict.ACK, b"")
+REJECT: tuple[OptionVerdict, bytes] = (OptionVerdict.REJECT, b"")
 
 
-def nak(hint: bytes) -> tuple[Verdict, bytes]:
+def nak(hint: bytes) -> tuple[OptionVerdict, bytes]:
     """A Nak carrying the value we would accept."""
-    return (Verdict.NAK, hint)
+    return (OptionVerdict.NAK, hint)
 
 
 class OptionCodec(Protocol):
@@ -57,7 +57,7 @@ class OptionCodec(Protocol):
     def on_nak(self, data: bytes, requested: bool, give_up: bool) -> None: ...
     def on_reject(self) -> None: ...                      # stop requesting it
     def peer_start(self) -> None: ...                     # his := defaults, before a peer's request
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]: ...
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]: ...
     def unsolicited_nak(self) -> bytes | None: ...        # option the peer must add to its request
 
 
@@ -88,7 +88,7 @@ class BaseCodec:
     def peer_start(self) -> None:
         pass
 
-    def check_peer(self, data: bytes, give_in: bool) -> tuple[Verdict, bytes]:
+    def check_peer(self, data: bytes, give_in: bool) -> tuple[OptionVerdict, bytes]:
         return REJECT
 
     def unsolicited_nak(self) -> bytes | None:
@@ -149,14 +149,14 @@ class OptionSet:
         return True
 
     # -- the peer's request (RCR+ / RCR-) --
-    def check_request(self, options: Sequence[Option], give_in: bool) -> tuple[Verdict, list[Option]]:
+    def check_request(self, options: Sequence[Option], give_in: bool) -> tuple[OptionVerdict, list[Option]]:
         """Return the worst verdict and the options to send with it (raw for Acks and Rejects).
 
         `give_in` is True after Max-Failure Naks: whatever we would Nak, we Reject.
         """
         for c in self.codecs.values():
             c.peer_start()
-        worst = Verdict.ACK
+        worst = OptionVerdict.ACK
         out: list[Option] = []
         seen: set[int] = set()
         for o in options:
@@ -165,17 +165,17 @@ class OptionSet:
                 verdict, hint = REJECT
             else:
                 verdict, hint = codec.check_peer(o.data, give_in)
-                if verdict is Verdict.NAK and give_in and not getattr(codec, "nak_forever", False):
-                    verdict = Verdict.REJECT
+                if verdict is OptionVerdict.NAK and give_in and not getattr(codec, "nak_forever", False):
+                    verdict = OptionVerdict.REJECT
             seen.add(o.type)
             if verdict > worst:
                 worst, out = verdict, []
             if verdict == worst:
-                out.append(Option(o.type, hint) if verdict is Verdict.NAK else o)
-        if worst is Verdict.ACK and not give_in:
+                out.append(Option(o.type, hint) if verdict is OptionVerdict.NAK else o)
+        if worst is OptionVerdict.ACK and not give_in:
             # options the peer left out but must request (e.g. an address we hand out)
             extra = [Option(c.type, v) for c in self.codecs.values()
                      if c.type not in seen and (v := c.unsolicited_nak()) is not None]
             if extra:
-                return Verdict.NAK, extra
+                return OptionVerdict.NAK, extra
         return worst, out
