@@ -1,21 +1,28 @@
 """NCM's real data path against a bare pyusb loop, both through Linux's f_ncm gadget in a guest.
 
-    python3 bench/bench_ncm_real.py [--json] [--seconds 5] [--runs 3] [--profile]
+    python3 bench/bench_ncm_real.py [--json] [--seconds 5] [--runs 3] [--cpus 2] [--transfers N]
+                                    [--src CHECKOUT] [--profile]
 
 Boots the NCM gadget guest of the interop tests (tests/guest/ncm.py: usb_f_ncm on dummy_hcd,
-QEMU with TCG, one vCPU) with the installed ncm and pppstack packages shared read-only, and
-times, interleaved and `runs` times each:
+QEMU with TCG) with the installed ncm and pppstack packages shared read-only (--src: another
+checkout's, to time an older version), a fresh guest per run, and times in each run:
   out  bare: pyusb writes pre-built NTBs (our Aggregator's, full-size UDP) one after another
        real: `up --mode ncm`'s own code (run_ncm_up: TUN, bridge loop, NcmLink, UsbPump) in
-             a network namespace, fed by a UDP flood into its TUN
+             a network namespace, fed by a UDP flood into its TUN that offers --offer (1.5) times
+             what the bare loop moved just before (a TUN never blocks its sender, so an unpaced
+             flood would spend the CPU on packets the full TUN queue drops)
   in   bare: pyusb reads of dwNtbInMaxSize one after another
-       real: run_ncm_up again, the flood now from the gadget's side towards our address
+       real: run_ncm_up again, the flood now from the gadget's side towards our address (usb0's
+             queue paces it)
 The figure is what crossed USB, read from the gadget's usb0 counters over the same window
 (Ethernet bytes it received for out, NTB bytes it sent for in), so both sides of a ratio are
-counted by the same code we did not write.  The real path's --json summary gives its drop
-counters (dropped_by_pppstack must be 0: backpressure, never a lost NTB).  Medians of the runs,
-ratio = real / bare per direction.  Figures are from an emulated machine: only the ratio means
-something.
+counted by code we did not write.  The real path's --json summary gives its drop counters
+(usb_tx_dropped: NTBs pppstack gave up on; dropped_by_pppstack adds packets the L2 shim dropped).
+Medians of the runs, ratio = real / bare per direction, and each run's own ratio.  Two vCPUs by
+default: the flood and the gadget's kernel work run beside the one CPU a Python process (one
+GIL) can use, as on a router with a modem; --cpus 1 puts everything on one CPU.  Figures are
+from an emulated machine on a shared host: only ratios mean something.  --transfers sets
+PPPSTACK_NCM_TRANSFERS for the real path (1: one synchronous transfer per direction at a time).
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ def _installed_root() -> str:
 
 class Bench:
     def __init__(self, seconds: float, warmup: float = 1.0, src: str | None = None,
-                 transfers: int | None = None) -> None:
+                 transfers: int | None = None, cpus: int = 2) -> None:
         sys.path.insert(0, str(CLONE))     # the guest fixture lives with the tests
         try:
             from tests.guest.ncm import GADGET_PID, GADGET_VID, NcmGadgetGuest
@@ -61,7 +68,7 @@ class Bench:
         self.vid, self.pid = GADGET_VID, GADGET_PID
         self.seconds, self.warmup = seconds, warmup
         self.py = PY.replace("env ", f"env PPPSTACK_NCM_TRANSFERS={transfers} ", 1) if transfers else PY
-        self.g = NcmGadgetGuest(repo=Path(src or _installed_root()))
+        self.g = NcmGadgetGuest(repo=Path(src or _installed_root()), cpus=cpus)
         try:
             self.g.start()
             self.g.guest.write_file("/tmp/ncmb.py", GUEST_SCRIPT.read_text())
@@ -73,37 +80,49 @@ class Bench:
     def stop(self) -> None:
         self.g.stop()
 
-    def _window(self, counters: list[str]) -> tuple[float, float]:
-        """Bytes per second of the counter files' sum over `seconds` (after `warmup`), and how busy
-        the guest's one CPU was meanwhile (1 - idle share, from /proc/stat)."""
+    def _window(self, counters: list[str], procs: tuple[str, ...] = ()) -> tuple[float, float, dict[str, float]]:
+        """Bytes per second of the counter files' sum over `seconds` (after `warmup`), how busy the
+        guest's CPUs were meanwhile (1 - idle share, /proc/stat) and the CPU-seconds per second each
+        process named by /tmp/NAME.pid used (all its threads, /proc/PID/stat utime + stime)."""
         files = " ".join(counters)
-        cmd = (f"sleep {self.warmup}; a=$(cat /proc/uptime {files}); sa=$(head -1 /proc/stat); sleep {self.seconds}; "
-               f"b=$(cat /proc/uptime {files}); sb=$(head -1 /proc/stat); echo $a; echo $b; echo $sa; echo $sb")
-        out = self.g.shell(cmd, timeout=self.seconds + self.warmup + 30).split("\n")
-        a, b = ([float(x) for x in out[i].split()] for i in (0, 1))
-        sa, sb = ([int(x) for x in out[i].split()[1:]] for i in (2, 3))
-        ticks = [y - x for x, y in zip(sa, sb, strict=True)]
-        busy = 1 - (ticks[3] + ticks[4]) / max(1, sum(ticks))     # idle + iowait
-        return (sum(b[2:]) - sum(a[2:])) / (b[0] - a[0]), busy
+        cpu = "; ".join(f"awk '{{print $14+$15}}' /proc/$(cat /tmp/{p}.pid)/stat 2>/dev/null || echo 0" for p in procs)
+        cpu = f"; {cpu}" if cpu else ""
+        cmd = (f"sleep {self.warmup}; cat /proc/uptime {files}; head -1 /proc/stat{cpu}; sleep {self.seconds}; "
+               f"cat /proc/uptime {files}; head -1 /proc/stat{cpu}")
+        lines = self.g.shell(cmd, timeout=self.seconds + self.warmup + 30).split()
+        n = 2 + len(counters) + 11 + len(procs)       # uptime (2), counters, "cpu" + 10 fields, procs
+        a, b = lines[:n], lines[n:2 * n]
+        k = 2 + len(counters)
+        ticks = [int(y) - int(x) for x, y in zip(a[k + 1:k + 11], b[k + 1:k + 11], strict=True)]
+        total = max(1, sum(ticks))
+        busy = 1 - (ticks[3] + ticks[4]) / total     # idle + iowait
+        dt = float(b[0]) - float(a[0])
+        # CPU-seconds per second of each process (USER_HZ is 100 on Linux): up to the vCPU count
+        shares = {p: round((float(b[k + 11 + i]) - float(a[k + 11 + i])) / 100 / dt, 3) for i, p in enumerate(procs)}
+        rate = (sum(map(float, b[2:k])) - sum(map(float, a[2:k]))) / dt
+        return rate, busy, shares
 
     def bare_out(self) -> dict[str, object]:
         total = self.seconds + self.warmup + 1
         self.g.shell(f"cd /tmp && ({PY} /tmp/ncmb.py bare-out {self.vid:#x} {self.pid:#x} {total} {GADGET_MAC} "
-                     "> /tmp/bare-out.json 2>&1 &)")
+                     "> /tmp/bare-out.json 2>&1 & echo $! > /tmp/bare-out.pid)")
         self._wait_grep("/tmp/bare-out.json", "ready", 60)
-        rate, busy = self._window([f"{STATS}/rx_bytes"])
+        rate, busy, share = self._window([f"{STATS}/rx_bytes"], ("bare-out",))
         self._wait_file("/tmp/bare-out.json", total + 20, lines=2)
-        return {"bytes_per_s": rate, "cpu_busy": busy, "loop": self._last_json("/tmp/bare-out.json")}
+        return {"bytes_per_s": rate, "cpu_busy": busy, "cpu_share": share,
+                "loop": self._last_json("/tmp/bare-out.json")}
 
     def _flood(self, ns: str, dst: str, seconds: float, rate: float = 0.0) -> None:
-        self.g.shell(f"({ns} {PY} /tmp/ncmb.py flood {dst} 9 {seconds} {rate:.0f} > /tmp/flood.json 2>&1 & "
-                     "echo $! > /tmp/flood.pid)")
+        self.g.shell(f"rm -f /tmp/flood.json; ({ns} {PY} /tmp/ncmb.py flood {dst} 9 {seconds} {rate:.0f} "
+                     "> /tmp/flood.json 2>&1 & echo $! > /tmp/flood.pid)")
+        self._wait_grep("/tmp/flood.json", "ready", 60)     # Python takes seconds to start here
 
     def _end(self, name: str) -> None:
         """SIGTERM the guest process whose pid is in /tmp/NAME.pid and wait for it to leave: a flood
         still running while the host side closes and binds again left the gadget sending nothing."""
         self.g.run(f"p=$(cat /tmp/{name}.pid); kill $p 2>/dev/null; i=0; "
-                   "while kill -0 $p 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done", timeout=30)
+                   "while kill -0 $p 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; "
+                   "kill -9 $p 2>/dev/null; true", timeout=30)
 
     def bare_in(self) -> dict[str, object]:
         total = self.seconds + self.warmup + 30      # ended by SIGTERM once the flood has stopped
@@ -111,18 +130,19 @@ class Bench:
                      "> /tmp/bare-in.json 2>&1 & echo $! > /tmp/bare-in.pid)")
         self._wait_grep("/tmp/bare-in.json", "ready", 60)
         self._flood("", HOST_IP, total)     # nothing comes back: the bare loop reads and drops
-        rate, busy = self._window([f"{STATS}/tx_bytes"])
+        rate, busy, share = self._window([f"{STATS}/tx_bytes"], ("bare-in", "flood"))
         self._flood_result()
         self._end("bare-in")
         self._wait_file("/tmp/bare-in.json", 20, lines=2)
-        return {"bytes_per_s": rate, "cpu_busy": busy, "loop": self._last_json("/tmp/bare-in.json")}
+        return {"bytes_per_s": rate, "cpu_busy": busy, "cpu_share": share,
+                "loop": self._last_json("/tmp/bare-in.json")}
 
     def real(self, direction: str, profile: bool = False, offer: float = 0.0) -> dict[str, object]:
         """`offer`: datagrams/s the flood offers into the TUN (out only; 0: unpaced)."""
         total = self.seconds + self.warmup + 1
-        prof = "-m cProfile -o /tmp/real.prof " if profile else ""
+        py = self.py.replace("env ", "env NCMB_SAMPLE=1 ", 1) if profile else self.py
         self.g.shell("rm -rf /tmp/ncmbench-run; cd /tmp && (unshare -n sh -c 'ip link set lo up; exec "
-                     f"{self.py} {prof}/tmp/ncmb.py real {self.vid:#x} {self.pid:#x} {HOST_IP} {GADGET_IP}' "
+                     f"{py} /tmp/ncmb.py real {self.vid:#x} {self.pid:#x} {HOST_IP} {GADGET_IP}' "
                      "> /tmp/real.log 2>&1 & echo $! > /tmp/real.pid)")
         ns = "nsenter -t $(cat /tmp/real.pid) -n"
         rc, _ = self.g.run(f"i=0; until {ns} ip addr show dev ncmb0 2>/dev/null | grep -q 'inet {HOST_IP}'; do "
@@ -133,14 +153,15 @@ class Bench:
         # the gateway's MAC first (ARP), so no packet of the flood waits for it or is dropped;
         # a socket on the receiving side takes the flood, so no ICMP comes back
         self.g.run(f"{ns} ping -c 1 -W 10 {GADGET_IP}", timeout=30)
-        self.g.shell(f"({ns if direction == 'in' else ''} {PY} /tmp/ncmb.py sink 9 > /dev/null 2>&1 & "
-                     "echo $! > /tmp/sink.pid)")
+        self.g.shell(f"rm -f /tmp/sink.out; ({ns if direction == 'in' else ''} {PY} /tmp/ncmb.py sink 9 "
+                     "> /tmp/sink.out 2>&1 & echo $! > /tmp/sink.pid)")
+        self._wait_grep("/tmp/sink.out", "ready", 60)
         if direction == "out":
             self._flood(ns, GADGET_IP, total + 30, offer)
-            rate, busy = self._window([f"{STATS}/rx_bytes"])
+            rate, busy, share = self._window([f"{STATS}/rx_bytes"], ("real", "flood"))
         else:
             self._flood("", HOST_IP, total + 30)
-            rate, busy = self._window([f"{STATS}/tx_bytes"])
+            rate, busy, share = self._window([f"{STATS}/tx_bytes"], ("real", "flood"))
         flood = self._flood_result()
         self._end("sink")
         self._end("real")
@@ -148,13 +169,20 @@ class Bench:
         summary = next((json.loads(ln) for ln in log.splitlines() if ln.startswith("{")), None)
         if summary is None:
             raise benchenv.BenchError("the real path printed no summary:\n" + log[-3000:])
-        return {"bytes_per_s": rate, "cpu_busy": busy, "offered_datagrams_per_s": offer, "flood": flood,
+        if profile:
+            print(f"--- real-{direction}: where the threads were\n" + "\n".join(
+                ln for ln in log.splitlines() if not ln.startswith("{")), file=sys.stderr)
+        return {"bytes_per_s": rate, "cpu_busy": busy, "cpu_share": share, "offered_datagrams_per_s": offer,
+                "flood": flood,
                 "summary": summary}
 
     def _flood_result(self) -> dict[str, object]:
         self._end("flood")
-        self._wait_file("/tmp/flood.json", 10)
-        return self._last_json("/tmp/flood.json")
+        self._wait_file("/tmp/flood.json", 10, lines=2)
+        try:
+            return self._last_json("/tmp/flood.json")
+        except benchenv.BenchError as exc:      # the figure is usb0's counter; this is a detail
+            return {"error": str(exc)[:300]}
 
     def _wait_file(self, path: str, timeout: float, lines: int = 1) -> None:
         self.g.run(f"i=0; until [ \"$(grep -c '^{{' {path} 2>/dev/null)\" -ge {lines} ] || "
@@ -211,9 +239,12 @@ def main() -> int:
                     "installed ones (to time another version of the code)")
     ap.add_argument("--transfers", type=int, help="PPPSTACK_NCM_TRANSFERS for the real path (1: one "
                     "synchronous transfer at a time per direction, the pump before libusb's asynchronous API)")
+    ap.add_argument("--cpus", type=int, default=2, help="the guest's vCPUs (default 2: the flood and the gadget's "
+                    "kernel work beside the one CPU a Python process with one GIL can use)")
     ap.add_argument("--offer", type=float, default=1.5,
                     help="the out flood offers this many times the same run's bare figure (0: unpaced)")
-    ap.add_argument("--profile", action="store_true", help="cProfile the real path's main thread (in the guest)")
+    ap.add_argument("--profile", action="store_true", help="sample every thread of the real path (in the guest) "
+                    "and print where they spend their time to stderr")
     a = ap.parse_args()
     env = benchenv.environment(["python"])
     t0 = time.monotonic()
@@ -224,7 +255,7 @@ def main() -> int:
         # A fresh guest per run: after a session that ended under IN load the gadget (f_ncm on
         # Debian's 6.1) sent nothing more to the next session, even after leaving the bus.
         try:
-            b = Bench(a.seconds, src=a.src, transfers=a.transfers)
+            b = Bench(a.seconds, src=a.src, transfers=a.transfers, cpus=a.cpus)
         except Exception as exc:  # noqa: BLE001 - a sentence, not a traceback
             raise benchenv.BenchError(f"the NCM gadget guest did not start: {exc}") from exc
         try:
@@ -243,13 +274,10 @@ def main() -> int:
                     r = getattr(b, f"bare_{direction}")()
                 print(case, json.dumps(r), file=sys.stderr, flush=True)
                 runs[case].append(r)
-            if a.profile:
-                print(b.g.shell("cd /tmp && python3 -c \"import pstats; pstats.Stats('/tmp/real.prof')"
-                                ".sort_stats('tottime').print_stats(25)\""), file=sys.stderr)
         finally:
             b.stop()
     doc = {"benchmark": "ncm_real", "environment": env, "code_in_guest": a.src or _installed_root(),
-           "transfers": a.transfers, "guest": "QEMU TCG, 1 vCPU, usb_f_ncm on dummy_hcd",
+           "transfers": a.transfers, "guest": f"QEMU TCG, {a.cpus} vCPU, usb_f_ncm on dummy_hcd",
            "seconds_per_window": a.seconds, "boot_and_run_seconds": round(time.monotonic() - t0, 1),
            "directions": summarize(runs), "runs": runs}
     if a.json:

@@ -117,9 +117,59 @@ def bare_in(vid: int, pid: int, seconds: float) -> dict:
     return {"ntbs": n, "ntb_bytes": nbytes, "seconds": dt}
 
 
+def _sampler(period: float = 0.005) -> None:
+    """--profile: where every thread is, every `period` seconds; the 25 commonest places (function
+    and two callers) go to stderr at exit.  A poor man's profiler for all threads, which cProfile
+    (one thread) is not."""
+    import atexit
+    import collections
+    import threading
+    counts: collections.Counter[str] = collections.Counter()
+    me = threading.get_ident()
+    names = {}
+
+    def run() -> None:
+        while True:
+            time.sleep(period)
+            for ident, frame in sys._current_frames().items():
+                if ident == me or frame is None:
+                    continue
+                parts = []
+                f = frame
+                for _ in range(3):
+                    if f is None:
+                        break
+                    parts.append(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_code.co_name}:{f.f_lineno}")
+                    f = f.f_back
+                counts[names.get(ident, str(ident)) + " " + " < ".join(parts)] += 1
+
+    def dump() -> None:
+        total = sum(counts.values()) or 1
+        for where, n in counts.most_common(25):
+            print(f"{n / total:6.1%} {where}", file=sys.stderr)
+
+    t = threading.Thread(target=run, daemon=True)
+    me = None  # type: ignore[assignment]
+    t.start()
+    me = t.ident  # type: ignore[assignment]
+    for th in threading.enumerate():
+        names[th.ident] = th.name
+    atexit.register(dump)
+
+    def rename() -> None:
+        while True:
+            time.sleep(0.5)
+            for th in threading.enumerate():
+                names[th.ident] = th.name
+    threading.Thread(target=rename, daemon=True).start()
+
+
 def real(vid: int, pid: int, host_ip: str, gateway: str) -> int:
     import ipaddress
     import logging
+    import os
+    if os.environ.get("NCMB_SAMPLE"):
+        _sampler()
 
     from pppstack.io.ncmlink import NcmUpOptions, run_ncm_up
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -136,11 +186,13 @@ def flood(host: str, port: int, seconds: float, rate: float = 0.0) -> dict:
     burns the one CPU on packets the full TUN queue drops: there `rate` datagrams/s are offered."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 << 10)
+    s.settimeout(1.0)         # a send blocked on a queue that no longer drains still sees SIGTERM
     s.connect((host, port))
     burst = bytes(PAYLOAD)
     stop = _stopper()
     sent = errors = 0
     first_error = None
+    print(json.dumps({"ready": True}), flush=True)
     t0 = time.monotonic()
     end = t0 + seconds
     while not stop[0]:
@@ -170,6 +222,7 @@ def sink(port: int) -> None:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.bind(("0.0.0.0", port))
     stop = _stopper()
+    print(json.dumps({"ready": True}), flush=True)
     while not stop[0]:
         time.sleep(0.2)
 

@@ -77,9 +77,10 @@ GUEST_ENV = "PYTHONPATH=/mnt/src PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1"
 class NcmGadgetGuest:
     """A booted guest with the NCM gadget enumerated on its own USB bus."""
 
-    def __init__(self, image: GuestImage | None = None, repo: Path = REPO) -> None:
+    def __init__(self, image: GuestImage | None = None, repo: Path = REPO, cpus: int = 1) -> None:
         self.image = image or build(NCM_RECIPE)
-        self.guest = Guest(self.image, GuestSpec(memory_mb=512, modem_pty=False,
+        more = ("-smp", str(cpus)) if cpus > 1 else ()     # QEMU takes the last -smp given
+        self.guest = Guest(self.image, GuestSpec(memory_mb=512, modem_pty=False, extra_args=more,
                                                  shares=(Share("src", str(repo), readonly=True),)))
 
     def start(self) -> NcmGadgetGuest:
