@@ -611,6 +611,7 @@ class UsbPump:
         self._notes: deque[bytes] = deque()
         self._tx: queue.Queue[bytes | None] = queue.Queue()
         self._want_room = False
+        self._woken = False
         self._stopped = False
         self._stop = threading.Event()
         self._fail_lock = threading.Lock()
@@ -647,12 +648,18 @@ class UsbPump:
             self._threads.append(t)
 
     def _wake(self) -> None:
+        # One byte until the owner drains: a burst of NTBs costs one write and one wakeup, and
+        # the owner takes every block after draining, so none waits for a later wake.
+        if self._woken:
+            return
+        self._woken = True
         try:
             os.write(self._wfd, b"!")
         except (BlockingIOError, OSError):
             pass            # the pipe is full: the owner is awake already
 
     def drain_wake(self) -> None:
+        self._woken = False
         try:
             while os.read(self._rfd, 4096):
                 pass

@@ -6,6 +6,7 @@ code runs on Linux's f_ncm gadget in tests/test_interop_ncm_gadget.py (through r
 
 from __future__ import annotations
 
+import os
 import select
 import time
 
@@ -68,6 +69,20 @@ def test_blocks_come_in_in_order_and_wake_the_owner() -> None:
     pump.stop()
     assert got == sent and pump.rx_transfers == 40
     assert io.max_in_flight["in"] == 3
+
+
+def test_a_burst_of_blocks_wakes_the_owner_once_until_it_drains() -> None:
+    modem = FakeNcmModem(arp_host_on_connect=False)
+    pump, _io = _pump(modem)
+    for i in range(20):
+        modem.send_block(build_ntb_device([_frame(i)], seq=i))
+    _wait(lambda: pump.rx_transfers == 20)
+    assert os.read(pump.wake_fd, 4096) == b"!"          # one byte for the 20 blocks
+    pump.drain_wake()
+    assert len(pump.take_blocks()) == 20
+    modem.send_block(build_ntb_device([_frame(99)], seq=99))
+    assert select.select([pump.wake_fd], [], [], 5)[0], "no wake after the owner drained"
+    pump.stop()
 
 
 def test_queue_high_water_and_wake_when_half_drained() -> None:
