@@ -659,12 +659,14 @@ class UsbPump:
             pass            # the pipe is full: the owner is awake already
 
     def drain_wake(self) -> None:
-        self._woken = False
         try:
             while os.read(self._rfd, 4096):
                 pass
         except (BlockingIOError, OSError):
             pass
+        # Only now: cleared before the read, a wake between the two would leave the flag set
+        # and the pipe empty, and no later block would ever wake the owner again.
+        self._woken = False
 
     def _fail(self, exc: BaseException, what: str) -> None:
         with self._fail_lock:            # the first failure names the cause; the others wait

@@ -145,3 +145,26 @@ def test_other_backends_and_one_transfer_use_the_threads(monkeypatch: pytest.Mon
     monkeypatch.setenv("PPPSTACK_NCM_TRANSFERS", "3")
     p = UsbPump(dev, io=FakeAsyncIo(modem))  # type: ignore[arg-type]
     assert p.asynchronous and p.transfers == 3
+
+
+def test_a_wake_while_the_owner_drains_does_not_silence_later_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A completion can land between the owner's read of the pipe and the end of drain_wake():
+    the pump must not be left thinking the owner is still to be woken (it was: the gadget test's
+    TCP transfer stalled)."""
+    modem = FakeNcmModem(arp_host_on_connect=False)
+    pump, _io = _pump(modem)
+    pump._wake()
+    real_read = os.read
+
+    def read_then_wake(fd: int, n: int) -> bytes:
+        data = real_read(fd, n)
+        if data and fd == pump.wake_fd:
+            pump._wake()                                 # as the events thread would, right then
+        return data
+
+    monkeypatch.setattr(os, "read", read_then_wake)
+    pump.drain_wake()
+    monkeypatch.undo()
+    modem.send_block(build_ntb_device([_frame(1)], seq=1))
+    assert select.select([pump.wake_fd], [], [], 5)[0], "the next block did not wake the owner"
+    pump.stop()
