@@ -150,3 +150,39 @@ def test_up_mode_ncm_unbinds_cdc_ncm_dials_ndisdup_pings_and_rebinds(stick: VSti
     assert "UP_RC=0" in out and "AFTER=cdc_ncm wwan0" in out, out + diag
     assert 'AT^NDISDUP=1,1,"internet"' in ncm_log and "detached the kernel driver from interface 3" in ncm_log
     assert "NCM data path up" in stick.fw_log()
+
+
+FAULTS_SCRIPT = r"""
+up() {{ ip -o addr show 2>/dev/null | grep -q "inet {client} peer"; }}
+wait_up() {{ i=0; while ! up && [ $i -lt 900 ]; do kill -0 $pid 2>/dev/null || break; sleep 0.1; i=$((i+1)); done; }}
+pppstack up --apn internet --persist --holdoff 1 modem --debug > /tmp/faults.log 2>&1 &
+pid=$!
+wait_up; ping -c 1 -W 5 {gateway} > /dev/null; echo "PING1=$?"
+exec 3< /dev/ttyUSB0        # another program keeps the old PCUI tty open: its number stays taken
+echo "brownout 2" > /tmp/vstick/ctl
+i=0; while up && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+wait_up; ping -c 1 -W 5 {gateway} > /dev/null; echo "PING2=$?"
+exec 3<&-
+sleep 2                     # the carrier poll has seen DCD on
+echo dcd-drop > /tmp/vstick/ctl
+i=0; while up && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+wait_up; ping -c 1 -W 5 {gateway} > /dev/null; echo "PING3=$?"
+kill -TERM $pid; wait $pid; echo "UP_RC=$?"
+"""
+
+
+def test_persist_through_a_brownout_and_a_carrier_loss_on_real_option_ttys(stick: VStickGuest) -> None:
+    """Brown-out: the stick drops off USB mid-call and comes back in CD-ROM mode; pppstack names
+    PORT_VANISHED, switches it again and finds the modem port under its new number (ttyUSB3: the
+    old ttyUSB0 is still held open). Then the gadget drops DCD: option hangs the tty up (CLOCAL is
+    off with `modem`) and pppstack names the carrier loss, and redials."""
+    ensure_stick_mode(stick)
+    rc, out = stick.run(FAULTS_SCRIPT.format(client=L.PPP_CLIENT, gateway=L.PPP_GATEWAY), timeout=240)
+    log = stick.run("cat /tmp/faults.log", 10)[1]
+    diag = f"\n--- up --persist ---\n{log}\n{stick.diag()}"
+    assert rc == 0, out + diag
+    assert "PING1=0" in out and "PING2=0" in out and "PING3=0" in out and "UP_RC=0" in out, out + diag
+    assert "The modem dropped off USB" in log, diag                             # PORT_VANISHED
+    assert "(12d1:1f01) is in CD-ROM mode: sending the mode switch" in log.split("dropped off USB", 1)[1], diag
+    assert "PPP port /dev/ttyUSB3" in log, diag                                # re-found, new number
+    assert "The modem dropped carrier (DCD went off)" in log, diag             # CARRIER_LOST

@@ -86,6 +86,28 @@ def test_symlink_still_there_is_a_hangup(tmp_path) -> None:
     os.close(slave)
 
 
+def test_usb_node_removed_just_after_the_hangup_is_a_vanished_port(tmp_path) -> None:
+    """A USB disconnect hangs option's tty up (EOF) a moment before usb-serial removes the node:
+    the virtual stick's brown-out read as "Modem hangup" instead of PORT_VANISHED."""
+    import threading
+
+    master, slave, path = _pty()
+    link = tmp_path / "ttyUSB2"
+    link.symlink_to(path)
+    port = open_port(str(link))
+    port.usb = True                         # what is_usb_tty says of a real ttyUSB2
+    os.close(master)
+    remover = threading.Timer(0.2, link.unlink)
+    remover.start()
+    try:
+        with pytest.raises(PortVanished, match="dropped off USB"):
+            _read_until_error(port)
+    finally:
+        remover.join()
+        port.close()
+        os.close(slave)
+
+
 def test_missing_port() -> None:
     with pytest.raises(PortVanished, match="does not exist"):
         open_port("/dev/ttyUSB-pppstack-none")

@@ -149,6 +149,16 @@ def test_switched_stick_is_found_in_sysfs_when_libusb_misses_it(clock, tmp_path)
                **no_sleep_clock(clock))
 
 
+def test_default_backend_is_a_fresh_libusb_context_each_time() -> None:
+    # one long-lived context never learns of a stick that re-appears when no hotplug events arrive
+    from pppstack.io.modeswitch import default_backend
+
+    a, b = default_backend(), default_backend()
+    if a is None:
+        pytest.skip("no libusb on this machine")
+    assert a is not b and a.ctx.value != b.ctx.value
+
+
 def test_switch_reads_csw_when_response_is_set(clock) -> None:
     text = THREAD_JSON.replace('"msg": [ 0 ]', '"msg": [ 0 ], "response": true').replace("[ 5471 ]", "[ 5470 ]")
     backend = RecordingBackend()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import usb.core
 import usb.util
 
+from pppstack.io.sysfs import find_modems as _find_modems
 from pppstack.modem.ports import PortRole, classify_interface
 from pppstack.modem.usbmode import SwitchPlan, UsbModeConfig, plan_switch
 
@@ -67,12 +68,30 @@ class SwitchReport:
 
 
 def default_backend():  # noqa: ANN201 - a pyusb backend object
-    """libusb1 through libusb-package when installed (it ships the shared library)."""
+    """libusb1 (through libusb-package when installed: it ships the shared library) with a libusb
+    context of its own. pyusb keeps one context per process, and a context's device list is kept
+    current only by hotplug events (udevd's, or netlink's without udev); where they do not arrive
+    (no udevd: containers, minimal systems, the virtual stick's guest) a stick that re-appeared in
+    CD-ROM mode after a brown-out stayed invisible to `up --persist`. A new context scans the bus
+    when it is made."""
     try:
         import libusb_package
-        return libusb_package.get_libusb1_backend()
+        base = libusb_package.get_libusb1_backend()
     except Exception:
+        base = None
+    if base is None:
+        try:
+            import usb.backend.libusb1
+
+            base = usb.backend.libusb1.get_backend()
+        except Exception:
+            return None
+    if base is None:
         return None
+    try:
+        return type(base)(base.lib)      # pyusb's _LibUSB(lib): libusb_init, a fresh device list
+    except Exception:
+        return base
 
 
 def find_switchable(config: UsbModeConfig, backend=None) -> list[tuple[usb.core.Device, object]]:  # noqa: ANN001
@@ -215,9 +234,7 @@ def _from_sysfs(report: SwitchReport, sysroot: str, vendor: int, wanted: Callabl
     hotplug events (udevd's, or the kernel's netlink uevents when built without udev); with no
     udevd running (containers, minimal systems, the virtual stick's guest) a process's libusb never
     sees the switched stick arrive, while sysfs always shows it."""
-    from pppstack.io.sysfs import find_modems
-
-    for m in find_modems(sysroot, all_devices=True):
+    for m in _find_modems(sysroot, all_devices=True):
         if m.vendor == vendor and wanted(m.product):
             report.new_vendor, report.new_product = m.vendor, m.product
             report.interfaces.extend(InterfaceReport(i.number, i.cls, i.subclass, i.protocol, i.role, i.guess.source)

@@ -337,7 +337,10 @@ class PppDriver:
                 if self.port.carrier() is False:
                     return Evidence(Observation.CARRIER_DROP, **self._ctx(now))
             except OSError:
-                pass
+                # With CLOCAL off the driver reports DCD falling by hanging the tty up (option:
+                # tty_port_tty_hangup(port, check_clocal)), and a hung-up tty answers TIOCMGET with
+                # EIO: that is the carrier loss itself (tests/test_guest_vstick.py, option's DCD).
+                return Evidence(Observation.CARRIER_DROP, **self._ctx(now))
         detail = "EIO" if exc is not None and exc.errno == errno.EIO else ("end of file" if exc is None else
                                                                           os.strerror(exc.errno or errno.EIO))
         return Evidence(Observation.EOF, detail=detail, **self._ctx(now))

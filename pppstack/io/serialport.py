@@ -21,6 +21,7 @@ import fcntl
 import os
 import struct
 import termios
+import time
 
 __all__ = ["SerialPortError", "Hangup", "PortVanished", "SerialPort", "open_port", "is_usb_tty", "BAUDRATES"]
 
@@ -47,6 +48,9 @@ BAUDRATES = {
 }
 
 _VANISHED = {errno.ENODEV, errno.ENXIO, errno.ENOENT}
+# How long a USB tty's node may outlive the hang-up that its disconnect caused (option on
+# dummy_hcd: a few milliseconds; a loaded machine: more). Found by tests/test_guest_vstick.py.
+USB_NODE_SETTLE = 1.0
 
 
 class SerialPort:
@@ -110,19 +114,26 @@ class SerialPort:
     def _classify(self, exc: OSError | None, what: str) -> SerialPortError:
         code = exc.errno if exc is not None else None
         name = self.path or f"fd {self.read_fd}"
-        if code in _VANISHED or self._node_gone():
+        if code in _VANISHED or self._node_gone(settle=USB_NODE_SETTLE if self.usb else 0.0):
             why = "the modem dropped off USB" if self.usb else "the port went away"
             return PortVanished(code or errno.ENODEV, f"{name} disappeared ({what}): {why}")
         reason = "end of file" if exc is None else os.strerror(code or errno.EIO)
         return Hangup(code or errno.EIO, f"{name}: {reason} on {what}: the modem hung up")
 
-    def _node_gone(self) -> bool:
+    def _node_gone(self, settle: float = 0.0) -> bool:
         # A pty's /dev/pts/N disappears whenever its master closes, i.e. on every hang-up, so only
         # other paths count.  A symlink to a pty (the simulator's /tmp/.../ttyUSB2) counts as
         # present while the link itself exists: removing the link is how a brown-out is simulated.
+        # A USB disconnect hangs the tty up (EOF) before usb-serial removes its node, so a USB
+        # port gets `settle` seconds for the node to go before the end is called a hang-up.
         if self.path is None or self.path.startswith("/dev/pts/"):
             return False
-        return not os.path.lexists(self.path)
+        deadline = time.monotonic() + settle
+        while os.path.lexists(self.path):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def read(self, n: int = 4096) -> bytes:
         """Up to n bytes; b"" when nothing is waiting.  Raises Hangup / PortVanished."""

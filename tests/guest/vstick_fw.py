@@ -443,6 +443,16 @@ class ModemFunction:
         self.sim = SimModem(SimConfig(signal_interval=0), os.urandom, port_index=self.port.spec.number)
         self.sim.start(time.monotonic())
 
+    def carrier_lost(self) -> None:
+        """The network drops the bearer: DCD falls first, and no PPP goodbye (pppd is killed)."""
+        if self.master is None:
+            return
+        self.port.serial_state(dcd=False)
+        time.sleep(0.5)
+        if self.pppd is not None and self.pppd.poll() is None:
+            self.pppd.kill()
+        self.end_data("carrier lost")
+
     def power_off(self) -> None:
         if self.master is not None:
             self.end_data("power off")
@@ -601,7 +611,7 @@ class Stick:
             self.bind("")
             self.pending.append((time.monotonic() + float(words[1] if len(words) > 1 else 2), "cdrom"))
         elif words[0] == "dcd-drop" and "modem" in self.functions:
-            self.functions["modem"].end_data("carrier lost (ctl)")
+            self.functions["modem"].carrier_lost()
 
 
 def main() -> int:
