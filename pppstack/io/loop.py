@@ -232,8 +232,9 @@ class Loop:
 
     def run_once(self, timeout: float | None = None) -> None:
         """One turn: prepare, wait (at most ``timeout``), dispatch ready fds, due machines and calls."""
+        now = self.clock()
         for fn in tuple(self._prepare):
-            fn(self.clock())
+            fn(now)
             if self._stopping:
                 return
         deadline = self.next_deadline()
@@ -247,13 +248,14 @@ class Loop:
             if self._stopping:
                 return
             self._dispatch(key.fd, mask, now)
-        for m in list(self._machines):
+        for m in tuple(self._machines):
             if self._stopping:
                 return
             t = m.get_timer()
-            if m.active and t is not None and now >= t:
+            if t is not None and now >= t and m.active:
                 m.handle_timer(now)
-        self._run_calls(now)
+        if self._calls:
+            self._run_calls(now)
 
     def _dispatch(self, fd: int, mask: int, now: float) -> None:
         if fd == self._pipe.read_fd:

@@ -241,7 +241,9 @@ class PppDriver:
         self._flush()
 
     def _own_timer(self) -> float | None:
-        if self._stop_requested and self._stop_deadline is None:
+        if not self._stop_requested:
+            return self._next_carrier_check     # the common case, asked twice a turn
+        if self._stop_deadline is None:
             return 0.0  # start closing at once
         times = [t for t in (self._stop_deadline, self._next_carrier_check) if t is not None]
         return min(times) if times else None
