@@ -84,17 +84,25 @@ class PPPoS:
                           self._tx_accm, self._decoder.accm)
 
     def open(self, now: float) -> None:
-        """Start LCP (actively, unless `passive`/`silent` say to wait for the peer)."""
+        """Start LCP (actively, unless `passive`/`silent` say to wait for the peer).
+
+        Raises: nothing; in any state this is RFC 1661's Open event."""
         self.link.open(now)
         self._flush()
 
     def close(self, reason: str, now: float) -> None:
-        """Terminate the link; a LinkDown event follows once the peer acked (or after 2 x 3 s)."""
+        """Terminate the link; a LinkDown event follows once the peer acked (or after 2 x 3 s).
+
+        Raises: nothing; closing a closed link does nothing (RFC 1661 Close in Initial/Closed)."""
         self.link.close(reason, now)
         self._flush()
 
     def receive_data(self, data: bytes, now: float) -> None:
-        """Raw bytes from the serial line (any chunking)."""
+        """Raw bytes from the serial line (any chunking).
+
+        Raises: nothing for bad input: a bad FCS, a runt, an unknown protocol or a malformed
+        option is counted in `stats` (and answered as RFC 1661 says), never raised; text
+        between frames becomes a `ModemText` event.  TypeError if `data` is text (str), not bytes."""
         frames = self._decoder.feed(data)
         garbage = self._decoder.take_garbage()
         if garbage:
@@ -140,7 +148,9 @@ class PPPoS:
         return packets
 
     def send_ip(self, packet: bytes, now: float) -> None:
-        """Frame one IPv4/IPv6 packet; dropped (and counted) if its network protocol is not open."""
+        """Frame one IPv4/IPv6 packet; dropped (and counted) if its network protocol is not open.
+
+        Raises: TypeError if `packet` is not bytes (str, int); nothing else."""
         version = packet[0] >> 4 if packet else 0
         link = self.link
         if version == 4 and link.ip4_open:
@@ -180,7 +190,7 @@ class PPPoS:
         self._out.append(hdlc.encode_many(packets, accm=self._tx_accm, head=head))
 
     def data_to_send(self) -> bytes:
-        """HDLC bytes for the serial line (b"" if none)."""
+        """HDLC bytes for the serial line (b"" if none).  Raises: nothing."""
         if not self._out:
             return b""
         data = b"".join(self._out)
@@ -188,13 +198,16 @@ class PPPoS:
         return data
 
     def next_event(self) -> ev.Event | None:
+        """The next event (LinkUp, Ipv4Up, ModemText, LinkDown, ...), None when there is none."""
         events = self.link.events
         return events.popleft() if events else None
 
     def get_timer(self) -> float | None:
+        """When `handle_timer` must next be called (the `now` scale), None if no timer runs."""
         return self.link.get_timer()
 
     def handle_timer(self, now: float) -> None:
+        """Run the timers due at `now` (restart counters, echo, idle).  Raises: nothing."""
         self.link.handle_timer(now)
         self._flush()
 
