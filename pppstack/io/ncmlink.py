@@ -449,13 +449,23 @@ def _link_mtu(wanted: int | None, device: object, params: object) -> int:
 
 
 def _wait_carrier(session: NcmLink, pump: object, timeout: float, stop: threading.Event) -> bool:
-    """Plain NCM devices: the link is up when the function says NETWORK_CONNECTION = 1."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stop.is_set() and pump.error is None:  # type: ignore[attr-defined]
-        now = time.monotonic()
-        for note in pump.take_notifications():  # type: ignore[attr-defined]
-            session.receive_notification(note, now)
-        if session.carrier:
-            return True
-        stop.wait(0.05)
+    """Plain NCM devices: the link is up when the function says NETWORK_CONNECTION = 1.  Waits on
+    the loop: the pump's wake fd brings the notification, a signal (which sets `stop`) the loop's
+    own, the timeout is a deadline; nothing is polled.  What the pump brought besides stays queued
+    for the bridge, which takes every block before its first wait."""
+    from pppstack.io.loop import Loop
+
+    with Loop() as loop:
+        deadline = loop.clock() + timeout
+
+        def notes(now: float) -> None:
+            pump.drain_wake()  # type: ignore[attr-defined]
+            for note in pump.take_notifications():  # type: ignore[attr-defined]
+                session.receive_notification(note, now)
+
+        loop.add_reader(pump.wake_fd, notes)  # type: ignore[attr-defined]
+        loop.call_at(deadline, lambda now: loop.stop())
+        notes(loop.clock())   # what arrived before we looked
+        loop.run(until=lambda: bool(session.carrier) or stop.is_set()
+                 or pump.error is not None)  # type: ignore[attr-defined]
     return bool(session.carrier)
