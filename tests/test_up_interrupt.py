@@ -55,12 +55,17 @@ def _assert_truthful(text: str) -> None:
 
 
 def test_ctrl_c_while_the_commands_load_is_a_sentence_not_a_traceback() -> None:
-    # The signal is raised as soon as the `up` subcommand's module starts loading (inside main()).
-    code = ("import os, signal, sys, threading, time\n"
-            "def fire():\n"
-            "    while 'pppstack.cli.up' not in sys.modules: time.sleep(0.0002)\n"
-            "    os.kill(os.getpid(), signal.SIGINT)\n"
-            "threading.Thread(target=fire, daemon=True).start()\n"
+    # The signal is raised in the main thread the moment the `up` subcommand's module starts
+    # loading (inside main()): an import hook sends it, so no thread has to win a race for the
+    # CPU (with a watcher thread, a loaded machine once ran the whole demo before it fired).
+    code = ("import importlib.abc, os, signal, sys\n"
+            "class Fire(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'pppstack.cli.up':\n"
+            "            sys.meta_path.remove(self)\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "        return None\n"
+            "sys.meta_path.insert(0, Fire())\n"
             "from pppstack.cli import main\n"
             "raise SystemExit(main(['up', '--simulate', '--run-dir', sys.argv[1]]))\n")
     with tempfile.TemporaryDirectory(prefix="pppstack-int-") as d:
