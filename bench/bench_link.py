@@ -69,9 +69,13 @@ SINK = textwrap.dedent("""
         while c.recv(1 << 20):
             pass
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((sys.argv[1], 5201)); s.listen(8)
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    u.bind((sys.argv[1], 5202))       # bound so the kernel drops quietly instead of answering ICMP
+    try:   # the address can be gone already (the bench being stopped): a word back, not a traceback
+        s.bind((sys.argv[1], 5201)); s.listen(8)
+        u.bind((sys.argv[1], 5202))   # bound so the kernel drops quietly instead of answering ICMP
+    except OSError as exc:
+        print(f"cannot bind {sys.argv[1]}: {exc.strerror}", flush=True)
+        sys.exit(1)
     print("ready", flush=True)
     while True:
         c, _ = s.accept()
@@ -210,8 +214,9 @@ class Link:
         self.sinks = []
         for ns, ip in ((self.a, self.a_ip), (self.b, self.b_ip)):
             p = self.spawn(ns.cmd(*PY, "-c", SINK, ip), stdout=subprocess.PIPE, text=True)
-            if p.stdout is None or p.stdout.readline().strip() != "ready":
-                raise benchenv.BenchError(f"the traffic sink in {ns.name} did not start")
+            said = p.stdout.readline().strip() if p.stdout is not None else ""
+            if said != "ready":
+                raise benchenv.BenchError(f"the traffic sink in {ns.name} did not start ({said or 'no answer'})")
             self.sinks.append(p)
 
     def _wait_up(self, proc: subprocess.Popen, who: str) -> None:
