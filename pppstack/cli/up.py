@@ -28,7 +28,7 @@ from pppstack.endpolicy import EndPolicy
 from pppstack.endreason import LinkEnd
 from pppstack.exitcodes import EdgeCause, ExitCode, exit_code, exit_code_table
 from pppstack.io import hooks
-from pppstack.io.atport import Interrupted
+from pppstack.io.atport import StopRequested
 from pppstack.io.dialing import (
     ConnectSpec,
     find_ppp_port,
@@ -466,7 +466,7 @@ class UpCommand:
                 if self.connect is not None:
                     try:
                         ok, why, initial = run_connect(dial_port, self.connect, stop=signals)
-                    except Interrupted:
+                    except StopRequested:
                         return interrupted()
                     if not ok:
                         return self._traced(LinkEnd(EdgeCause.CONNECT_FAILED, why + "."))

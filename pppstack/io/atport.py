@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pppstack.io.loop import Loop
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 
-__all__ = ["run", "Machine", "StopSignal", "Interrupted"]
+__all__ = ["run", "AtMachine", "StopSignal", "StopRequested"]
 
 
 class StopSignal(Protocol):
@@ -30,11 +30,11 @@ class StopSignal(Protocol):
     def sleep(self, seconds: float) -> bool: ...
 
 
-class Interrupted(Exception):
+class StopRequested(Exception):
     """A stop signal ended the dialogue; the port is left as it is (the caller closes it)."""
 
 
-class Machine(Protocol):
+class AtMachine(Protocol):
     done: bool
     result: Any
     breaks_requested: int
@@ -47,14 +47,14 @@ class Machine(Protocol):
     def connection_lost(self, now: float, reason: str) -> None: ...
 
 
-def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
+def run(port: SerialPort | int, machine: AtMachine, timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic, on_progress: Callable[[], None] | None = None,
         stop: StopSignal | None = None) -> Any:
     """Run ``machine`` to completion on ``port`` (a SerialPort or a bare fd); returns its result.
 
     ``timeout`` bounds the whole dialogue (the machine's own deadlines apply inside it);
     ``on_progress`` is called after every step, e.g. to print chat's log lines as they happen.
-    With ``stop``, a stop signal raises `Interrupted` as soon as it arrives.
+    With ``stop``, a stop signal raises `StopRequested` as soon as it arrives.
     """
     if isinstance(port, int):
         port = SerialPort(port, owns_fd=False)
@@ -76,7 +76,7 @@ def run(port: SerialPort | int, machine: Machine, timeout: float | None = None,
 class _Dialogue:
     """`run`'s state: the bytes the port has not taken yet, and what each turn of the loop does."""
 
-    def __init__(self, loop: Loop, port: SerialPort, machine: Machine,
+    def __init__(self, loop: Loop, port: SerialPort, machine: AtMachine,
                  on_progress: Callable[[], None] | None, stop: StopSignal | None) -> None:
         self.loop, self.port, self.machine = loop, port, machine
         self.on_progress, self.stop = on_progress, stop
@@ -88,7 +88,7 @@ class _Dialogue:
         """Before each wait: obey a stop signal, send what the machine wants, end when it is done."""
         stop, machine, port = self.stop, self.machine, self.port
         if stop is not None and stop.stop_requested:
-            raise Interrupted(f"{stop.signal_name or 'a signal'} received")
+            raise StopRequested(f"{stop.signal_name or 'a signal'} received")
         try:
             self.pending += machine.data_to_send()
             while getattr(machine, "breaks_requested", 0) > self.breaks_sent:

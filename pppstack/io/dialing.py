@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pppstack.exitcodes import EdgeCause, dial_cause
-from pppstack.io.atport import Interrupted, StopSignal
+from pppstack.io.atport import StopRequested, StopSignal
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 from pppstack.options import OptionError
 
@@ -98,7 +98,7 @@ def parse_connect(line: str) -> ConnectSpec:
 def run_connect(port: SerialPort, spec: ConnectSpec, stop: StopSignal | None = None) -> tuple[bool, str, bytes]:
     """Run the connect script on the port; (ok, sentence, bytes after CONNECT).
 
-    Raises `Interrupted` when ``stop`` fires first; an external program is then killed with its
+    Raises `StopRequested` when ``stop`` fires first; an external program is then killed with its
     process group (as pppd kills its connect script's), so nothing holds the port after we go."""
     import subprocess
 
@@ -112,7 +112,7 @@ def run_connect(port: SerialPort, spec: ConnectSpec, stop: StopSignal | None = N
         status = _wait_child(proc, stop)
         if status is None:
             _kill_group(proc)
-            raise Interrupted(f"{stop.signal_name if stop else 'a signal'} received")
+            raise StopRequested(f"{stop.signal_name if stop else 'a signal'} received")
         if status:
             return False, f"Connect script failed (exit status {status})", b""
         return True, "connect script succeeded", b""
@@ -192,7 +192,7 @@ def run_dialer(port: SerialPort, args: argparse.Namespace,
     watched = _WatchedPort(port)
     try:
         result = run(watched, dialer, timeout=180, stop=stop)  # type: ignore[arg-type]
-    except Interrupted as exc:
+    except StopRequested as exc:
         log.info("dial stopped (%s) during: %s", exc, dialer.transcript[-1].strip() if dialer.transcript else "-")
         return EdgeCause.INTERRUPTED, f"{exc} while dialling", b""
     for note in dialer.notes:
@@ -267,7 +267,7 @@ def find_ppp_port(args: argparse.Namespace, wait: float = 0.0,
                     kw = {} if stop is None else {"sleep": _sleep_or_raise(stop)}  # its 20 s wait obeys signals
                     for line in switch(config, vendor=m.vendor, product=m.product, **kw).lines():
                         log.info("  %s", line)
-                except Interrupted:
+                except StopRequested:
                     return None, "interrupted"
                 except Exception as exc:  # the switch reports in words; keep looking for ports
                     return None, f"the mode switch failed: {exc}"
@@ -293,7 +293,7 @@ def find_ppp_port(args: argparse.Namespace, wait: float = 0.0,
 def _sleep_or_raise(stop: StopSignal) -> Callable[[float], None]:
     def sleep(seconds: float) -> None:
         if not stop.sleep(seconds) or stop.stop_requested:
-            raise Interrupted(f"{stop.signal_name or 'a signal'} received")
+            raise StopRequested(f"{stop.signal_name or 'a signal'} received")
     return sleep
 
 
