@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from ipaddress import IPv4Address
 
 from pppstack.exitcodes import ExitCode, exit_code_table
@@ -72,21 +70,19 @@ def handler(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"pppstack sim: could not create the pty: {exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.FATAL)
-    done = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        for note in sim.notes:
-            print(f"note: {note}", file=sys.stderr)
-        print(sim.port_path, flush=True)
-        print(f"simulated Huawei E3372h-320 on {sim.port_path} ({sim.pty_path})"
-              + (f"; faults: {', '.join(sorted(f.name.lower() for f in faults))}" if faults else "")
-              + ". Ctrl-C to stop.", file=sys.stderr, flush=True)
+    from pppstack.io.session import Signals
+
+    # SIGINT, SIGTERM and SIGHUP wake the one loop through its self-pipe: no timer looks for them.
+    with Signals(hup_redials=False) as signals:
         try:
-            while not done.wait(0.5):
+            for note in sim.notes:
+                print(f"note: {note}", file=sys.stderr)
+            print(sim.port_path, flush=True)
+            print(f"simulated Huawei E3372h-320 on {sim.port_path} ({sim.pty_path})"
+                  + (f"; faults: {', '.join(sorted(f.name.lower() for f in faults))}" if faults else "")
+                  + ". Ctrl-C to stop.", file=sys.stderr, flush=True)
+            while signals.sleep(86400.0):
                 pass
-        except KeyboardInterrupt:
-            pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        sim.stop()
+        finally:
+            sim.stop()
     return int(ExitCode.OK)
