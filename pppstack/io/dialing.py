@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import select
 import shlex
 import signal
 import time
@@ -141,26 +140,37 @@ def run_connect(port: SerialPort, spec: ConnectSpec, stop: StopSignal | None = N
 
 
 def _wait_child(proc: Any, stop: StopSignal | None) -> int | None:
-    """The program's exit status, or None when a stop signal came first (a pidfd and the signal
-    self-pipe in one select: no polling)."""
+    """The program's exit status, or None when a stop signal came first.  On the one loop: the
+    child's pidfd and the signal self-pipe wake it, nothing is polled (a kernel older than 5.3
+    has no pidfd: then the child is looked at every 50 ms, a deadline of the loop)."""
+    from pppstack.io.loop import Loop
+
     try:
         pidfd: int | None = os.pidfd_open(proc.pid)
     except (AttributeError, OSError):
-        pidfd = None                       # old kernel: poll the child every 50 ms
-    fds = [fd for fd in (pidfd, stop.wake_fd if stop is not None else -1) if fd is not None and fd >= 0]
-    try:
-        while True:
-            if stop is not None and stop.stop_requested:
-                return None
-            status = proc.poll()
-            if status is not None:
-                return int(status)
-            select.select(fds, [], [], None if pidfd is not None else 0.05)
-            if stop is not None:
-                stop.drain()
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
+        pidfd = None
+    status: list[int] = []
+
+    def reap(now: float) -> None:
+        code = proc.poll()
+        if code is not None:
+            status.append(int(code))
+        elif pidfd is None:
+            loop.call_later(0.05, reap)
+
+    with Loop() as loop:
+        try:
+            if pidfd is not None:
+                loop.add_reader(pidfd, reap)
+            if stop is not None and stop.wake_fd >= 0:
+                loop.add_reader(stop.wake_fd, lambda now: stop.drain())
+            reap(loop.clock())
+            loop.run(until=lambda: bool(status) or (stop is not None and stop.stop_requested))
+        finally:
+            if pidfd is not None:
+                loop.forget(pidfd)
+                os.close(pidfd)
+    return status[0] if status else None
 
 
 def _kill_group(proc: Any, grace: float = 0.2) -> None:
