@@ -44,6 +44,7 @@ class Evidence:
     first_cause: DownCause | None = None
     first_message: str = ""
     usb: bool = False                # the port is a USB device's tty (else a vanished port is not "off USB")
+    ppp_frames_in: int | None = None  # good PPP frames from the peer (0: nothing but text came back)
 
 
 def cause_name(cause: Cause) -> str:
@@ -58,6 +59,7 @@ class LinkEnd:
     reason: Cause
     message: str                     # one sentence a newcomer understands
     was_up: bool = False
+    wrong_port: bool = False         # CONNECT, then no PPP at all: the edge may name the right port
 
     @property
     def code(self) -> ExitCode:
@@ -109,6 +111,15 @@ def classify_end(ev: Evidence) -> LinkEnd:
         return LinkEnd(EdgeCause.CARRIER_DROP, "The modem dropped carrier (DCD went off): the data call ended.",
                        ev.was_up)
     clean = ev.down_cause in (DownCause.LOCAL_CLOSE, DownCause.PEER_TERMINATED)
+    if (no_carrier and not clean and ev.ppp_frames_in == 0 and not ev.was_up
+            and ev.seconds_since_connect is not None):
+        # the thread's ttyUSB0: an AT-only port accepts ATD and says CONNECT, but nothing behind it
+        # speaks PPP, and it drops the call a moment later
+        return LinkEnd(EdgeCause.NO_CARRIER_TEXT,
+                       f"The modem said CONNECT but not one PPP frame followed, and {ev.seconds_since_connect:.0f} s "
+                       f"later it printed {text}: this is usually the wrong port (one that takes AT commands "
+                       "but does not carry PPP, such as a Huawei stick's PCUI port); dial the modem's PPP port.",
+                       ev.was_up, wrong_port=True)
     if no_carrier and not clean and obs in (Observation.EOF, Observation.LINK_DOWN, Observation.WRITE_STALL):
         return LinkEnd(EdgeCause.NO_CARRIER_TEXT,
                        f"The modem ended the data call and went back to command mode (it printed {text}); "

@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from pppstack.exitcodes import ExitCode
 from tests.guest import vstick_layout as L
 from tests.guest.vstick import VStickGuest, shared_vstick_guest
 
@@ -186,3 +187,24 @@ def test_persist_through_a_brownout_and_a_carrier_loss_on_real_option_ttys(stick
     assert "(12d1:1f01) is in CD-ROM mode: sending the mode switch" in log.split("dropped off USB", 1)[1], diag
     assert "PPP port /dev/ttyUSB3" in log, diag                                # re-found, new number
     assert "The modem dropped carrier (DCD went off)" in log, diag             # CARRIER_LOST
+
+
+WRONG_PORT_SCRIPT = r"""
+pppstack up --device /dev/ttyUSB0 --apn internet --debug > /tmp/wrong.log 2>&1; echo "UP_RC=$?"
+"""
+
+
+def test_up_on_the_pcui_port_ends_as_a_wrong_port_and_names_the_modem_port(stick: VStickGuest) -> None:
+    """The thread's mistake: PPP on ttyUSB0, the PCUI port. It answers AT and even says CONNECT,
+    but no PPP follows and the line drops a second later (the firmware runs the simulator's
+    wrong-port fault there); pppstack must say so and name ttyUSB2, not retry forever."""
+    ensure_stick_mode(stick)
+    rc, out = stick.run(WRONG_PORT_SCRIPT, timeout=120)
+    log = stick.run("cat /tmp/wrong.log", 10)[1]
+    diag = f"\n--- up --device /dev/ttyUSB0 ---\n{log}\n{stick.diag()}"
+    assert rc == 0, out + diag
+    assert f"UP_RC={int(ExitCode.NO_CARRIER)}" in out, out + diag     # one call, no redial loop
+    assert "--> ATD*99***1#" in log and "<-- CONNECT" in log and "1 call(s)" in log, diag
+    assert "this is usually the wrong port" in log, diag
+    assert "this modem's PPP port is /dev/ttyUSB2, not /dev/ttyUSB0" in log, diag
+    assert "pcui: hang-up" in stick.fw_log(), diag                    # the gadget side dropped it

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from dataclasses import replace
 
+from pppstack.endreason import LinkEnd
 from pppstack.exitcodes import ExitCode
 from pppstack.io.atport import run
 from pppstack.io.serialport import open_port
@@ -13,7 +16,7 @@ from pppstack.io.sysfs import ModemInfo, dump_device, find_modems
 from pppstack.modem.dial import AtProbe, DialResult, ProbeResult, StatusQuery
 from pppstack.modem.ports import DeviceMode
 
-__all__ = ["register", "handler", "probe_port", "query_status"]
+__all__ = ["register", "handler", "probe_port", "query_status", "right_ppp_port", "with_right_port"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +34,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print what a hardware report needs: IDs, every interface's and endpoint's descriptor "
                    "fields, bound drivers, tty and network names, and the raw descriptors (paste it into an issue)")
     p.set_defaults(func=handler)
+
+
+def right_ppp_port(device: str, sysroot: str = "/sys") -> str | None:
+    """The PPP port that a plugged-in modem's USB descriptors name, when it is not ``device``."""
+    for m in find_modems(sysroot):
+        right = m.ppp_port
+        if right and os.path.realpath(right) != os.path.realpath(device):
+            return right
+    return None
+
+
+def with_right_port(end: LinkEnd, device: str, sysroot: str = "/sys") -> LinkEnd:
+    """A wrong-port end, with the port to dial instead when the stick's descriptors say which."""
+    right = right_ppp_port(device, sysroot)
+    if right is None:
+        return end
+    return replace(end, message=f"{end.message} By its USB descriptors this modem's PPP port is {right}, "
+                   f"not {device}: pppstack up --device {right} (`pppstack ports` lists every port's role).")
 
 
 def probe_port(path: str, timeout: float = 1.0) -> ProbeResult:

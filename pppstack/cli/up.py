@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from pppstack.cli.modes import refusal
+from pppstack.cli.ports import with_right_port
 from pppstack.endpolicy import EndPolicy
 from pppstack.endreason import LinkEnd
 from pppstack.exitcodes import EdgeCause, ExitCode, exit_code, exit_code_table
@@ -491,6 +492,8 @@ class UpCommand:
             self.tap.network_up = lambda: setup.driver is not None and setup.driver.network_up
             end, _ = run_session(port, link, self.setup, signals, initial=initial, carrier_watch=opts.modem,
                                  before_run=before, packet_sink=sim.sink if sim is not None else None, tap=self.tap)
+            if end.wrong_port and self.sim is None:
+                end = with_right_port(end, device)
             log.info("link ended: %s", end.message)
             return self._traced(end)
 

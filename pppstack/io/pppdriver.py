@@ -94,6 +94,12 @@ class DriverCounters:
     modem_text: list[str] = field(default_factory=list)
 
 
+def _frames_in(link: Any) -> int | None:
+    """Good PPP frames the deframer took from the peer (None: this link does not count them)."""
+    hdlc = getattr(getattr(link, "stats", None), "hdlc", None)
+    return hdlc.get("frames") if isinstance(hdlc, dict) else None
+
+
 class PppDriver:
     """Run one PPP session over ``port`` until it ends; returns a LinkEnd.
 
@@ -293,6 +299,7 @@ class PppDriver:
             "first_cause": pending[0] if pending else None,
             "first_message": pending[1] if pending else "",
             "usb": bool(getattr(self.port, "usb", False)),
+            "ppp_frames_in": _frames_in(self.link),
         }
 
     def _read_port(self, now: float) -> None:
