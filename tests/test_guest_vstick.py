@@ -199,6 +199,9 @@ def test_up_on_the_pcui_port_ends_as_a_wrong_port_and_names_the_modem_port(stick
     but no PPP follows and the line drops a second later (the firmware runs the simulator's
     wrong-port fault there); pppstack must say so and name ttyUSB2, not retry forever."""
     ensure_stick_mode(stick)
+    if "ttyUSB0" not in stick.shell("ls /sys/bus/usb/devices/1-1:1.0/"):
+        stick.replug()          # a test before held the old ttyUSB0 open: the PCUI port is numbered on
+        ensure_stick_mode(stick)
     rc, out = stick.run(WRONG_PORT_SCRIPT, timeout=120)
     log = stick.run("cat /tmp/wrong.log", 10)[1]
     diag = f"\n--- up --device /dev/ttyUSB0 ---\n{log}\n{stick.diag()}"
