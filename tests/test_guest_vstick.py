@@ -211,3 +211,36 @@ def test_up_on_the_pcui_port_ends_as_a_wrong_port_and_names_the_modem_port(stick
     assert "this is usually the wrong port" in log, diag
     assert "this modem's PPP port is /dev/ttyUSB2, not /dev/ttyUSB0" in log, diag
     assert "pcui: hang-up" in stick.fw_log(), diag                    # the gadget side dropped it
+
+
+RESET_SCRIPT = r"""
+up() {{ ip -o addr show 2>/dev/null | grep -q "inet {client} peer"; }}
+wait_up() {{ i=0; while ! up && [ $i -lt 900 ]; do kill -0 $pid 2>/dev/null || break; sleep 0.1; i=$((i+1)); done; }}
+pppstack up --apn internet --persist --holdoff 1 --debug > /tmp/reset.log 2>&1 &
+pid=$!
+wait_up; ping -c 1 -W 5 {gateway} > /dev/null; echo "PING1=$?"
+echo "reset 2" > /tmp/vstick/ctl
+i=0; while up && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+wait_up; ping -c 1 -W 5 {gateway} > /dev/null; echo "PING2=$?"
+kill -TERM $pid; wait $pid; echo "UP_RC=$?"
+"""
+
+
+def test_persist_through_a_modem_reset(stick: VStickGuest) -> None:
+    """The modem resets mid-call: NO CARRIER on the modem port, ^BOOT on the PCUI port, then it
+    re-enumerates in CD-ROM mode. pppstack names the NO CARRIER (the first cause), switches the
+    stick again, finds its PPP port and the link comes back."""
+    ensure_stick_mode(stick)
+    if "ttyUSB0" not in stick.shell("ls /sys/bus/usb/devices/1-1:1.0/"):
+        stick.replug()          # a test before held the old ttyUSB0 open: start from ttyUSB0..2
+        ensure_stick_mode(stick)
+    rc, out = stick.run(RESET_SCRIPT.format(client=L.PPP_CLIENT, gateway=L.PPP_GATEWAY), timeout=240)
+    log = stick.run("cat /tmp/reset.log", 10)[1]
+    diag = f"\n--- up --persist (reset) ---\n{log}\n{stick.diag()}"
+    assert rc == 0, out + diag
+    assert "PING1=0" in out and "PING2=0" in out and "UP_RC=0" in out, out + diag
+    after = log.split("NO CARRIER", 1)
+    assert len(after) == 2, diag                                                # the reset's first word
+    assert "(12d1:1f01) is in CD-ROM mode: sending the mode switch" in after[1], diag   # re-enumerated
+    assert "persist: dialling again" in after[1], diag
+    assert "ctl: reset 2" in stick.fw_log(), diag

@@ -22,7 +22,9 @@ gadgets on dummy_hcd's device controller and plays the stick:
 
 Layout and the unknowns: tests/guest/vstick_layout.py. Control: lines written to the FIFO
 ``/tmp/vstick/ctl`` (``replug``: power-cycle, back in CD-ROM mode; ``brownout SECONDS``: drop off
-the bus and come back in CD-ROM mode after SECONDS; ``dcd-drop``: the modem port loses carrier).
+the bus and come back in CD-ROM mode after SECONDS; ``dcd-drop``: the modem port loses carrier;
+``reset SECONDS``: NO CARRIER on the modem port, ^BOOT on the PCUI port, then off the bus and back
+in CD-ROM mode after SECONDS).
 State: ``/tmp/vstick/stage`` (``cdrom`` | ``stick``); log ``/tmp/vstick/fw.log``.
 """
 
@@ -612,6 +614,15 @@ class Stick:
             self.pending.append((time.monotonic() + float(words[1] if len(words) > 1 else 2), "cdrom"))
         elif words[0] == "dcd-drop" and "modem" in self.functions:
             self.functions["modem"].carrier_lost()
+        elif words[0] == "reset":
+            # The firmware resets mid-call: the modem port says NO CARRIER and the PCUI port ^BOOT,
+            # then the stick leaves the bus and comes back as after a power cycle (CD-ROM mode).
+            if "modem" in self.functions:
+                self.functions["modem"].power_off()
+            if "pcui" in self.functions:
+                self.functions["pcui"].port.send(b"\r\n^BOOT:37206354,0,0,0,75\r\n")
+            now = time.monotonic()
+            self.pending += [(now + 0.5, ""), (now + 0.5 + float(words[1] if len(words) > 1 else 2), "cdrom")]
 
 
 def main() -> int:
