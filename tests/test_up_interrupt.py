@@ -66,6 +66,9 @@ def test_ctrl_c_while_the_commands_load_is_a_sentence_not_a_traceback() -> None:
             "            os.kill(os.getpid(), signal.SIGINT)\n"
             "        return None\n"
             "sys.meta_path.insert(0, Fire())\n"
+            # a user at a terminal: Ctrl-C is live (a suite started in the background hands its
+            # children SIGINT ignored, and main() rightly leaves an ignored SIGINT alone)
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "from pppstack.cli import main\n"
             "raise SystemExit(main(['up', '--simulate', '--run-dir', sys.argv[1]]))\n")
     with tempfile.TemporaryDirectory(prefix="pppstack-int-") as d:
