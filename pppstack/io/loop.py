@@ -97,6 +97,9 @@ class Loop:
         self._handlers: dict[int, list[Callback | None]] = {}   # fd -> [on_readable, on_writable]
         self._machines: list[Machine] = []
         self._prepare: list[Callback] = []
+        # snapshots iterated each turn, remade only when the lists change (no allocation per turn)
+        self._machines_t: tuple[Machine, ...] = ()
+        self._prepare_t: tuple[Callback, ...] = ()
         self._calls: list[Call] = []
         self._calls_lock = threading.Lock()
         self._seq = itertools.count()
@@ -173,12 +176,14 @@ class Loop:
         """Sleep no later than ``get_timer()``; call ``handle_timer(now)`` once it is due."""
         m = Machine(get_timer, handle_timer)
         self._machines.append(m)
+        self._machines_t = tuple(self._machines)
         return m
 
     def remove_machine(self, m: Machine) -> None:
         m.active = False
         if m in self._machines:
             self._machines.remove(m)
+            self._machines_t = tuple(self._machines)
 
     def call_at(self, when: float, fn: Callback) -> Call:
         """Run ``fn(now)`` from the loop at ``when`` (thread-safe: wakes a sleeping loop)."""
@@ -194,21 +199,27 @@ class Loop:
     def add_prepare(self, fn: Callback) -> None:
         """Run ``fn(now)`` before every wait (flush output, decide what to watch)."""
         self._prepare.append(fn)
+        self._prepare_t = tuple(self._prepare)
 
     def remove_prepare(self, fn: Callback) -> None:
         if fn in self._prepare:
             self._prepare.remove(fn)
+            self._prepare_t = tuple(self._prepare)
 
     def next_deadline(self) -> float | None:
         """The earliest deadline of the machines and calls (None: wait for an fd)."""
-        times = [t for m in self._machines if (t := m.get_timer()) is not None]
+        best: float | None = None
+        for m in self._machines_t:
+            t = m.get_timer()
+            if t is not None and (best is None or t < best):
+                best = t
         if self._calls:         # (read without the lock: a call added meanwhile wakes us anyway)
             with self._calls_lock:
                 while self._calls and self._calls[0].fn is None:
                     heapq.heappop(self._calls)
-                if self._calls:
-                    times.append(self._calls[0].when)
-        return min(times) if times else None
+                if self._calls and (best is None or self._calls[0].when < best):
+                    best = self._calls[0].when
+        return best
 
     # -- running ------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -233,7 +244,7 @@ class Loop:
     def run_once(self, timeout: float | None = None) -> None:
         """One turn: prepare, wait (at most ``timeout``), dispatch ready fds, due machines and calls."""
         now = self.clock()
-        for fn in tuple(self._prepare):
+        for fn in self._prepare_t:
             fn(now)
             if self._stopping:
                 return
@@ -248,7 +259,7 @@ class Loop:
             if self._stopping:
                 return
             self._dispatch(key.fd, mask, now)
-        for m in tuple(self._machines):
+        for m in self._machines_t:
             if self._stopping:
                 return
             t = m.get_timer()
@@ -299,6 +310,7 @@ class Loop:
         self._sel.close()
         self._handlers.clear()
         self._machines.clear()
+        self._machines_t = ()
         self._pipe.close()
 
     def __enter__(self) -> Loop:

@@ -135,6 +135,7 @@ class PppDriver:
         self._tun_registered = False
         self._running = False
         self._out = bytearray()
+        self._writing = False       # the port's writer is registered (output waits for room)
         self._stop_reason: str | None = None
         self._stop_deadline: float | None = None
         self._stop_requested = False
@@ -227,6 +228,7 @@ class PppDriver:
                 loop.forget(fd)
             self._running = False
             self._tun_registered = False
+            self._writing = False
 
     def _prepare(self, now: float) -> None:
         """Before each wait: write what the engine queued; watch the port for room only while
@@ -237,11 +239,14 @@ class PppDriver:
         if self._end is not None:
             self.loop.stop()
             return
-        if self._out:
-            self.loop.add_writer(self.port.write_fd, self._on_writable)
-        else:
-            self.loop.remove_writer(self.port.write_fd)
-        self._update_tun()
+        if bool(self._out) is not self._writing:    # watch for room only while output waits
+            self._writing = not self._writing
+            if self._writing:
+                self.loop.add_writer(self.port.write_fd, self._on_writable)
+            else:
+                self.loop.remove_writer(self.port.write_fd)
+        if self._tun_wanted or self._tun_registered:
+            self._update_tun()
 
     def _on_writable(self, now: float) -> None:
         self._flush()
@@ -380,24 +385,40 @@ class PppDriver:
         c.bytes_out += sum(map(len, packets))
 
     def _flush(self) -> None:
-        """Append what the engine wants to send and write as much as the port takes, in one write."""
+        """Write what waits and what the engine wants to send, as much as the port takes, in one write.
+
+        With nothing waiting (the common case) the engine's bytes are written as they are: only
+        what the port did not take is copied into the out buffer, and the tap gets the written
+        bytes themselves, not a copy."""
         data = self.link.data_to_send()
-        if data:
-            self._out += data
-        if not self._out:
+        out = self._out
+        if out:
+            if data:
+                out += data
+            buf: bytes | bytearray = out
+        elif data:
+            buf = data
+        else:
             return
         try:
-            n = os.write(self.port.write_fd, self._out)
+            n = os.write(self.port.write_fd, buf)
         except (BlockingIOError, InterruptedError):
-            return
+            n = 0
         except OSError as exc:
+            if buf is data:
+                out += data     # _finish tries it once more
             if self._end is None:
                 self._finish(self._port_error(exc, self.clock()), self.clock())
             return
-        self.counters.serial_out += n
-        if self.tap is not None and n:
-            self.tap(True, bytes(self._out[:n]), self.clock())
-        del self._out[:n]
+        if n:
+            self.counters.serial_out += n
+            if self.tap is not None:
+                self.tap(True, buf if n == len(buf) and buf is data else bytes(memoryview(buf)[:n]), self.clock())
+        if buf is data:
+            if n < len(data):
+                out += memoryview(data)[n:]
+        elif n:
+            del out[:n]
 
     def _drain_events(self, now: float) -> None:
         link = self.link
