@@ -333,6 +333,7 @@ class NcmUp:
                           + (f", AT {at}" if at else "")})
         if self.setup is None:
             self.setup = InterfaceSetup(self.tun, config)
+            self.setup.ipv4_by = "IPv4 over NCM"   # no IPCP here: the address came from the modem
         else:
             self.setup.config = config
         return None

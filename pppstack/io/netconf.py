@@ -78,6 +78,7 @@ class InterfaceSetup:
         self.last_end: dict[str, Any] | None = None
         self.notes: list[str] = []         # what could not be done (no privileges...)
         self.events: list[str] = []
+        self.ipv4_by = "IPCP"              # what brought IPv4 up, for the log (NCM: the modem's DHCP)
         self._status_failed = False
 
     # -- status ---------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class InterfaceSetup:
             if self.driver is not None:
                 self.driver.enable_tun(self.tun)
         # logged once the interface is configured, so whoever waits for this line can use it
-        log.info("IPCP is up: local address %s, peer %s%s", self.local, self.peer, dns_text)
+        log.info("%s is up: local address %s, peer %s%s", self.ipv4_by, self.local, self.peer, dns_text)
         self._dns()
         hooks.run_hook(self.config.ip_up, self._ctx())
 
