@@ -3,7 +3,7 @@
 Our code runs inside the guest on Debian's python3 + python3-usb, with the checkout shared over
 9p; the gadget's usb0 (192.168.77.1) is the far end. First our NTB codec alone against the
 gadget (NTB16 and NTB32, NDP first and at the end, many datagrams per block), then the whole NCM
-path — ncm/usb/, the L2 shim and a TUN device — with ping and a TCP transfer whose checksum
+path — ncm/usb.py, the L2 shim and a TUN device — with ping and a TCP transfer whose checksum
 must match. Throughput seen through the gadget is printed (TCG-emulated, so only indicative).
 """
 

@@ -1,7 +1,6 @@
 """The protocol core stays sans-I/O: no module outside the edges reaches the OS.
 
-Edges (design.md): pppstack/io/, pppstack/cli/, the pyusb edges (files named usb.py, the ncm/usb/
-package) and
+Edges (design.md): pppstack/io/, pppstack/cli/, files named usb.py (the pyusb edges) and
 ``python -m pppstack`` (pppstack/__main__.py, which only calls the CLI).
 Everything else is core: it may not import an I/O, clock or randomness module, may not import
 an edge (absolutely or relatively), may not load code dynamically, and may not open files.
@@ -36,7 +35,7 @@ OS_ALLOWED = {"environ"}
 def _is_edge(rel: str) -> bool:
     if rel == "pppstack/__main__.py":
         return True
-    return rel.startswith(("pppstack/io/", "pppstack/cli/", "ncm/usb/")) or rel.rsplit("/", 1)[-1] == "usb.py"
+    return rel.startswith(("pppstack/io/", "pppstack/cli/")) or rel.rsplit("/", 1)[-1] == "usb.py"
 
 
 def _core_modules() -> list[Path]:

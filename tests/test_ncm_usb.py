@@ -1,4 +1,4 @@
-"""ncm/usb/ and the bridge loop, end to end against the fake Huawei-like modem (a pyusb backend).
+"""ncm/usb.py and the bridge loop, end to end against the fake Huawei-like modem (a pyusb backend).
 
 Packets cross the whole path except TUN: a socketpair plays the TUN device, then bridge() → L2
 shim → aggregator → pyusb bulk OUT → the fake modem (its own NTB parser) → ARP/echo answers
