@@ -20,7 +20,7 @@ def _c_core() -> object:
     try:
         from pppstack._hdlc_c import lib
     except ImportError:
-        pytest.skip("the C framing core is not built here (the python-backend CI run)")
+        pytest.fail("the C framing core is not built: `pip install -e .` with a C compiler (.ci/run does)")
     return lib
 
 

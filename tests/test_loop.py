@@ -8,8 +8,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from pppstack.io.loop import Loop
 
 
@@ -128,7 +126,6 @@ def test_call_from_another_thread_wakes_a_sleeping_loop() -> None:
     assert time.monotonic() - t0 < 2.0
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
 def test_a_signal_handler_is_seen_at_once() -> None:
     """A handler that only sets a flag (as `up --mode ncm`'s does) ends the wait: without the
     signal wakeup fd, select() would be resumed after the handler (PEP 475) and sleep on."""

@@ -10,16 +10,12 @@ import threading
 import time
 from ipaddress import IPv4Address, IPv4Interface
 
-import pytest
-
-pytest.importorskip("usb")
-
-from ncm.l2 import L2Config  # noqa: E402
-from ncm.link import NcmDownCause, NcmLink  # noqa: E402
-from ncm.usb import UsbPump  # noqa: E402
-from pppstack.io.ncmbridge import bridge  # noqa: E402
-from tests.fake_ncm_device import HOST_MAC, FakeNcmModem  # noqa: E402
-from tests.test_ncm_usb import SocketPort, bound  # noqa: E402
+from ncm.l2 import L2Config
+from ncm.link import NcmDownCause, NcmLink
+from ncm.usb import UsbPump
+from pppstack.io.ncmbridge import bridge
+from tests.fake_ncm_device import HOST_MAC, FakeNcmModem
+from tests.test_ncm_usb import SocketPort, bound
 
 
 class CountingPump:
@@ -37,7 +33,6 @@ class CountingPump:
         return getattr(self.pump, name)
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
 def test_idle_bridge_sleeps_and_a_signal_ends_it_at_once() -> None:
     modem = FakeNcmModem()
     dev = bound(modem)
