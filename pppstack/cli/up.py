@@ -262,21 +262,8 @@ def net_config(opts: PppOptions, args: argparse.Namespace, device: str) -> NetCo
 
 
 def handler(args: argparse.Namespace) -> int:
-    if args.print_unit:  # checked like a real start, then printed instead of run
-        from pppstack.cli.unit import render_unit
-
-        try:
-            checked = build_options(args)
-        except OptionError as exc:
-            print(f"pppstack up: {exc}", file=sys.stderr)
-            return int(ExitCode.OPTION_ERROR)
-        if (wrong := refusal(args, checked, args.mode)) is not None:
-            print(f"pppstack up: {wrong}", file=sys.stderr)
-            return int(exit_code(EdgeCause.OPTION_NOT_FOR_MODE))
-        raw = list(getattr(args, "raw_argv", None) or [])
-        print(render_unit(raw[raw.index("up") + 1:] if "up" in raw else raw), end="")
-        return int(ExitCode.OK)
-    setup_logging(args.debug, args.quiet)
+    if not args.print_unit:  # --print-unit checks the options like a real start, then prints the unit
+        setup_logging(args.debug, args.quiet)
     try:
         opts = build_options(args)
     except OptionError as exc:
@@ -285,6 +272,12 @@ def handler(args: argparse.Namespace) -> int:
     if (wrong := refusal(args, opts, args.mode)) is not None:
         print(f"pppstack up: {wrong}", file=sys.stderr)
         return int(exit_code(EdgeCause.OPTION_NOT_FOR_MODE))
+    if args.print_unit:
+        from pppstack.cli.unit import render_unit
+
+        raw = list(getattr(args, "raw_argv", None) or [])
+        print(render_unit(raw[raw.index("up") + 1:] if "up" in raw else raw), end="")
+        return int(ExitCode.OK)
     run_dir = getattr(args, "run_dir", None)
     if run_dir and os.path.lexists(run_dir):
         try:
