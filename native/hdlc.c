@@ -807,3 +807,46 @@ size_t hdlc_decode(hdlc_decoder *d, const char *in_, size_t n, char *out_, size_
     *n_items = x.ni;
     return i;
 }
+
+/* Records per hdlc_decode call inside hdlc_decode_packed (on the stack: 6 KiB). */
+#define PACK_ITEMS 256
+
+size_t hdlc_decode_packed(hdlc_decoder *d, const char *in, size_t len, char *out_, size_t *ends,
+                          size_t max_frames, size_t *n_frames, char *garbage, size_t *n_garbage)
+{
+    size_t items[3 * PACK_ITEMS];
+    uint8_t *out = (uint8_t *)out_;
+    size_t nf = *n_frames, ng = *n_garbage;
+    size_t fo = nf ? ends[nf - 1] : 0; /* end of the packed frames */
+    size_t i = 0;
+    while (i < len) {
+        size_t room = max_frames - nf;
+        if (room < 4)
+            break;
+        size_t ni;
+        uint8_t *o = out + fo;
+        /* hdlc_decode starts this call's output at o (the carried run first): whatever of an
+         * earlier call lay there was a discard, garbage already copied out, or the run itself */
+        i += hdlc_decode(d, in + i, len - i, (char *)o, items, room < PACK_ITEMS ? room : PACK_ITEMS, &ni);
+        size_t w = 0;
+        for (size_t k = 0; k < ni; k++) {
+            size_t kind = items[3 * k], off = items[3 * k + 1], n = items[3 * k + 2];
+            if (kind == HDLC_ITEM_FRAME) {
+                /* good frames follow each other with nothing between (the FCS is dropped by
+                 * moving the write position back), so this only moves over discards/garbage;
+                 * records come in increasing offsets, so w <= off and data ahead is untouched */
+                if (off != w)
+                    memmove(o + w, o + off, n);
+                w += n;
+                ends[nf++] = fo + w;
+            } else if (kind == HDLC_ITEM_GARBAGE) {
+                memcpy(garbage + ng, o + off, n);
+                ng += n;
+            }
+        }
+        fo += w;
+    }
+    *n_frames = nf;
+    *n_garbage = ng;
+    return i;
+}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
-from ._common import Counters, Discard, Frame, Garbage, Item
+from ._common import Counters, Discard, Frame, FrameBatch, Garbage, Item
 
 _log = logging.getLogger(__name__)
 _choice = os.environ.get("PPPSTACK_HDLC", "auto").strip().lower() or "auto"
@@ -43,6 +43,6 @@ else:
         BACKEND = "c"
 
 __all__ = [
-    "BACKEND", "Counters", "Decoder", "Discard", "Frame", "Garbage", "Item",
+    "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "Item",
     "encode", "encode_many", "fcs16", "fcs32",
 ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
+from typing import Any
 
 FLAG = 0x7E  # RFC 1662 §4.2 Flag Sequence
 ESCAPE = 0x7D  # Control Escape
@@ -91,3 +94,73 @@ class Counters:
 # How much garbage take_garbage() keeps between calls (the newest bytes win: the last words a
 # modem said, such as NO CARRIER, are the ones worth reporting).
 GARBAGE_KEEP = 65536
+
+
+class FrameBatch:
+    """The good frames of one Decoder.feed_packed call, packed back to back in one buffer.
+
+    Why this shape: feed() builds one bytes object per frame, a malloc and a copy each, and for
+    1.5 KB frames that costs more than decoding them.  Here the C core writes the frames into
+    a buffer allocated once per call and hands it over whole with the frame ends, so a batch
+    costs one allocation however many frames it holds.  A buffer owned by the batch (rather
+    than one reused by the decoder, as a feed_into(out) API would) keeps the lifetime simple:
+    a batch and every view taken from it stay valid after later feeds, for as long as they are
+    referenced, and nothing can write into them.
+
+    len(batch) frames; batch[i] and iteration give read-only memoryviews (no copy; they keep
+    the buffer alive), tobytes_list() gives what feed() would have returned, ``buffer`` is all
+    the frames back to back and ``ends`` where each one ends in it (frame i is
+    buffer[ends[i-1]:ends[i]], the first starting at 0).
+    """
+
+    __slots__ = ("_ends", "_raw", "_view")
+
+    def __init__(self, raw: Any, ends: memoryview) -> None:
+        # raw: bytes, or a cffi buffer over the C core's output (slicing either gives bytes)
+        self._raw = raw
+        self._view = memoryview(raw).toreadonly()
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __bool__(self) -> bool:
+        return len(self._ends) > 0
+
+    def __getitem__(self, i: int) -> memoryview:
+        ends = self._ends
+        end = ends[i]  # IndexError / TypeError as for a list
+        if i < 0:
+            i += len(ends)
+        return self._view[ends[i - 1] if i else 0:end]
+
+    def __iter__(self) -> Iterator[memoryview]:
+        return iter(self.views())
+
+    def __repr__(self) -> str:
+        return f"<FrameBatch {len(self._ends)} frames, {self.nbytes} bytes>"
+
+    def views(self) -> list[memoryview]:
+        """Every frame as a read-only memoryview into the batch's buffer."""
+        v, ends = self._view, self._ends  # starts: 0 then every end but the last (zip stops there)
+        return [v[a:b] for a, b in zip(chain((0,), ends), ends, strict=False)]
+
+    def tobytes_list(self) -> list[bytes]:
+        """Every frame as bytes: what Decoder.feed returns for the same input."""
+        raw, ends = self._raw, self._ends
+        return [raw[a:b] for a, b in zip(chain((0,), ends), ends, strict=False)]
+
+    @property
+    def buffer(self) -> memoryview:
+        """The frames back to back (read-only)."""
+        return self._view[:self.nbytes]
+
+    @property
+    def ends(self) -> memoryview:
+        """Where each frame ends in buffer (format "Q", read-only)."""
+        return self._ends
+
+    @property
+    def nbytes(self) -> int:
+        ends = self._ends
+        return ends[-1] if len(ends) else 0

@@ -21,6 +21,7 @@ from ._common import (
     Counters,
     Discard,
     Frame,
+    FrameBatch,
     Garbage,
     Item,
     check_accm,
@@ -43,6 +44,8 @@ _decode = lib.hdlc_decode
 _KIND_FRAME = lib.HDLC_ITEM_FRAME
 _KIND_GARBAGE = lib.HDLC_ITEM_GARBAGE
 _SIZE_MAX = 2 ** (8 * ffi.sizeof("size_t")) - 1
+_decode_packed = lib.hdlc_decode_packed
+_NO_ENDS = memoryview(b"").cast("Q")
 
 
 def fcs16(data: bytes | bytearray | memoryview) -> int:
@@ -156,6 +159,9 @@ class Decoder:
         self._nitems = ffi.new("size_t *")
         self._alloc(1 << 16)
         self._garbage = bytearray()
+        self._counts = ffi.new("size_t[2]")  # feed_packed: frames, garbage bytes
+        self._ends_cap = 0
+        self._gcap = 0
 
     def _alloc(self, cap: int) -> None:
         self._cap = cap
@@ -226,6 +232,35 @@ class Decoder:
             used = _decode(self._d, data, n, self._outp, self._items, _ITEMS, self._nitems)
             self._records(frames, self._itemv[:3 * self._nitems[0]])
         return frames
+
+    def feed_packed(self, data: bytes | bytearray | memoryview) -> FrameBatch:
+        """The good frames completed by data in one FrameBatch (one buffer, no object per
+        frame); garbage goes to take_garbage(); counters, ACCM and MRU as for feed()."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        n = len(data)
+        cap = n + 2 * self._max_ever + 64  # >= hdlc_decode_bound(), as in feed
+        if n // 4 + 8 > self._ends_cap:  # enough that one call always consumes all of data
+            self._ends_cap = max(n // 4 + 8, 2 * self._ends_cap)
+            self._ends = ffi.new("size_t[]", self._ends_cap)
+        if cap > self._gcap:
+            self._gcap = max(cap, 2 * self._gcap)
+            self._gbuf = _new_raw("char[]", self._gcap)
+        out = _new_raw("char[]", cap)  # the batch's own: it outlives later calls
+        counts = self._counts
+        counts[0] = counts[1] = 0
+        used = _decode_packed(self._d, data, n, out, self._ends, self._ends_cap, counts, self._gbuf, counts + 1)
+        if used != n:  # hdlc.h: cannot happen with ends sized as above
+            raise RuntimeError(f"the C decoder stopped at {used} of {n} bytes")
+        if counts[1]:
+            self._garbage += ffi.buffer(self._gbuf, counts[1])
+            if len(self._garbage) > GARBAGE_KEEP:
+                del self._garbage[:-GARBAGE_KEEP]
+        k = counts[0]
+        if not k:
+            return FrameBatch(b"", _NO_ENDS)
+        return FrameBatch(ffi.buffer(out, self._ends[k - 1]),
+                          memoryview(ffi.buffer(self._ends, 8 * k)[:]).cast("Q"))
 
     def _records(self, frames: list[bytes], rec: memoryview) -> None:
         buf = self._outb

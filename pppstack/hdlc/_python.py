@@ -37,7 +37,9 @@ from __future__ import annotations
 import binascii
 import re
 import zlib
+from array import array
 from collections.abc import Iterable
+from itertools import accumulate
 
 from ._common import (
     DEFAULT_ACCM,
@@ -48,6 +50,7 @@ from ._common import (
     Counters,
     Discard,
     Frame,
+    FrameBatch,
     Garbage,
     Item,
     check_accm,
@@ -248,6 +251,11 @@ class Decoder:
         if len(self._garbage) > GARBAGE_KEEP:
             del self._garbage[:-GARBAGE_KEEP]
         return frames
+
+    def feed_packed(self, data: bytes | bytearray | memoryview) -> FrameBatch:
+        """The frames feed() would return, in one FrameBatch (see there for why)."""
+        frames = self.feed(data)
+        return FrameBatch(b"".join(frames), memoryview(array("Q", accumulate(map(len, frames)))).toreadonly())
 
     def feed_items(self, data: bytes | bytearray | memoryview) -> list[Item]:
         """Everything data completed, in stream order (garbage is returned here, not kept)."""
