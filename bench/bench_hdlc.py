@@ -10,10 +10,12 @@ It measures the installed pppstack (run `pip install .` first), with --backends 
 default; a backend asked for but not built is an error, never a silent fallback. The JSON's
 "environment" records the backends, the C core's SIMD paths, the CPU model and Python version.
 
-Backends: c (public API, batched), c-frame (public API, one frame per call), portable (c with
-SIMD masked), c-core / c-core-avx2 / c-core-ssse3 / portable-core (the C calls alone over all
+Backends: c (public API, batched: encode_many, Decoder.feed), c-packed (Decoder.feed_packed, the
+batched decode that builds no object per frame), c-packed-views (the same plus a memoryview per
+frame), c-frame (public API, one frame per call), portable / portable-packed (c with SIMD masked), c-core / c-core-avx2 / c-core-ssse3 / portable-core (the C calls alone over all
 256 frames, no Python objects per frame, at SIMD level avx512 / avx2 / ssse3 / none), naive-c
-(ditto, a byte-at-a-time loop), memcpy (the same bytes copied once: the ceiling), python.
+(ditto, a byte-at-a-time loop), memcpy (the same bytes copied once: the ceiling), python,
+python-packed.
 
 --simd names the SIMD levels to measure (default: every level this CPU has); a level the CPU
 lacks (or PPPSTACK_HDLC_SIMD capped) is an error with a sentence, never a silent step down.
@@ -166,7 +168,10 @@ def _case(args: argparse.Namespace, records: list[dict], naive, frames: list[byt
         for level in args.simd:
             clib.hdlc_set_features(LEVELS[level][1])
             assert cn.encode_many(frames, accm) == stream, level
-            assert [f for c in chunks for f in cn.Decoder(accm).feed(c)] or not frames
+            d0, d1 = cn.Decoder(accm), cn.Decoder(accm)
+            fed = [f for c in chunks for f in d0.feed(c)]
+            assert fed or not frames
+            assert [f for c in chunks for f in d1.feed_packed(c).tobytes_list()] == fed, level
         # batched encode: one encode_many per ~64 KiB of frames, what a driver writes at once
         per = max(1, CHUNK // size)
         batches = [frames[i:i + per] for i in range(0, FRAMES, per)]
@@ -175,6 +180,10 @@ def _case(args: argparse.Namespace, records: list[dict], naive, frames: list[byt
             rec(label, "encode", lambda: [cn.encode_many(b, accm) for b in batches], simd=level)
             d = cn.Decoder(accm)
             rec(label, "decode", lambda d=d: [d.feed(c) for c in chunks], simd=level)
+            # the public batched decode with no object per frame, and the same with a view per frame
+            rec(f"{label}-packed", "decode", lambda d=d: [d.feed_packed(c) for c in chunks], simd=level)
+            rec(f"{label}-packed-views", "decode", lambda d=d: [d.feed_packed(c).views() for c in chunks],
+                simd=level)
         # the C calls alone, no Python objects per frame: like for like with the naive loop
         cffi = cn.ffi
         joined = b"".join(frames)
@@ -206,6 +215,7 @@ def _case(args: argparse.Namespace, records: list[dict], naive, frames: list[byt
         rec("python", "encode", lambda: py.encode_many(sub, accm), size * len(sub))
         dp = py.Decoder(accm)
         rec("python", "decode", lambda: [dp.feed(c) for c in sub_chunks], size * len(sub))
+        rec("python-packed", "decode", lambda: [dp.feed_packed(c) for c in sub_chunks], size * len(sub))
     _measure(args, rows, records)
 
 
