@@ -12,8 +12,9 @@ default; a backend asked for but not built is an error, never a silent fallback.
 
 Backends: c (public API, batched: encode_many, Decoder.feed), c-packed (Decoder.feed_packed, the
 batched decode that builds no object per frame), c-packed-views (the same plus a memoryview per
-frame), c-frame (public API, one frame per call), portable / portable-packed (c with SIMD masked), c-core / c-core-avx2 / c-core-ssse3 / portable-core (the C calls alone over all
-256 frames, no Python objects per frame, at SIMD level avx512 / avx2 / ssse3 / none), naive-c
+frame), c-frame (public API, one frame per call), portable / portable-packed (c with SIMD
+masked), c-core / c-core-avx2 / c-core-ssse3 / portable-core (the C calls alone over all 256
+frames, no Python objects per frame, at SIMD level avx512 / avx2 / ssse3 / none), naive-c
 (ditto, a byte-at-a-time loop), memcpy (the same bytes copied once: the ceiling), python,
 python-packed.
 

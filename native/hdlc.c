@@ -816,8 +816,7 @@ size_t hdlc_decode_packed(hdlc_decoder *d, const char *in, size_t len, char *out
 {
     size_t items[3 * PACK_ITEMS];
     uint8_t *out = (uint8_t *)out_;
-    size_t nf = *n_frames, ng = *n_garbage;
-    size_t fo = nf ? ends[nf - 1] : 0; /* end of the packed frames */
+    size_t nf = 0, ng = 0, fo = 0; /* fo: end of the packed frames */
     size_t i = 0;
     while (i < len) {
         size_t room = max_frames - nf;

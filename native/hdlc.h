@@ -80,12 +80,12 @@ size_t hdlc_decode(hdlc_decoder *d, const char *in, size_t len, char *out, size_
 
 /* The same decoding, keeping only what a caller of Decoder.feed gets: the good frames packed back
  * to back from out[0] (frame k is out[ends[k-1] .. ends[k]), ends[-1] being 0) and the garbage
- * packed back to back from garbage[0]; discarded runs are only counted.  *n_frames and
- * *n_garbage are in/out (0 to start; a call appends after what they say).  out and garbage must
- * each hold hdlc_decode_bound(d, len) bytes past their starting points (the frames and garbage
- * never need more than that together with the bytes in flight).  Returns the bytes consumed:
- * all of len when max_frames >= *n_frames + len / 4 + 8 (a frame costs at least 5 bytes of
- * input, and one may be carried over), else possibly fewer. */
+ * packed back to back from garbage[0], their counts in *n_frames and *n_garbage; discarded runs
+ * are only counted.  out and garbage must each hold hdlc_decode_bound(d, len) bytes (the frames
+ * and garbage never need more than that together with the bytes in flight).  Returns the bytes
+ * consumed: all of len when max_frames >= len / 4 + 8 (a frame costs at least 5 bytes of input,
+ * and one may be carried over), else possibly fewer; then go on with a call for the rest, out
+ * and garbage advanced past what was written (the new ends count from the new out). */
 size_t hdlc_decode_packed(hdlc_decoder *d, const char *in, size_t len, char *out, size_t *ends,
                           size_t max_frames, size_t *n_frames, char *garbage, size_t *n_garbage);
 

@@ -192,7 +192,7 @@ def test_packed_writes_nothing_past_its_buffers(level: str) -> None:
                     for buf in (out + bound, gar + bound):
                         ffi.memmove(buf, guard, len(guard))
                     ffi.memmove(ends + nends, guard, len(guard))
-                    counts[0] = counts[1] = 0
+                    counts[0] = counts[1] = 99  # outputs: set by the call
                     used = lib.hdlc_decode_packed(d, piece, len(piece), out, ends, nends, counts, gar, counts + 1)
                     assert used == len(piece)
                     for buf in (out + bound, gar + bound):
@@ -207,7 +207,7 @@ def test_packed_writes_nothing_past_its_buffers(level: str) -> None:
 
 def test_packed_c_call_stops_short_and_resumes() -> None:
     """With fewer free ends than the read may need, the C call consumes less and says so; a
-    second call appends after the first (counts in/out), and together they equal feed()."""
+    second call for the rest, writing past the first one's output, makes the frames of feed()."""
     c = load_backend("c")
     from pppstack._hdlc_c import ffi, lib
 
@@ -220,7 +220,28 @@ def test_packed_c_call_stops_short_and_resumes() -> None:
     counts = ffi.new("size_t[2]")
     used = lib.hdlc_decode_packed(d, wire, len(wire), out, ends, 30, counts, gar, counts + 1)
     assert 0 < used < len(wire) and counts[0] <= 30
-    used += lib.hdlc_decode_packed(d, wire[used:], len(wire) - used, out, ends, 200, counts, gar, counts + 1)
-    assert used == len(wire) and counts[0] == 100
-    starts = [0] + [ends[k] for k in range(99)]
-    assert [ffi.buffer(out + s, ends[k] - s)[:] for k, s in enumerate(starts)] == frames
+    n1, end1 = counts[0], ends[counts[0] - 1]
+    used += lib.hdlc_decode_packed(d, wire[used:], len(wire) - used, out + end1, ends + n1, 200 - n1, counts,
+                                   gar, counts + 1)
+    assert used == len(wire) and n1 + counts[0] == 100
+    ends_all = [ends[k] for k in range(n1)] + [end1 + ends[n1 + k] for k in range(counts[0])]
+    starts = [0] + ends_all[:-1]
+    assert [ffi.buffer(out + s, e - s)[:] for s, e in zip(starts, ends_all, strict=True)] == frames
+
+
+def test_mru_raised_after_the_first_read(both) -> None:  # noqa: ANN001
+    """The C side sizes its garbage and ends scratch on first use; a larger MRU set later lets a
+    held text run grow past that size, and the scratch must grow with it (a 50 KB text run
+    closed by a one-byte read, then a frame of the new size)."""
+    big = b"\xff\x03" + bytes(range(256)) * 200
+    for hx in both:
+        d = hx.Decoder(0, 16, mru=0)
+        assert len(d.feed_packed(b"ATZ\r\n" + b"x" * 200)) == 0
+        d.mru = 60000
+        text = b"~" + b"A" * 50000
+        assert [len(d.feed_packed(text[i:i + 1000])) for i in range(0, len(text), 1000)] == [0] * 51
+        assert len(d.feed_packed(b"~")) == 0
+        assert d.take_garbage() == (b"ATZ\r\n" + b"x" * 200 + b"A" * 50000)[-65536:]
+        assert d.feed_packed(encode_naive(big, 0, 16, leading_flag=False)[:30000]).tobytes_list() == []
+        got = d.feed_packed(encode_naive(big, 0, 16, leading_flag=False)[30000:])
+        assert got.tobytes_list() == [big] and bytes(got[0]) == big

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -115,8 +115,9 @@ class FrameBatch:
 
     __slots__ = ("_ends", "_raw", "_view")
 
-    def __init__(self, raw: Any, ends: memoryview) -> None:
-        # raw: bytes, or a cffi buffer over the C core's output (slicing either gives bytes)
+    def __init__(self, raw: Any, ends: list[int]) -> None:
+        # raw: the frames back to back, exactly: bytes, or a cffi buffer over the C core's
+        # output (slicing either gives bytes); ends: the batch's own list
         self._raw = raw
         self._view = memoryview(raw).toreadonly()
         self._ends = ends
@@ -153,14 +154,13 @@ class FrameBatch:
     @property
     def buffer(self) -> memoryview:
         """The frames back to back (read-only)."""
-        return self._view[:self.nbytes]
+        return self._view
 
     @property
-    def ends(self) -> memoryview:
-        """Where each frame ends in buffer (format "Q", read-only)."""
+    def ends(self) -> Sequence[int]:
+        """Where each frame ends in buffer (the batch's own list: read it, do not change it)."""
         return self._ends
 
     @property
     def nbytes(self) -> int:
-        ends = self._ends
-        return ends[-1] if len(ends) else 0
+        return len(self._view)

@@ -45,7 +45,6 @@ _KIND_FRAME = lib.HDLC_ITEM_FRAME
 _KIND_GARBAGE = lib.HDLC_ITEM_GARBAGE
 _SIZE_MAX = 2 ** (8 * ffi.sizeof("size_t")) - 1
 _decode_packed = lib.hdlc_decode_packed
-_NO_ENDS = memoryview(b"").cast("Q")
 
 
 def fcs16(data: bytes | bytearray | memoryview) -> int:
@@ -160,8 +159,7 @@ class Decoder:
         self._alloc(1 << 16)
         self._garbage = bytearray()
         self._counts = ffi.new("size_t[2]")  # feed_packed: frames, garbage bytes
-        self._ends_cap = 0
-        self._gcap = 0
+        self._gcap = -1  # feed_packed's scratch is sized on first use
 
     def _alloc(self, cap: int) -> None:
         self._cap = cap
@@ -240,27 +238,30 @@ class Decoder:
             data = bytes(data)
         n = len(data)
         cap = n + 2 * self._max_ever + 64  # >= hdlc_decode_bound(), as in feed
-        if n // 4 + 8 > self._ends_cap:  # enough that one call always consumes all of data
-            self._ends_cap = max(n // 4 + 8, 2 * self._ends_cap)
-            self._ends = ffi.new("size_t[]", self._ends_cap)
         if cap > self._gcap:
-            self._gcap = max(cap, 2 * self._gcap)
-            self._gbuf = _new_raw("char[]", self._gcap)
+            self._pack_grow(cap)
         out = _new_raw("char[]", cap)  # the batch's own: it outlives later calls
         counts = self._counts
-        counts[0] = counts[1] = 0
-        used = _decode_packed(self._d, data, n, out, self._ends, self._ends_cap, counts, self._gbuf, counts + 1)
-        if used != n:  # hdlc.h: cannot happen with ends sized as above
-            raise RuntimeError(f"the C decoder stopped at {used} of {n} bytes")
+        if _decode_packed(self._d, data, n, out, self._ends, self._ends_cap, counts, self._gbuf, counts + 1) != n:
+            raise RuntimeError("the C decoder stopped short of the end of a read")  # hdlc.h: cannot happen
         if counts[1]:
             self._garbage += ffi.buffer(self._gbuf, counts[1])
             if len(self._garbage) > GARBAGE_KEEP:
                 del self._garbage[:-GARBAGE_KEEP]
         k = counts[0]
         if not k:
-            return FrameBatch(b"", _NO_ENDS)
-        return FrameBatch(ffi.buffer(out, self._ends[k - 1]),
-                          memoryview(ffi.buffer(self._ends, 8 * k)[:]).cast("Q"))
+            return FrameBatch(b"", [])
+        ends = self._endv[:k].tolist()  # ints made here, once, where a copy of the array cost more
+        return FrameBatch(ffi.buffer(out, ends[-1]), ends)
+
+    def _pack_grow(self, cap: int) -> None:
+        """Scratch for feed_packed: garbage (at most the read plus held text, so within the
+        decode bound) and frame ends (hdlc.h: len / 4 + 8 of them make one call consume all)."""
+        self._gcap = max(cap, 2 * self._gcap)
+        self._gbuf = _new_raw("char[]", self._gcap)
+        self._ends_cap = self._gcap // 4 + 8
+        self._ends = ffi.new("size_t[]", self._ends_cap)
+        self._endv = memoryview(ffi.buffer(self._ends)).cast("Q")
 
     def _records(self, frames: list[bytes], rec: memoryview) -> None:
         buf = self._outb

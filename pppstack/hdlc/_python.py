@@ -37,7 +37,6 @@ from __future__ import annotations
 import binascii
 import re
 import zlib
-from array import array
 from collections.abc import Iterable
 from itertools import accumulate
 
@@ -255,7 +254,7 @@ class Decoder:
     def feed_packed(self, data: bytes | bytearray | memoryview) -> FrameBatch:
         """The frames feed() would return, in one FrameBatch (see there for why)."""
         frames = self.feed(data)
-        return FrameBatch(b"".join(frames), memoryview(array("Q", accumulate(map(len, frames)))).toreadonly())
+        return FrameBatch(b"".join(frames), list(accumulate(map(len, frames))))
 
     def feed_items(self, data: bytes | bytearray | memoryview) -> list[Item]:
         """Everything data completed, in stream order (garbage is returned here, not kept)."""
