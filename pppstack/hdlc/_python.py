@@ -38,7 +38,6 @@ import binascii
 import re
 import zlib
 from collections.abc import Iterable
-from itertools import accumulate
 
 from ._common import (
     DEFAULT_ACCM,
@@ -193,6 +192,8 @@ class Decoder:
         self._garbage = bytearray()
         self._hunting = True  # no flag seen yet
         self._lines = False  # inside modem text lines since the last flag
+        self._pack: bytearray | None = None  # feed_packed collects good frames here ...
+        self._ends: list[int] = []  # ... and where each ends
         self._new_run()
 
     @property
@@ -252,9 +253,21 @@ class Decoder:
         return frames
 
     def feed_packed(self, data: bytes | bytearray | memoryview) -> FrameBatch:
-        """The frames feed() would return, in one FrameBatch (see there for why)."""
-        frames = self.feed(data)
-        return FrameBatch(b"".join(frames), list(accumulate(map(len, frames))))
+        """The frames feed() would return, in one FrameBatch (see there for why): while this
+        runs, good frames are appended to one buffer instead of becoming Frame items."""
+        pack = self._pack = bytearray()
+        ends: list[int] = []
+        self._ends = ends
+        try:
+            items = self._run(bytes(data))
+        finally:
+            self._pack = None
+        for it in items:  # only garbage and discards now
+            if type(it) is Garbage:
+                self._garbage += it.data
+        if len(self._garbage) > GARBAGE_KEEP:
+            del self._garbage[:-GARBAGE_KEEP]
+        return FrameBatch(bytes(pack), ends)
 
     def feed_items(self, data: bytes | bytearray | memoryview) -> list[Item]:
         """Everything data completed, in stream order (garbage is returned here, not kept)."""
@@ -383,7 +396,11 @@ class Decoder:
             items.append(Discard("abort", bytes(out)))
         elif len(out) >= self._fcs_len + 2 and self._check(out):
             c.frames += 1
-            items.append(Frame(bytes(out[:-self._fcs_len])))
+            if self._pack is None:
+                items.append(Frame(bytes(out[:-self._fcs_len])))
+            else:
+                self._pack += memoryview(out)[:-self._fcs_len]
+                self._ends.append(len(self._pack))
         elif text:
             self._emit_garbage(items, raw)
             self._new_run()

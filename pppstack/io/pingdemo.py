@@ -31,8 +31,9 @@ def icmp_echo_request(src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address, id
     return hdr + icmp
 
 
-def parse_icmp_echo_reply(packet: bytes) -> tuple[ipaddress.IPv4Address, int, int, bytes] | None:
+def parse_icmp_echo_reply(packet: bytes | memoryview) -> tuple[ipaddress.IPv4Address, int, int, bytes] | None:
     """(source, ident, seq, payload) of a valid ICMP echo reply, else None."""
+    packet = bytes(packet)  # PPPoS.take_packets gives memoryviews; IPv4Address takes bytes only
     if len(packet) < 28 or packet[0] >> 4 != 4 or packet[9] != 1:
         return None
     ihl = (packet[0] & 0x0F) * 4

@@ -118,7 +118,7 @@ class NetworkSide:
     # -- internals -------------------------------------------------------------------------------
     def _collect(self, now: float) -> None:
         ppp = self.ppp
-        packets = ppp.take_packets()
+        packets = [bytes(p) for p in ppp.take_packets()]  # views into the read; the responder builds bytes
         if packets:
             if self.responder is None:
                 self._packets.extend(packets)
