@@ -137,10 +137,10 @@ class Bench:
         return {"bytes_per_s": rate, "cpu_busy": busy, "cpu_share": share,
                 "loop": self._last_json("/tmp/bare-in.json")}
 
-    def real(self, direction: str, profile: bool = False, offer: float = 0.0) -> dict[str, object]:
+    def real(self, direction: str, profile: str | None = None, offer: float = 0.0) -> dict[str, object]:
         """`offer`: datagrams/s the flood offers into the TUN (out only; 0: unpaced)."""
         total = self.seconds + self.warmup + 1
-        py = self.py.replace("env ", "env NCMB_SAMPLE=1 ", 1) if profile else self.py
+        py = self.py.replace("env ", f"env NCMB_SAMPLE={profile} ", 1) if profile else self.py
         self.g.shell("rm -rf /tmp/ncmbench-run; cd /tmp && (unshare -n sh -c 'ip link set lo up; exec "
                      f"{py} /tmp/ncmb.py real {self.vid:#x} {self.pid:#x} {HOST_IP} {GADGET_IP}' "
                      "> /tmp/real.log 2>&1 & echo $! > /tmp/real.pid)")
@@ -243,8 +243,9 @@ def main() -> int:
                     "kernel work beside the one CPU a Python process with one GIL can use)")
     ap.add_argument("--offer", type=float, default=1.5,
                     help="the out flood offers this many times the same run's bare figure (0: unpaced)")
-    ap.add_argument("--profile", action="store_true", help="sample every thread of the real path (in the guest) "
-                    "and print where they spend their time to stderr")
+    ap.add_argument("--profile", nargs="?", const="1", choices=["1", "cprofile"],
+                    help="sample every thread of the real path (in the guest) and print where they spend their "
+                    "time and each thread's CPU to stderr; `--profile cprofile` adds the main thread's cProfile")
     a = ap.parse_args()
     env = benchenv.environment(["python"])
     t0 = time.monotonic()

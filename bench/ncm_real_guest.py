@@ -123,6 +123,7 @@ def _sampler(period: float = 0.005) -> None:
     (one thread) is not."""
     import atexit
     import collections
+    import os
     import threading
     counts: collections.Counter[str] = collections.Counter()
     me = threading.get_ident()
@@ -144,6 +145,13 @@ def _sampler(period: float = 0.005) -> None:
                 counts[names.get(ident, str(ident)) + " " + " < ".join(parts)] += 1
 
     def dump() -> None:
+        for name, (user, system, vol, invol) in sorted(cpu.items()):
+            print(f"cpu {name}: user {user:.2f} s, system {system:.2f} s, context switches {vol} voluntary, "
+                  f"{invol} involuntary", file=sys.stderr)
+        if prof is not None:
+            import pstats
+            prof.disable()
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
         total = sum(counts.values()) or 1
         for where, n in counts.most_common(25):
             print(f"{n / total:6.1%} {where}", file=sys.stderr)
@@ -154,13 +162,34 @@ def _sampler(period: float = 0.005) -> None:
     me = t.ident  # type: ignore[assignment]
     for th in threading.enumerate():
         names[th.ident] = th.name
+    prof = None
+    if os.environ.get("NCMB_SAMPLE") == "cprofile":      # the main thread's functions, by own time
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
     atexit.register(dump)
 
+    cpu: dict[str, tuple[float, float, int, int]] = {}
+
     def rename() -> None:
+        # and each thread's CPU and context switches from /proc, kept while it lives
         while True:
             time.sleep(0.5)
+            natives = {}
             for th in threading.enumerate():
                 names[th.ident] = th.name
+                natives[th.native_id] = th.name
+            for tid in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{tid}/stat") as fh:
+                        f = fh.read().rsplit(")", 1)[1].split()
+                    with open(f"/proc/self/task/{tid}/status") as fh:
+                        st = dict(ln.split(":", 1) for ln in fh.read().splitlines() if ":" in ln)
+                except OSError:
+                    continue
+                cpu[natives.get(int(tid), tid)] = (int(f[11]) / 100, int(f[12]) / 100,
+                                                   int(st["voluntary_ctxt_switches"]),
+                                                   int(st["nonvoluntary_ctxt_switches"]))
     threading.Thread(target=rename, daemon=True).start()
 
 

@@ -420,6 +420,10 @@ class _Transfer(ctypes.Structure):
     pass
 
 
+class _Pollfd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short)]
+
+
 _TransferCallback = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Transfer))
 _Transfer._fields_ = [          # struct libusb_transfer (libusb.h), without the iso descriptors
     ("dev_handle", ctypes.c_void_p), ("flags", ctypes.c_uint8), ("endpoint", ctypes.c_ubyte),
@@ -429,7 +433,8 @@ _Transfer._fields_ = [          # struct libusb_transfer (libusb.h), without the
 
 TRANSFER_COMPLETED, TRANSFER_ERROR, TRANSFER_TIMED_OUT, TRANSFER_CANCELLED = 0, 1, 2, 3
 TRANSFER_STALL, TRANSFER_NO_DEVICE, TRANSFER_OVERFLOW = 4, 5, 6
-TRANSFER_TYPE_BULK = 2
+TRANSFER_TYPE_BULK, TRANSFER_TYPE_INTERRUPT = 2, 3
+POLLIN, POLLOUT = 0x001, 0x004
 _STATUS_ERRNO = {TRANSFER_ERROR: errno.EIO, TRANSFER_TIMED_OUT: errno.ETIMEDOUT, TRANSFER_STALL: errno.EPIPE,
                  TRANSFER_NO_DEVICE: errno.ENODEV, TRANSFER_OVERFLOW: errno.EOVERFLOW}
 
@@ -444,7 +449,11 @@ class TransferFailed(usb.core.USBError):
             self.backend_error_code = LIBUSB_ERROR_NO_DEVICE
 
 
-DEFAULT_TRANSFERS = 4     # per direction: enough to keep dummy_hcd's frames and a modem's bus busy
+DEFAULT_TRANSFERS = 4     # bulk IN reads posted: enough to keep dummy_hcd's frames and a modem's bus busy
+# NTBs in flight on bulk OUT.  More than IN: with libusb's events handled in the owner's loop, the
+# bus is fed only between the loop's callbacks, and one TUN batch (256 packets, ~25 NTBs) takes
+# milliseconds of Python; 16 x 16 KiB queued in the kernel outlast it.
+DEFAULT_OUT_TRANSFERS = 16
 LIBUSB_ERROR_INTERRUPTED = -10
 
 # (transfer id, libusb transfer status, the bytes read (IN) or the count written (OUT))
@@ -466,7 +475,11 @@ class LibusbAsync:
     `handle_events()` (ours, or a synchronous pyusb call's on another thread): payload is a copy
     of what was read for IN, the count written for OUT.  `attach()` gives None for any other
     backend (the fake devices of the tests, libusb0).  The tests give UsbPump an object with the
-    same five methods instead."""
+    same methods instead.
+
+    `pollfds()` gives the file descriptors libusb waits on, so an owner's select loop can call
+    `handle_events(0)` when one is ready instead of a thread blocking in libusb: completions then
+    run on the loop's thread, with no GIL handoff and no wake pipe per transfer."""
 
     def __init__(self, lib: ctypes.CDLL, ctx: ctypes.c_void_p, handle: int) -> None:
         self.lib, self.ctx, self.handle = lib, ctx, handle
@@ -475,9 +488,15 @@ class LibusbAsync:
                                 ("libusb_submit_transfer", [p], ctypes.c_int),
                                 ("libusb_cancel_transfer", [p], ctypes.c_int),
                                 ("libusb_handle_events_timeout_completed",
-                                 [ctypes.c_void_p, ctypes.POINTER(_Timeval), ctypes.c_void_p], ctypes.c_int)):
-            fn = getattr(lib, name)
-            fn.argtypes, fn.restype = args, res
+                                 [ctypes.c_void_p, ctypes.POINTER(_Timeval), ctypes.c_void_p], ctypes.c_int),
+                                ("libusb_get_pollfds", [ctypes.c_void_p], ctypes.POINTER(ctypes.POINTER(_Pollfd))),
+                                ("libusb_pollfds_handle_timeouts", [ctypes.c_void_p], ctypes.c_int)):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.argtypes, fn.restype = args, res
+        free = getattr(lib, "libusb_free_pollfds", None)
+        if free is not None:
+            free.argtypes, free.restype = [ctypes.POINTER(ctypes.POINTER(_Pollfd))], None
         self.on_done: Completion = lambda tid, status, payload: None
         self._callback = _TransferCallback(self._done)     # kept: libusb holds a pointer to it
         self._transfers: list[ctypes._Pointer[_Transfer]] = []
@@ -498,14 +517,14 @@ class LibusbAsync:
         # our own prototypes on the same loaded library (same context), so pyusb's stay its own
         return cls(ctypes.CDLL(pylib._name, handle=pylib._handle), backend.ctx, handle)
 
-    def new_transfer(self, endpoint: int, size: int) -> int:
+    def new_transfer(self, endpoint: int, size: int, *, interrupt: bool = False) -> int:
         t = self.lib.libusb_alloc_transfer(0)
         if not t:
             raise MemoryError("libusb_alloc_transfer failed")
         tr = t.contents
         tr.dev_handle = self.handle
         tr.endpoint = endpoint
-        tr.type = TRANSFER_TYPE_BULK
+        tr.type = TRANSFER_TYPE_INTERRUPT if interrupt else TRANSFER_TYPE_BULK
         tr.timeout = 0              # none: a transfer ends when the device ends it, or on cancel
         tr.callback = self._callback
         tid = len(self._transfers)
@@ -543,6 +562,28 @@ class LibusbAsync:
         tv = _Timeval(int(seconds), int(seconds % 1 * 1e6))
         return int(self.lib.libusb_handle_events_timeout_completed(self.ctx, ctypes.byref(tv), None))
 
+    def pollfds(self) -> list[tuple[int, int]] | None:
+        """(fd, POLLIN/POLLOUT mask) libusb waits on, or None when an outside loop cannot drive
+        it: no libusb_get_pollfds (Windows), or timeouts not signalled through an fd (no timerfd),
+        which our loop would then have to poll for.  usbfs signals a completed URB as POLLOUT on
+        the device's fd; libusb's internal events and timers come as POLLIN."""
+        lib = self.lib
+        if not all(hasattr(lib, n) for n in ("libusb_get_pollfds", "libusb_free_pollfds",
+                                             "libusb_pollfds_handle_timeouts")):
+            return None
+        if not lib.libusb_pollfds_handle_timeouts(self.ctx):
+            return None
+        arr = lib.libusb_get_pollfds(self.ctx)
+        if not arr:
+            return None
+        out: list[tuple[int, int]] = []
+        i = 0
+        while arr[i]:
+            out.append((int(arr[i].contents.fd), int(arr[i].contents.events)))
+            i += 1
+        lib.libusb_free_pollfds(arr)
+        return out
+
     def _done(self, p: ctypes._Pointer[_Transfer]) -> None:
         tr = p.contents
         tid = self._ids[ctypes.addressof(tr)]
@@ -575,20 +616,33 @@ class UsbPump:
     device came through pyusb's libusb1 backend (``io``: that API, or the tests' stand-in); one
     synchronous transfer at a time left the bus idle between a completion and Python's next call
     (a third of a bare loop's throughput through f_ncm).  1 (or PPPSTACK_NCM_TRANSFERS=1), or
-    any other backend: the reader and writer threads.
+    any other backend: the reader and writer threads.  ``out_transfers`` NTBs may be in flight on
+    bulk OUT (default: ``transfers`` when given, else DEFAULT_OUT_TRANSFERS); their order on the
+    wire is the order of ``send()``, as usbfs queues the URBs of one endpoint in submission order.
+
+    In asynchronous mode the interrupt endpoint is read with an asynchronous transfer too, and
+    one thread handles libusb's events until the owner takes them over with ``take_events()``:
+    from then on the owner's loop calls ``handle_events()`` whenever one of the returned fds is
+    ready, completions run on its thread, and no thread of ours is left (`stop()` handles the
+    last events itself).  That removes a GIL handoff and a pipe wake per transfer, which cost a
+    third of the NCM process's CPU.
     """
 
     def __init__(self, device: NcmDevice, *, poll_ms: int = 200, max_queued_tx: int = 64,
-                 transfers: int | None = None, io: LibusbAsync | None = None) -> None:
+                 transfers: int | None = None, io: LibusbAsync | None = None,
+                 out_transfers: int | None = None) -> None:
         self.device = device
         self.poll_ms = poll_ms
         self.high_water = max_queued_tx
         if transfers is None:
             try:
-                transfers = int(os.environ.get("PPPSTACK_NCM_TRANSFERS", DEFAULT_TRANSFERS))
-            except ValueError:
+                transfers = int(os.environ["PPPSTACK_NCM_TRANSFERS"])
+                out_transfers = out_transfers or transfers
+            except (KeyError, ValueError):
                 transfers = DEFAULT_TRANSFERS
+                out_transfers = out_transfers or DEFAULT_OUT_TRANSFERS
         self.transfers = max(1, transfers)
+        self.out_transfers = max(1, out_transfers or self.transfers)
         if io is None and self.transfers > 1:
             io = LibusbAsync.attach(device.dev)
         self._io = io if self.transfers > 1 else None
@@ -604,6 +658,10 @@ class UsbPump:
         self._cancelled = False
         self._held = b""
         self._stall_run = 0
+        self._note_id: int | None = None       # the asynchronous interrupt IN transfer
+        self._note_errors = 0
+        self._owner: int | None = None         # the thread handling libusb's events inline
+        self._handover = False                 # tells the events thread to leave them to the owner
         self._rfd, self._wfd = os.pipe()
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
@@ -640,8 +698,8 @@ class UsbPump:
             targets = [("ncm-usb-events", self._events)]
         else:
             targets = [("ncm-bulk-in", self._reader), ("ncm-bulk-out", self._writer)]
-        if self.device.function.ep_notify is not None:
-            targets.append(("ncm-notify", self._notifier))
+            if self.device.function.ep_notify is not None:
+                targets.append(("ncm-notify", self._notifier))
         for name, fn in targets:
             t = threading.Thread(target=fn, name=name, daemon=True)
             t.start()
@@ -649,8 +707,9 @@ class UsbPump:
 
     def _wake(self) -> None:
         # One byte until the owner drains: a burst of NTBs costs one write and one wakeup, and
-        # the owner takes every block after draining, so none waits for a later wake.
-        if self._woken:
+        # the owner takes every block after draining, so none waits for a later wake.  Nothing
+        # when the completion runs on the owner's own thread (inline events): it looks next turn.
+        if self._woken or self._owner == threading.get_ident():
             return
         self._woken = True
         try:
@@ -689,10 +748,14 @@ class UsbPump:
         io.on_done = self._done
         size = self.device.rx_max or 16384
         self._in_ids = {io.new_transfer(f.ep_in, size) for _ in range(self.transfers)}
-        self._out_free = [io.new_transfer(f.ep_out, 0) for _ in range(self.transfers)]
+        self._out_free = [io.new_transfer(f.ep_out, 0) for _ in range(self.out_transfers)]
+        self._out_free.reverse()        # popped from the end: the lowest id goes first
         self._out_ids = set(self._out_free)
         for tid in sorted(self._in_ids):
             self._submit_in(tid)
+        if f.ep_notify is not None:
+            self._note_id = io.new_transfer(f.ep_notify, max(64, f.notify_max_packet), interrupt=True)
+            self._submit_in(self._note_id)
 
     def _submit_in(self, tid: int) -> None:
         assert self._io is not None
@@ -727,6 +790,9 @@ class UsbPump:
             return
         with self._lock:
             self._in_busy.discard(tid)
+        if tid == self._note_id:
+            self._note_done(tid, status, payload)
+            return
         if status == TRANSFER_COMPLETED:
             self._stall_run = 0
             assert isinstance(payload, bytes)
@@ -737,6 +803,17 @@ class UsbPump:
             self._later.append(("stall", tid, TransferFailed(status, "bulk IN")))
         elif status != TRANSFER_CANCELLED:
             self._later.append(("fail", tid, TransferFailed(status, "bulk IN")))
+
+    def _note_done(self, tid: int, status: int, payload: bytes | int) -> None:
+        if status == TRANSFER_COMPLETED:
+            self._note_errors = 0
+            if payload:
+                assert isinstance(payload, bytes)
+                self._notes.append(payload)
+                self._wake()
+            self._submit_in(tid)
+        elif status != TRANSFER_CANCELLED:
+            self._later.append(("note", tid, TransferFailed(status, "interrupt IN")))
 
     def _take_block(self, chunk: bytes) -> None:
         """One read's bytes: an NTB, or the start of one whose read ended on a packet boundary
@@ -780,34 +857,82 @@ class UsbPump:
             self._wake()
 
     def _events(self) -> None:
-        """Handle libusb's events until the pump stops and every transfer has come back."""
-        io = self._io
-        assert io is not None
-        while True:
+        """Handle libusb's events until the pump stops and every transfer has come back, or
+        until the owner takes them over (`take_events`)."""
+        while not self._handover:
             if self._stop.is_set() and not self._cancelled:
                 self._cancel_all()
-            if self._cancelled:
-                with self._lock:
-                    if not self._in_busy and not self._out_busy:
-                        return
-            rc = io.handle_events(0.1)
-            if rc < 0 and rc != LIBUSB_ERROR_INTERRUPTED:
-                self._fail(_libusb_error(rc, "libusb event handling"), "USB")
+            if self._cancelled and self._all_back():
+                return
+            self._handle(0.1)
+
+    def _all_back(self) -> bool:
+        with self._lock:
+            return not self._in_busy and not self._out_busy
+
+    def _handle(self, seconds: float) -> None:
+        """One round of libusb's events, then the recoveries completions left for later."""
+        io = self._io
+        assert io is not None
+        rc = io.handle_events(seconds)
+        if rc < 0 and rc != LIBUSB_ERROR_INTERRUPTED:
+            self._fail(_libusb_error(rc, "libusb event handling"), "USB")
+            if seconds:
                 self._stop.wait(0.05)
-            while self._later:
-                kind, tid, exc = self._later.popleft()
-                if kind == "stall" and self._stall_run < 5 and not self._stop.is_set():
-                    self._stall_run += 1
-                    self.stalls += 1
-                    self._held = b""
-                    try:
-                        self.device.dev.clear_halt(self.device.function.ep_in)
-                    except usb.core.USBError:
-                        pass
+        while self._later:
+            kind, tid, exc = self._later.popleft()
+            if kind == "stall" and self._stall_run < 5 and not self._stop.is_set():
+                self._stall_run += 1
+                self.stalls += 1
+                self._held = b""
+                try:
+                    self.device.dev.clear_halt(self.device.function.ep_in)
+                except usb.core.USBError:
+                    pass
+                self._submit_in(tid)
+            elif kind == "note" and exc is not None:
+                # a failed notification read: a vanished device ends the link; anything else is
+                # retried a few times and then the notifications are given up (the link keeps
+                # working; the carrier is then only watched on the AT port)
+                if classify_usb_error(exc) is NcmDownCause.USB_DISCONNECTED:
+                    self._fail(exc, "interrupt IN")
+                elif self._note_errors < 10:
+                    self._note_errors += 1
+                    log.debug("notification read failed: %s", exc)
                     self._submit_in(tid)
-                elif exc is not None:
-                    what = "bulk OUT" if tid in self._out_ids else "bulk IN"
-                    self._fail(exc, what)
+                elif self._note_errors == 10:
+                    self._note_errors += 1
+                    log.warning("reading the modem's notifications keeps failing (%s); giving up on them", exc)
+            elif exc is not None:
+                what = "bulk OUT" if tid in self._out_ids else "bulk IN"
+                self._fail(exc, what)
+
+    def take_events(self) -> list[tuple[int, int]] | None:
+        """Hand libusb's event handling to the calling thread's loop: returns the (fd, POLLIN |
+        POLLOUT mask) to watch, after which the caller must call `handle_events()` whenever one
+        is ready.  None (and nothing changes) when the pump runs threads or libusb cannot be
+        driven from outside."""
+        io = self._io
+        if io is None or self._owner is not None or self._stop.is_set():
+            return None
+        get = getattr(io, "pollfds", None)
+        fds = get() if get is not None else None
+        if not fds:
+            return None
+        self._handover = True
+        for t in self._threads:
+            if t.name == "ncm-usb-events":
+                t.join(5.0)
+                if t.is_alive():            # stuck in libusb: leave it the events
+                    self._handover = False
+                    return None
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._owner = threading.get_ident()
+        return fds
+
+    def handle_events(self) -> None:
+        """The owner's loop saw one of `take_events()`'s fds ready: run the completions now."""
+        self._handle(0)
 
     def _cancel_all(self) -> None:
         assert self._io is not None
@@ -957,10 +1082,15 @@ class UsbPump:
                 "usb_tx_dropped": self.tx_dropped, "usb_tx_partial": self.tx_partial,
                 "usb_tx_timeouts": self.tx_timeouts, "usb_rx_partial": self.rx_partial,
                 "usb_tx_paused": self.tx_paused, "usb_stalls": self.stalls,
-                "usb_transfers_in_flight": self.transfers if self._io is not None else 1}
+                "usb_transfers_in_flight": self.transfers if self._io is not None else 1,
+                "usb_out_transfers_in_flight": self.out_transfers if self._io is not None else 1,
+                "usb_events_inline": int(self._owner is not None)}
 
     def running(self) -> bool:
-        """Whether any of the pump's threads is still alive (then the device must stay open)."""
+        """Whether any of the pump's threads is still alive or, with the events handled inline,
+        any transfer is still in flight (then the device must stay open)."""
+        if self._owner is not None and self._io is not None and not self._all_back():
+            return True
         return any(t.is_alive() for t in self._threads)
 
     def take_blocks(self) -> list[bytes]:
@@ -986,7 +1116,18 @@ class UsbPump:
         if self._stopped:
             return
         self._stopped = True
-        if self._io is not None:
+        if self._io is not None and self._owner is not None:
+            # the events are ours to handle (the owner's loop has ended): the last NTBs go out,
+            # then what is still in flight is cancelled and waited for
+            end = time.monotonic() + timeout
+            while not self._tx_idle.is_set() and self.error is None and time.monotonic() < end:
+                self._handle(0.05)
+            self._stop.set()
+            self._cancel_all()
+            end = time.monotonic() + grace
+            while not self._all_back() and time.monotonic() < end:
+                self._handle(0.05)
+        elif self._io is not None:
             if self._threads:
                 self._tx_idle.wait(timeout)     # the last NTBs go out (or a failure ends the wait)
             self._stop.set()                    # the events thread cancels what is in flight

@@ -7,7 +7,12 @@ it cuts off completes with the count taken), IN transfers take the modem's next 
 transfers complete with LIBUSB_TRANSFER_CANCELLED, and after an unplug everything completes with
 LIBUSB_TRANSFER_NO_DEVICE and submissions fail with LIBUSB_ERROR_NO_DEVICE.  ``hold_out`` keeps
 OUT transfers in flight (a device that stopped taking data).  The counters say how many transfers
-were in flight at most, per direction: the point of the asynchronous API.
+were in flight at most, per direction: the point of the asynchronous API.  An interrupt
+transfer (the notification endpoint) completes with the modem's next notification.
+
+``pollfds()`` answers only when the test sets ``fds``: then the pump hands its events to the
+test's own thread, which calls ``handle_events()`` as a loop would on those fds.  Each
+completion records the thread it ran on (``done_threads``, ``done_on``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 
 import usb.core
 
@@ -46,10 +51,17 @@ class FakeAsyncIo:
         self.stall_next_in = 0
         self.freed = False
         self.in_flight_when_freed = -1
+        self.posted_note: deque[int] = deque()
+        self.fds: list[tuple[int, int]] | None = None
+        self.done_threads: set[str] = set()
+        self.done_on: Counter[tuple[str, str]] = Counter()     # (thread, kind) of each completion
 
-    def new_transfer(self, endpoint: int, size: int) -> int:
+    def pollfds(self) -> list[tuple[int, int]] | None:
+        return self.fds
+
+    def new_transfer(self, endpoint: int, size: int, *, interrupt: bool = False) -> int:
         tid = len(self.kind)
-        self.kind[tid] = "in" if endpoint & 0x80 else "out"
+        self.kind[tid] = "note" if interrupt else "in" if endpoint & 0x80 else "out"
         self.size[tid] = size
         return tid
 
@@ -61,7 +73,7 @@ class FakeAsyncIo:
         if self.modem.unplugged.is_set():
             return LIBUSB_ERROR_NO_DEVICE
         with self.lock:
-            self.posted_in.append(tid)
+            (self.posted_note if self.kind[tid] == "note" else self.posted_in).append(tid)
             self._count()
         return 0
 
@@ -78,14 +90,14 @@ class FakeAsyncIo:
             self.cancelled.add(tid)
 
     def free_all(self) -> None:
-        self.in_flight_when_freed = len(self.posted_in) + len(self.posted_out)
+        self.in_flight_when_freed = len(self.posted_in) + len(self.posted_out) + len(self.posted_note)
         self.freed = True
 
     def handle_events(self, seconds: float) -> int:
         done: list[tuple[int, int, bytes | int]] = []
         gone = self.modem.unplugged.is_set()
         with self.lock:
-            for q, empty in ((self.posted_in, b""), (self.posted_out, 0)):
+            for q, empty in ((self.posted_in, b""), (self.posted_out, 0), (self.posted_note, b"")):
                 keep = deque()
                 for item in q:
                     tid = item if isinstance(item, int) else item[0]
@@ -96,6 +108,13 @@ class FakeAsyncIo:
                 q.clear()
                 q.extend(keep)
             self.cancelled.clear()
+            if self.posted_note and not gone:
+                try:
+                    note = self.modem.notify_in.get_nowait()
+                except queue.Empty:
+                    note = None
+                if note:
+                    done.append((self.posted_note.popleft(), TRANSFER_COMPLETED, note))
             if self.posted_out and not self.hold_out:
                 tid, data = self.posted_out[0]
                 try:
@@ -123,6 +142,9 @@ class FakeAsyncIo:
                     done.append((tid, TRANSFER_COMPLETED, block[:self.size[tid]]))
         elif not done:
             time.sleep(min(seconds, 0.005))
+        if done:
+            self.done_threads.add(threading.current_thread().name)
         for d in done:
+            self.done_on[threading.current_thread().name, self.kind[d[0]]] += 1
             self.on_done(*d)
         return 0

@@ -174,3 +174,108 @@ def test_a_wake_while_the_owner_drains_does_not_silence_later_ones(monkeypatch: 
     modem.send_block(build_ntb_device([_frame(1)], seq=1))
     assert select.select([pump.wake_fd], [], [], 5)[0], "the next block did not wake the owner"
     pump.stop()
+
+
+# -- libusb's events handled on the owner's thread (take_events / handle_events) --------------------
+
+def _inline(modem: FakeNcmModem, **kw: object) -> tuple[UsbPump, FakeAsyncIo, int]:
+    """A pump whose events the test's own thread handles, as the bridge's loop does; the fd the
+    fake "libusb" offers is a pipe kept readable (the loop would then call handle_events)."""
+    pump, io = _pump(modem, **kw)  # type: ignore[arg-type]
+    r, w = os.pipe()
+    os.write(w, b"!")
+    io.fds = [(r, 0x001)]
+    assert pump.take_events() == [(r, 0x001)]
+    assert not [t for t in pump._threads if t.name == "ncm-usb-events"], "the events thread stayed"
+    io.done_threads.clear()                 # what completed before the handover ran on that thread
+    pump.drain_wake()                       # and may have woken the owner
+    return pump, io, w
+
+
+def _spin(pump: UsbPump, cond, timeout: float = 10.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        pump.handle_events()
+
+
+def test_inline_events_keep_order_with_many_in_flight_and_never_use_the_wake_pipe() -> None:
+    modem = FakeNcmModem(write_delay=0.001, arp_host_on_connect=False)
+    pump, io, _w = _inline(modem, transfers=2, out_transfers=8, max_queued_tx=32)
+    blocks = [build_ntb_device([_frame(i)], seq=i) for i in range(100)]
+    for i in range(0, 100, 20):
+        _spin(pump, pump.writable)
+        pump.send(blocks[i:i + 20])
+    _spin(pump, lambda: len(modem.rx_blocks) >= 100)
+    assert modem.rx_blocks == blocks                    # every NTB, once, in send() order
+    assert io.max_in_flight["out"] == 8 and io.max_in_flight["in"] == 2
+    assert io.done_threads == {"MainThread"}            # every completion on the owner's thread
+    modem.send_block(build_ntb_device([_frame(7)], seq=7))
+    _spin(pump, lambda: pump.rx_transfers == 1)
+    assert select.select([pump.wake_fd], [], [], 0)[0] == [], "a completion on the owner's thread wrote the pipe"
+    assert pump.running()                               # reads are posted: the device must stay open
+    pump.stop()
+    assert pump.stats()["usb_events_inline"] == 1 and pump.tx_dropped == 0
+    assert io.freed and io.in_flight_when_freed == 0 and not pump.running()
+
+
+def test_inline_stop_lets_what_is_in_flight_and_queued_go_out() -> None:
+    """The owner's loop has ended, so nobody handles events but stop() itself: an implementation
+    that cancelled at once (or waited on the events thread that is gone) loses these blocks."""
+    modem = FakeNcmModem(write_delay=0.001)
+    pump, io, _w = _inline(modem, transfers=2, out_transfers=4)
+    blocks = [build_ntb_device([_frame(i)], seq=i) for i in range(10)]
+    pump.send(blocks)                                   # 4 in flight, 6 queued; no events handled
+    assert len(io.posted_out) == 4
+    pump.stop(timeout=5)
+    assert [b for b in modem.rx_blocks if b in blocks] == blocks
+    assert pump.tx_dropped == 0 and pump.tx_transfers == 10
+    assert io.freed and io.in_flight_when_freed == 0 and not pump.running()
+
+
+def test_inline_stop_cancels_what_the_device_never_takes_and_counts_it() -> None:
+    modem = FakeNcmModem()
+    pump, io, _w = _inline(modem, transfers=2, out_transfers=2)
+    io.hold_out = True
+    pump.send([build_ntb_device([_frame(i)], seq=i) for i in range(5)])
+    t0 = time.monotonic()
+    pump.stop(timeout=0.3)
+    assert time.monotonic() - t0 < 5
+    assert pump.tx_dropped == 5 and pump.tx_transfers == 0      # 2 cancelled in flight + 3 queued
+    assert io.freed and io.in_flight_when_freed == 0 and not pump.running()
+
+
+def test_notifications_come_through_an_interrupt_transfer_both_ways() -> None:
+    modem = FakeNcmModem(arp_host_on_connect=False)
+    pump, io = _pump(modem)
+    assert not [t for t in pump._threads if t.name == "ncm-notify"]   # no thread of its own
+    modem.notify(b"\xa1\x00\x01\x00\x00\x00\x00\x00")
+    assert select.select([pump.wake_fd], [], [], 5)[0]
+    pump.drain_wake()
+    _wait(lambda: b"\xa1\x00\x01\x00" in b"".join(pump._notes))   # after the connect-time ones
+    r, w = os.pipe()
+    io.fds = [(r, 0x001)]
+    assert pump.take_events() is not None
+    pump.take_notifications()
+    modem.notify(b"\xa1\x00\x00\x00\x00\x00\x00\x00")
+    _spin(pump, lambda: b"".join(pump._notes).endswith(b"\xa1\x00\x00\x00\x00\x00\x00\x00"))
+    pump.stop()
+    assert io.in_flight_when_freed == 0                 # the interrupt transfer was cancelled too
+
+
+def test_unplug_with_inline_events_ends_with_usb_disconnected() -> None:
+    modem = FakeNcmModem()
+    pump, io, _w = _inline(modem)
+    modem.unplug()
+    _spin(pump, lambda: pump.error is not None)
+    assert pump.error is not None and pump.error[0] is NcmDownCause.USB_DISCONNECTED, pump.error
+    pump.stop()
+    assert not pump.running() and io.freed
+
+
+def test_the_threads_pump_keeps_its_events_to_itself() -> None:
+    modem = FakeNcmModem()
+    pump, io = _pump(modem)
+    assert pump.take_events() is None                   # the fake offers no fds: thread stays
+    assert [t for t in pump._threads if t.name == "ncm-usb-events"]
+    pump.stop()

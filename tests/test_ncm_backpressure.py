@@ -10,6 +10,7 @@ reading its input while the device was behind (the kernel's TUN queue holds the 
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -117,3 +118,42 @@ def test_stopping_with_blocks_queued_counts_them() -> None:
         t.join(10)
     dev.close()
     assert pump.tx_transfers == 0 and pump.tx_dropped == 5
+
+
+def test_a_slow_device_loses_nothing_with_libusb_events_on_the_loop() -> None:
+    """The same flood with the asynchronous pump whose events the bridge's loop handles (the
+    path `up --mode ncm` takes on libusb): backpressure, not drops, and every datagram arrives."""
+    from tests.fake_ncm_async import FakeAsyncIo
+    modem = FakeNcmModem(write_delay=0.003)
+    dev = bound(modem)
+    io = FakeAsyncIo(modem)
+    r, w = os.pipe()
+    os.write(w, b"!")               # "libusb's fd" always ready: the loop handles events every turn
+    io.fds = [(r, 0x001)]
+    pump = UsbPump(dev, max_queued_tx=8, transfers=2, out_transfers=4, io=io)  # type: ignore[arg-type]
+    pump.start()
+    assert dev.params is not None
+    session = NcmLink(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
+                                              gateway=IPv4Address("10.10.1.2")), rx_max=dev.rx_max)
+    session.start(time.monotonic())
+    host, side = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    count = 2000
+    sender = threading.Thread(target=lambda: [host.send(_udp(i, 300)) for i in range(count)], daemon=True)
+    sender.start()
+    deadline = time.monotonic() + 60
+    result = bridge(session, pump, SocketPort(side), stop=threading.Event(),
+                    until=lambda s: len(_udp_seen(modem)) >= count or time.monotonic() > deadline)
+    sender.join(5)
+    pump.stop()
+    stats = {**result.stats, **pump.stats()}
+    for fd in (r, w):
+        os.close(fd)
+    host.close()
+    side.close()
+    dev.close()
+    assert _udp_seen(modem) == set(range(count)), stats
+    # every NTB's completion ran on the loop's thread (the events thread had left before any)
+    assert stats["usb_events_inline"] == 1
+    assert {t for t, kind in io.done_on if kind == "out"} == {"MainThread"}
+    assert stats["usb_tx_dropped"] == 0 and stats["usb_tx_paused"] > 0
+    assert io.max_in_flight["out"] == 4

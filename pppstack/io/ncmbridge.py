@@ -69,7 +69,8 @@ def bridge(session: NcmLink, pump: object, port: PacketPort, *, stop: threading.
     ``tick(session)`` runs every `tick_interval` seconds (the status file); ``tap(sent, ntb, now)``
     sees every NTB both ways (`up --pcap`).
 
-    Nothing is polled: the pump's threads wake the loop through the pump's wake fd, a signal
+    Nothing is polled: libusb's own fds (when the pump hands its events over, `take_events`) or
+    the pump's threads wake the loop through the pump's wake fd, a signal
     (whose handler sets `stop`) through the loop's.  Only `until`, a condition on state other
     threads change (tests), is also looked at every `UNTIL_CHECK` seconds.
     """
@@ -77,6 +78,13 @@ def bridge(session: NcmLink, pump: object, port: PacketPort, *, stop: threading.
         b = _Bridge(loop, session, pump, port, stop, on_event, until, tap)
         loop.add_reader(port.fileno(), b.read_port)
         loop.add_reader(pump.wake_fd, b.pump_woke)  # type: ignore[attr-defined]
+        # libusb's events on this loop's thread when the pump allows it (no events thread)
+        take = getattr(pump, "take_events", None)
+        for fd, events in (take() if take is not None else None) or ():
+            if events & POLLIN:
+                loop.add_reader(fd, b.usb_ready)
+            if events & POLLOUT:
+                loop.add_writer(fd, b.usb_ready)
         for w in watchers:
             loop.add_reader(w.fileno(), functools.partial(b.watcher_readable, w))
         loop.add_machine(session.get_timer, session.handle_timer)
@@ -92,6 +100,7 @@ def bridge(session: NcmLink, pump: object, port: PacketPort, *, stop: threading.
 
 
 UNTIL_CHECK = 0.25
+POLLIN, POLLOUT = 0x001, 0x004      # poll.h, as libusb_get_pollfds reports them
 
 
 class _Ticker:
@@ -133,6 +142,9 @@ class _Bridge:
 
     def pump_woke(self, now: float) -> None:
         self.pump.drain_wake()  # type: ignore[attr-defined]
+
+    def usb_ready(self, now: float) -> None:
+        self.pump.handle_events()  # type: ignore[attr-defined]
 
     def watcher_readable(self, w: Watcher, now: float) -> None:
         try:
