@@ -13,11 +13,12 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["hdlc.c", "hdlc_x86.c"]
+SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c"]
+HEADERS = ["hdlc.h", "offload.h"]  # offload.h: TUN offloads (TSO split, GRO coalesce)
 
 
 def _cdef() -> str:
-    text = (HERE / "hdlc.h").read_text()
+    text = "\n".join((HERE / h).read_text() for h in HEADERS)
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 
 
@@ -25,7 +26,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "pppstack._hdlc_c",
-    '#include "hdlc.h"',
+    "".join(f'#include "{h}"\n' for h in HEADERS),
     sources=[str(Path("native") / s) for s in SOURCES],
     include_dirs=["native"],
     extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wextra"],

@@ -6,6 +6,12 @@ installed; otherwise (the NCM guest runs Debian's bare python3) the TUNSETIFF io
 Either way the fd is non-blocking and read/written with os.read/os.write, the cheapest path from
 Python (perf-baselines.md §7: ~1.4 µs per read, ~1.9 µs per write).
 
+Offloads (on unless PPPSTACK_TUN_OFFLOAD=0 or ``offload=False``): the device is opened with
+IFF_VNET_HDR and TUNSETOFFLOAD(CSUM | TSO4 | TSO6), as wireguard-go does, so the kernel hands over
+TCP super-packets of up to 64 KiB and takes them back: one syscall where there were ~44.  The
+read/write methods still deal in MTU-sized IP packets; pppstack.offload cuts and merges.  If the
+kernel (or pytun) refuses any step the device is reopened plain, with one log line saying so.
+
 Addresses, MTU, routes and IPv6 link-local addresses are set with iproute2 (`ip`), the way a user
 would check them.  A non-persistent TUN disappears with its fd, and the kernel then drops its
 addresses and routes too, so `close()` is the whole cleanup; routes are still removed one by one
@@ -24,6 +30,8 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pppstack import offload as _offload
+
 try:  # python-pytun is the preferred opener; it is absent in the NCM guest.
     import pytun as _pytun
 except ImportError:  # pragma: no cover - depends on the host
@@ -40,7 +48,18 @@ TUNSETIFF = 0x400454CA
 TUNSETPERSIST = 0x400454CB
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+TUNSETOFFLOAD = 0x400454D0      # _IOW('T', 208, unsigned int)
+TUNSETVNETHDRSZ = 0x400454D8    # _IOW('T', 216, int)
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 = 0x01, 0x02, 0x04
 READ_SIZE = 65536
+VNET_READ_SIZE = _offload.VNET_HDR_LEN + 65536 + 64   # a 64 KiB super-packet behind its header
+VNET_READ_BUDGET = 256 * 1024   # bytes per read_batch: super-packets fill the link's buffer fast
+
+
+def offload_wanted() -> bool:
+    """PPPSTACK_TUN_OFFLOAD=0 (or no/off/false) turns TUN offloads off; they are on otherwise."""
+    return os.environ.get("PPPSTACK_TUN_OFFLOAD", "1").strip().lower() not in ("0", "no", "off", "false")
 
 
 class TunError(OSError):
@@ -111,15 +130,18 @@ class TunDevice:
         self.addresses: list[tuple[str, str]] = []  # (local/prefix, peer/prefix)
         self.closed = False
         self.write_errors = 0
+        self.offload: _offload.TunOffload | None = None   # set when the fd carries vnet headers
+        self._pending: list[bytes] = []   # segments of a super-packet that read() returned one of
 
     # -- creation -----------------------------------------------------------------------------
     @classmethod
     def create(cls, name: str = "ppp%d", mtu: int | None = 1500, txqueuelen: int | None = 1000,
-               use_pytun: bool | None = None) -> TunDevice:
+               use_pytun: bool | None = None, offload: bool | None = None) -> TunDevice:
         """Open a TUN named ``name`` (``%d`` lets the kernel pick the first free number).
 
         ``use_pytun=None`` uses python-pytun when installed and the raw ioctl otherwise; False
-        forces the ioctl (tests check that path too).  Raises TunPermissionError without
+        forces the ioctl (tests check that path too).  ``offload=None`` follows
+        PPPSTACK_TUN_OFFLOAD (on by default).  Raises TunPermissionError without
         CAP_NET_ADMIN and TunError for the rest, each with a sentence.
         """
         if len(name.encode()) > 15:
@@ -127,12 +149,23 @@ class TunDevice:
         want_pytun = _pytun is not None if use_pytun is None else use_pytun
         if want_pytun and _pytun is None:
             raise TunError(errno.ENOENT, "python-pytun is not installed")
+        want_offload = offload_wanted() if offload is None else offload
+        if want_offload and not _offload.available:
+            log.info("TUN offloads are off: pppstack's C core is not built; packets cross the TUN one by one")
+            want_offload = False
+        extra = IFF_VNET_HDR if want_offload else 0
         try:
             if want_pytun:
-                dev = _pytun.TunTapDevice(name=name, flags=_pytun.IFF_TUN | _pytun.IFF_NO_PI)
+                dev = _pytun.TunTapDevice(name=name, flags=_pytun.IFF_TUN | _pytun.IFF_NO_PI | extra)
                 tun = cls(dev.fileno(), dev.name, keeper=dev)
             else:
-                tun = cls._create_raw(name)
+                tun = cls._create_raw(name, extra)
+            if want_offload:
+                why = tun._enable_offload()
+                if why is not None:
+                    tun.close()
+                    log.info("TUN offloads are off on %s (%s); packets cross the TUN one by one", name, why)
+                    return cls.create(name, mtu, txqueuelen, use_pytun, offload=False)
         except PermissionError as exc:
             raise TunPermissionError(errno.EPERM, "creating a TUN device needs root or CAP_NET_ADMIN") from exc
         except OSError as exc:
@@ -158,16 +191,29 @@ class TunDevice:
         return tun
 
     @classmethod
-    def _create_raw(cls, name: str) -> TunDevice:
+    def _create_raw(cls, name: str, extra_flags: int = 0) -> TunDevice:
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
         try:
-            ifr = struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI)
+            ifr = struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI | extra_flags)
             out = fcntl.ioctl(fd, TUNSETIFF, ifr)
         except BaseException:
             os.close(fd)
             raise
         real = out[:16].split(b"\0", 1)[0].decode()
         return cls(fd, real)
+
+    def _enable_offload(self) -> str | None:
+        """Vnet header size, then checksum and TSO offloads; None when on, else why not."""
+        try:
+            fcntl.ioctl(self._fd, TUNSETVNETHDRSZ, struct.pack("i", _offload.VNET_HDR_LEN))
+        except OSError as exc:
+            return f"TUNSETVNETHDRSZ: {exc.strerror}"
+        try:
+            fcntl.ioctl(self._fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+        except OSError as exc:
+            return f"TUNSETOFFLOAD: {exc.strerror}"
+        self.offload = _offload.TunOffload()
+        return None
 
     @staticmethod
     def _explain(exc: OSError, name: str) -> TunError:
@@ -188,27 +234,46 @@ class TunDevice:
 
     def read(self, n: int = READ_SIZE) -> bytes:
         """One IP packet, or b"" when none is waiting."""
+        if self.offload is not None:
+            if not self._pending:
+                self._pending = self.read_batch(1)[::-1]
+            return self._pending.pop() if self._pending else b""
         try:
             return os.read(self._fd, n)
         except (BlockingIOError, InterruptedError):
             return b""
 
     def read_batch(self, limit: int = 256) -> list[bytes]:
-        """All packets waiting (up to ``limit``): one wakeup, many packets."""
+        """All packets waiting (up to ``limit`` reads): one wakeup, many packets.  With offloads
+        a read may be a super-packet: its segments come back, and reading stops after
+        VNET_READ_BUDGET bytes so one wakeup does not queue megabytes for the port."""
         out: list[bytes] = []
         fd = self._fd
         read = os.read
+        off = self.offload
+        if off is None:
+            try:
+                while len(out) < limit:
+                    out.append(read(fd, READ_SIZE))
+            except (BlockingIOError, InterruptedError):
+                pass
+            return out
+        if self._pending:
+            out, self._pending = self._pending[::-1], []
+        got = 0
         try:
-            while len(out) < limit:
-                out.append(read(fd, READ_SIZE))
+            while len(out) < limit and got < VNET_READ_BUDGET:
+                r = read(fd, VNET_READ_SIZE)
+                out.append(r)
+                got += len(r)
         except (BlockingIOError, InterruptedError):
             pass
-        return out
+        return off.split(out) if out else out
 
     def write(self, packet: bytes) -> bool:
         """Hand one IP packet to the kernel; False (and counted) if it refused it."""
         try:
-            os.write(self._fd, packet)
+            os.write(self._fd, packet if self.offload is None else _offload.ZERO_HDR + packet)
             return True
         except (BlockingIOError, InterruptedError):
             self.write_errors += 1
@@ -220,15 +285,26 @@ class TunDevice:
             return False
 
     def write_many(self, packets: Iterable[bytes]) -> int:
+        """Write IP packets; returns how many the kernel took.  With offloads, runs of in-order
+        TCP segments go as one super-packet each (counted as the packets they carry)."""
         fd = self._fd
         write = os.write
         n = 0
-        for p in packets:
+        if self.offload is None:
+            for p in packets:
+                try:
+                    write(fd, p)
+                    n += 1
+                except OSError:
+                    self.write_errors += 1
+            return n
+        units, segs = self.offload.coalesce(packets if type(packets) is list else list(packets))
+        for u, k in zip(units, segs, strict=True):
             try:
-                write(fd, p)
-                n += 1
+                write(fd, u)
+                n += k
             except OSError:
-                self.write_errors += 1
+                self.write_errors += k
         return n
 
     # -- configuration --------------------------------------------------------------------------
