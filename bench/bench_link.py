@@ -162,8 +162,9 @@ class Link:
 
     ifname, a_ip, b_ip = "pppb0", A_IP, B_IP
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, offload: str = "on") -> None:
         self.backend = backend
+        self.offload = offload   # TUN offloads at both ends (PPPSTACK_TUN_OFFLOAD)
         self.namespaces: list[Netns] = []
         self.procs: list[subprocess.Popen] = []
         self.slave: int | None = None
@@ -190,7 +191,8 @@ class Link:
         self.b = Netns("b", self.namespaces)
         print(f"bench_link: namespaces {self.a.name} {self.b.name} (backend {self.backend})", file=sys.stderr,
               flush=True)
-        env = dict(os.environ, PPPSTACK_HDLC=self.backend, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PPPSTACK_HDLC=self.backend, PYTHONUNBUFFERED="1",
+                   PPPSTACK_TUN_OFFLOAD="1" if self.offload == "on" else "0")
         env.pop("PYTHONPATH", None)
         master, slave = os.openpty()
         tty.setraw(slave)
@@ -451,8 +453,8 @@ def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None)
     ceil_runs: list[dict] = []
     c_ceil_runs: list[dict] = []
     relay_runs: list[dict] = []
-    for backend in args.backends:
-        with Link(backend) as link, contextlib.ExitStack() as stack:
+    for backend, offload in [(b, o) for b in args.backends for o in args.offload]:
+        with Link(backend, offload) as link, contextlib.ExitStack() as stack:
             relay = stack.enter_context(CRelay(link, relay_bin)) if relay_bin else None
             runs: dict[str, list[dict]] = {"a->b": [], "b->a": [], "both": [], "udp64": [], "udp1500": []}
             mine_relay: list[dict] = []
@@ -496,7 +498,8 @@ def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None)
             summary["c_relay_same_run"] = relay_summary(mine_relay)
             summary["vs_c_relay"] = vs_relay(summary, summary["c_relay_same_run"])
         summary["runs"] = {**runs, "c_relay": mine_relay} if args.verbose else None
-        result["backends"][backend] = summary
+        summary["tun_offload"] = offload
+        result["backends"][backend if offload == "on" else f"{backend}_offload_off"] = summary
     result["pty_ceiling_mbit_s"] = {k: median([r[k] for r in ceil_runs]) for k in ceil_runs[0]}
     if relay_bin:
         result["pty_ceiling_c_mbit_s"] = {k: median([r[k] for r in c_ceil_runs]) for k in c_ceil_runs[0]}
@@ -515,6 +518,9 @@ def main() -> int:
     p.add_argument("--pty-duration", type=float, default=1.5, help="seconds per pty ceiling run (default 1.5)")
     p.add_argument("--reps", type=int, default=3, help="repetitions; medians are reported (default 3)")
     p.add_argument("--backends", nargs="+", default=["c", "python"], choices=("c", "python"))
+    p.add_argument("--offload", nargs="+", default=["on"], choices=("on", "off"),
+                   help="TUN offloads (TSO/GRO) at both ends; `--offload on off` runs each backend both ways, "
+                        "the off runs as BACKEND_offload_off (default: on)")
     p.add_argument("--no-c-baselines", action="store_true",
                    help="skip the C relay and the C pty ceiling (they need a C compiler and the clone's native/)")
     p.add_argument("--verbose", action="store_true", help="include every run in the JSON")
