@@ -248,6 +248,8 @@ static int parse_seg(const uint8_t *p, size_t len, tcpseg *t)
     if ((p[0] >> 4) == 4) {
         if (p[0] != 0x45 || p[9] != 6 || rd16(p + 2) != len || (rd16(p + 6) & 0x3fff) != 0)
             return 0;
+        if (fold(sum_add(0, p, 20)) != 0xffff)
+            return 0;   /* a bad header checksum: merging would mend what the kernel must drop */
         t->v6 = 0;
         t->l4 = 20;
     } else if ((p[0] >> 4) == 6) {

@@ -280,7 +280,7 @@ def test_coalesced_flow_resegments_to_the_originals(v6) -> None:
 
 
 @pytest.mark.parametrize("breaker", ["syn", "fin", "rst", "urg", "gap", "port", "ttl", "options", "bigger",
-                                     "badsum", "id", "ack", "window"])
+                                     "badsum", "badipsum", "id", "ack", "window"])
 def test_what_must_not_merge_is_left_alone(breaker) -> None:
     pkts = flow(False, 4, last_psh=False)
     p = IP(pkts[2])
@@ -307,6 +307,8 @@ def test_what_must_not_merge_is_left_alone(breaker) -> None:
     b = bytearray(raw(p))
     if breaker == "badsum":
         b[-1] ^= 1
+    elif breaker == "badipsum":
+        b[10] ^= 1
     pkts[2] = bytes(b)
     t = offload.TunOffload()
     units, segs = t.coalesce(pkts)
