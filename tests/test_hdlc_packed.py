@@ -245,3 +245,20 @@ def test_mru_raised_after_the_first_read(both) -> None:  # noqa: ANN001
         assert d.feed_packed(encode_naive(big, 0, 16, leading_flag=False)[:30000]).tobytes_list() == []
         got = d.feed_packed(encode_naive(big, 0, 16, leading_flag=False)[30000:])
         assert got.tobytes_list() == [big] and bytes(got[0]) == big
+
+
+def test_feed_and_feed_packed_mixed_on_one_decoder(both) -> None:  # noqa: ANN001
+    """The decoder's state (a run cut by a read, held text, the escape) is the same whichever
+    call consumed the last read: alternating the two gives what feed alone gives."""
+    stream, _ = _mixed_stream(random.Random(3), 0, mru=400)
+    for hx in both:
+        ref = hx.Decoder(0, 16, 400)
+        d = hx.Decoder(0, 16, 400)
+        want, got = [], []
+        for k, pos in enumerate(range(0, len(stream), 37)):
+            piece = stream[pos:pos + 37]
+            want += ref.feed(piece)
+            got += d.feed(piece) if k % 2 else d.feed_packed(piece).tobytes_list()
+        assert got == want, hx.__name__
+        assert d.take_garbage() == ref.take_garbage()
+        assert counters_dict(d.counters) == counters_dict(ref.counters)
