@@ -4,6 +4,11 @@ Two backends implement the same API bit for bit: a C core built through cffi (``
 a pure-Python one (``_python``, the executable spec).  ``PPPSTACK_HDLC`` picks one at import:
 ``auto`` (default: C when built, else Python, with one warning), ``c`` (ImportError if the
 extension is missing) or ``python``.  ``BACKEND`` tells which one loaded.
+
+Decoding a read: ``Decoder.feed`` returns a bytes object per good frame; ``Decoder.feed_packed``
+returns a `FrameBatch` (one buffer, the frames back to back, read-only memoryviews on demand),
+twice as fast for 1.5 KB frames because it builds no object per frame.  Both keep garbage for
+``take_garbage()`` and count alike.
 """
 
 from __future__ import annotations
