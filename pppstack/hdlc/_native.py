@@ -159,6 +159,7 @@ class Decoder:
         self._alloc(1 << 16)
         self._garbage = bytearray()
         self._counts = ffi.new("size_t[2]")  # feed_packed: frames, garbage bytes
+        self._ngarbage = self._counts + 1  # (a cdata pointer made once, not per call)
         self._gcap = -1  # feed_packed's scratch is sized on first use
 
     def _alloc(self, cap: int) -> None:
@@ -242,7 +243,7 @@ class Decoder:
             self._pack_grow(cap)
         out = _new_raw("char[]", cap)  # the batch's own: it outlives later calls
         counts = self._counts
-        if _decode_packed(self._d, data, n, out, self._ends, self._ends_cap, counts, self._gbuf, counts + 1) != n:
+        if _decode_packed(self._d, data, n, out, self._ends, self._ends_cap, counts, self._gbuf, self._ngarbage) != n:
             raise RuntimeError("the C decoder stopped short of the end of a read")  # hdlc.h: cannot happen
         if counts[1]:
             self._garbage += ffi.buffer(self._gbuf, counts[1])
