@@ -147,9 +147,20 @@ static int split_one(const uint8_t *r, size_t rlen, uint8_t *out, size_t room, s
         if (l4 < 20 || pkt[9] != 6 || (rd16(pkt + 6) & 0x3fff) != 0)  /* TCP, not a fragment */
             return SPLIT_BAD;
     } else {
-        if (gso != GSO_TCPV6 || plen < 40 || pkt[6] != 6)  /* no extension headers */
+        if (gso != GSO_TCPV6 || plen < 40)
             return SPLIT_BAD;
+        /* hop-by-hop and destination options may sit before TCP; a routing header would change
+         * the pseudo-header's destination and a fragment header has no place here: refused */
+        uint8_t next = pkt[6];
         l4 = 40;
+        while (next == 0 || next == 60) {
+            if (plen < l4 + 8)
+                return SPLIT_BAD;
+            next = pkt[l4];
+            l4 += ((size_t)pkt[l4 + 1] + 1) * 8;
+        }
+        if (next != 6)
+            return SPLIT_BAD;
     }
     if ((flags & F_NEEDS_CSUM) && (cs_start != l4 || cs_off != 16))
         return SPLIT_BAD;

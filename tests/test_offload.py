@@ -121,6 +121,27 @@ def test_tso_segments_are_what_the_kernel_would_send(v6, gso_size, n, flags) -> 
     assert (c.gso_packets, c.segments, c.bad_header) == (1, want, 0)
 
 
+def test_ipv6_options_headers_are_kept_in_every_segment() -> None:
+    opts = scapy.IPv6ExtHdrHopByHop() / scapy.IPv6ExtHdrDestOpt(options=[scapy.PadN(optdata=b"\0" * 12)])
+    ip = IPv6(src="fd00::1", dst="fd00::2") / opts
+    pkt = raw(ip / TCP(sport=1, dport=2, seq=7, flags="PA") / Raw(PAYLOAD[:4000]))
+    l4 = len(raw(ip))
+    read = vnet(NEEDS_CSUM, GSO_TCPV6, l4 + 20, 1000, l4, 16) + partial(pkt, l4, 16)
+    t = offload.TunOffload()
+    segs = t.split([read])
+    assert len(segs) == 4 and t.counters.bad_header == 0
+    for i, seg in enumerate(segs):
+        checksums_right(seg)
+        p = IPv6(seg)
+        assert scapy.IPv6ExtHdrDestOpt in p and p.plen == len(seg) - 40 and p[TCP].seq == 7 + 1000 * i
+    # a routing header changes the pseudo-header's destination: refused, not guessed
+    rt = IPv6(src="fd00::1", dst="fd00::2") / scapy.IPv6ExtHdrRouting(addresses=["fd00::3"])
+    pkt = raw(rt / TCP(sport=1, dport=2, flags="A") / Raw(PAYLOAD[:3000]))
+    l4 = len(raw(rt))
+    assert t.split([vnet(NEEDS_CSUM, GSO_TCPV6, l4 + 20, 1000, l4, 16) + pkt]) == []
+    assert t.counters.bad_header == 1
+
+
 @pytest.mark.parametrize("v6", [False, True])
 @pytest.mark.parametrize("kind", ["udp", "tcp"])
 def test_partial_checksum_is_completed(v6, kind) -> None:
