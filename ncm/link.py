@@ -97,9 +97,7 @@ class NcmLink:
 
     # -- inputs ----------------------------------------------------------------------------
     def receive_ntb(self, block: bytes | bytearray | memoryview, now: float) -> None:
-        rx = self.l2.receive_frame
-        for frame in self.decoder.decode(block):
-            rx(frame, now)
+        self.l2.receive_frames(self.decoder.decode(block), now)
         if self.decoder.last_faults:
             bad = self.decoder.counters["bad_blocks"]
             if bad <= 10 or bad % 1000 == 0:    # the first few, then a reminder now and then

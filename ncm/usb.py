@@ -449,7 +449,9 @@ class TransferFailed(usb.core.USBError):
             self.backend_error_code = LIBUSB_ERROR_NO_DEVICE
 
 
-DEFAULT_TRANSFERS = 4     # bulk IN reads posted: enough to keep dummy_hcd's frames and a modem's bus busy
+# bulk IN reads posted.  With the events on the owner's loop, one turn that writes a few blocks'
+# packets to the TUN takes milliseconds in a slow guest: 8 x 16 KiB keep the device sending meanwhile.
+DEFAULT_TRANSFERS = 8
 # NTBs in flight on bulk OUT.  More than IN: with libusb's events handled in the owner's loop, the
 # bus is fed only between the loop's callbacks, and one TUN batch (256 packets, ~25 NTBs) takes
 # milliseconds of Python; 16 x 16 KiB queued in the kernel outlast it.

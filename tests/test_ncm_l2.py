@@ -210,3 +210,64 @@ def test_config_rejects_multicast_mac_and_garbage_is_counted() -> None:
     s.receive_frame(raw(Ether(src=GW_S, dst=ME_S, type=0x86DD) / Raw(b"\x60" + bytes(30))), 0.0)
     c = s.counters
     assert c["tx_empty"] + c["tx_not_ip"] == 4 and c["rx_bad_arp"] == 1 and c["rx_bad_ip"] == 1
+
+
+def _mixed_frames(seed: int) -> list[bytes]:
+    """Frames a busy link brings: IPv4 to us (most), with broken lengths, to another MAC, as
+    broadcast, ARP, IPv6, other ethertypes and runts, built by scapy."""
+    import random
+    rnd = random.Random(seed)
+    out: list[bytes] = []
+    for i in range(300):
+        k = rnd.random()
+        udp = IP(src="100.92.236.161", dst="100.92.236.163") / UDP(sport=9, dport=1000 + i) / Raw(bytes(rnd.randrange(0, 1400)))
+        if k < 0.6:
+            f = raw(Ether(src=GW_S, dst=ME_S) / udp) + bytes(rnd.choice([0, 0, 4]))      # with trailer now and then
+        elif k < 0.65:
+            f = bytearray(raw(Ether(src=GW_S, dst=ME_S) / udp))
+            f[16:18] = rnd.choice([b"\x00\x10", b"\xff\xff", b"\x00\x14"])             # bad IPv4 total length
+            f = bytes(f)
+        elif k < 0.7:
+            f = raw(Ether(src=GW_S, dst="02:11:22:33:44:55") / udp)                     # not for us
+        elif k < 0.75:
+            f = raw(Ether(src=GW_S, dst="ff:ff:ff:ff:ff:ff") / udp)
+        elif k < 0.8:
+            f = raw(Ether(src=GW_S, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=GW_S, psrc="100.92.236.161",
+                                                                   pdst="100.92.236.163"))
+        elif k < 0.85:
+            f = raw(Ether(src=GW_S, dst=ME_S) / IPv6(src="fe80::1", dst="2001:db8::1") / UDP() / Raw(b"x" * 20))
+        elif k < 0.9:
+            f = raw(Ether(src=GW_S, dst=ME_S, type=0x88CC) / Raw(bytes(50)))
+        elif k < 0.95:
+            f = raw(Ether(src=GW_S, dst=ME_S) / udp)[:rnd.randrange(0, 34)]            # runts
+        else:
+            f = bytes(ME) + bytes(GW) + b"\x08\x00" + bytes([0x65]) + bytes(40)         # version 6 in an IPv4 frame
+        out.append(f)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("learn", [True, False])
+def test_receive_frames_is_receive_frame_for_each(seed: int, learn: bool) -> None:
+    """The batched fast path for IPv4 to us must do exactly what one receive_frame call per
+    frame does: the same packets in order, counters, answers, events and learned peer MAC."""
+    frames = _mixed_frames(seed)
+    one, many = shim(learn_peer_mac=learn), shim(learn_peer_mac=learn)
+    for a in (one, many):
+        a.start(0.0)
+    for i in range(0, len(frames), 37):
+        batch = frames[i:i + 37]
+        for f in batch:
+            one.receive_frame(f, 1.0)
+        many.receive_frames(batch, 1.0)
+    assert many.take_packets() == one.take_packets()
+    assert many.counters == one.counters and many.take_frames() == one.take_frames()
+    assert many._peer_mac == one._peer_mac
+    assert [many.next_event() for _ in range(5)] == [one.next_event() for _ in range(5)]
+
+
+def test_receive_frames_learns_the_peer_mac_from_the_first_ipv4_frame() -> None:
+    s = shim()
+    f = raw(Ether(src=GW_S, dst=ME_S) / IP(src="100.92.236.161", dst="100.92.236.163") / UDP())
+    s.receive_frames([f, f], 0.0)
+    assert s._peer_mac == GW and len(s.take_packets()) == 2
