@@ -531,16 +531,18 @@ class LibusbAsync:
         tr.callback = self._callback
         tid = len(self._transfers)
         self._transfers.append(t)
-        self._buffers.append((ctypes.c_ubyte * size)() if endpoint & 0x80 else None)
+        if endpoint & 0x80:         # a read's buffer is its own for good: set once, not per submit
+            buf = (ctypes.c_ubyte * size)()
+            tr.buffer = ctypes.cast(buf, ctypes.POINTER(ctypes.c_ubyte))
+            tr.length = size
+            self._buffers.append(buf)
+        else:
+            self._buffers.append(None)
         self._ids[ctypes.addressof(tr)] = tid
         return tid
 
     def submit_in(self, tid: int) -> int:
-        t, buf = self._transfers[tid], self._buffers[tid]
-        assert isinstance(buf, ctypes.Array)
-        t.contents.buffer = ctypes.cast(buf, ctypes.POINTER(ctypes.c_ubyte))
-        t.contents.length = len(buf)
-        return int(self.lib.libusb_submit_transfer(t))
+        return int(self.lib.libusb_submit_transfer(self._transfers[tid]))
 
     def submit_out(self, tid: int, data: bytes) -> int:
         t = self._transfers[tid]
@@ -821,12 +823,12 @@ class UsbPump:
         """One read's bytes: an NTB, or the start of one whose read ended on a packet boundary
         before the length its NTH announces (joined with the next read, as the reader does)."""
         data = self._held + chunk if self._held else chunk
-        size = self.device.rx_max or 16384
-        need = ntb_missing(data)
-        if len(chunk) % self.device.function.in_max_packet == 0 and need and len(data) + need <= size:
-            self.rx_partial += 1
-            self._held = data
-            return
+        if len(chunk) % self.device.function.in_max_packet == 0:   # only then can more be due
+            need = ntb_missing(data)
+            if need and len(data) + need <= (self.device.rx_max or 16384):
+                self.rx_partial += 1
+                self._held = data
+                return
         self._held = b""
         self.rx_transfers += 1
         self._blocks.append(data)

@@ -220,7 +220,8 @@ def _mixed_frames(seed: int) -> list[bytes]:
     out: list[bytes] = []
     for i in range(300):
         k = rnd.random()
-        udp = IP(src="100.92.236.161", dst="100.92.236.163") / UDP(sport=9, dport=1000 + i) / Raw(bytes(rnd.randrange(0, 1400)))
+        udp = (IP(src="100.92.236.161", dst="100.92.236.163") / UDP(sport=9, dport=1000 + i)
+               / Raw(bytes(rnd.randrange(0, 1400))))
         if k < 0.6:
             f = raw(Ether(src=GW_S, dst=ME_S) / udp) + bytes(rnd.choice([0, 0, 4]))      # with trailer now and then
         elif k < 0.65:
