@@ -215,7 +215,15 @@ class Link:
         self._wait_up(self.up, "client")
         self._wait_up(self.serve, "server")
         self.workers = [self.up, self.serve]
+        self.set_qdisc()
         self.start_sinks()
+
+    qdisc: str | None = None   # --qdisc: the root queueing discipline of both ends' TUNs
+
+    def set_qdisc(self) -> None:
+        if self.qdisc:
+            for ns in (self.a, self.b):
+                sh("tc", "-n", ns.name, "qdisc", "replace", "dev", self.ifname, "root", *self.qdisc.split())
 
     def start_sinks(self) -> None:
         self.sinks = []
@@ -342,6 +350,7 @@ class CRelay(Link):
         for ns, mine, peer in ((self.a, self.a_ip, self.b_ip), (self.b, self.b_ip, self.a_ip)):
             sh("ip", "-n", ns.name, "addr", "add", mine, "peer", peer, "dev", self.ifname)
             sh("ip", "-n", ns.name, "link", "set", self.ifname, "up")
+        self.set_qdisc()
         self.start_sinks()
 
 
@@ -501,7 +510,8 @@ def vs_relay(s: dict, relay: dict) -> dict:
 
 
 def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None) -> dict:
-    result: dict = {"duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count(), "backends": {}}
+    result: dict = {"duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count(), "qdisc": args.qdisc,
+                    "backends": {}}
     ceil_runs: list[dict] = []
     c_ceil_runs: list[dict] = []
     relay_runs: list[dict] = []
@@ -588,8 +598,11 @@ def main() -> int:
     p.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES,
                    help="what to measure (default all); the C relay's one-way TCP is measured whatever is "
                         "chosen, its 64-byte UDP with udp64 and its both-ways TCP with both")
+    p.add_argument("--qdisc", help="replace the root qdisc of every TUN (pppstack's and the relay's) with this "
+                                   "one, e.g. 'pfifo limit 64' (default: leave the system's default)")
     p.add_argument("--verbose", action="store_true", help="include every run in the JSON")
     args = p.parse_args()
+    Link.qdisc = args.qdisc
     if os.geteuid() != 0:
         raise benchenv.BenchError("needs root (network namespaces and TUN devices): run it with sudo.",
                                   benchenv.NOT_ROOT)

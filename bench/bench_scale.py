@@ -39,7 +39,7 @@ import sys
 import time
 
 import benchenv  # bench/ is sys.path[0]: the installed pppstack, never the clone's tree
-from bench_link import PY, TCP_SEND, Link
+from bench_link import CLK, PY, TCP_SEND, Link
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -56,19 +56,30 @@ def memory_kib(pid: int) -> dict[str, int]:
     return {"rss": out["Rss"], "pss": out["Pss"], "private": out["Private_Clean"] + out["Private_Dirty"]}
 
 
-def switches(pid: int) -> int:
-    """Voluntary context switches: about one per wakeup of the driver's loop."""
+def proc_counters(pid: int) -> tuple[float, float, int, int]:
+    """(user s, system s, voluntary, involuntary context switches) of one process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    vol = invol = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("voluntary_ctxt_switches:"):
-                return int(line.split()[1])
-    return 0
+                vol = int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                invol = int(line.split()[1])
+    return int(fields[11]) / CLK, int(fields[12]) / CLK, vol, invol
 
 
-def rx_bytes(link: Link) -> tuple[float, int]:
-    """(when, bytes the far end's driver wrote into its TUN): each link timed on its own."""
-    n = link.b.tun_stat(link.ifname, "rx_bytes")
-    return time.monotonic(), n
+def tun_counters(pid: int, ifname: str) -> tuple[int, int]:
+    """(rx bytes, rx packets) of ``ifname`` as seen from process ``pid``'s network namespace:
+    /proc/PID/net/dev is that namespace's table, read without starting `ip netns exec`."""
+    with open(f"/proc/{pid}/net/dev") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name.strip() == ifname:
+                v = rest.split()
+                return int(v[0]), int(v[1])
+    raise benchenv.BenchError(f"{ifname} is gone from the namespace of process {pid}")
 
 
 def check_alive(links: list[Link]) -> None:
@@ -79,30 +90,63 @@ def check_alive(links: list[Link]) -> None:
                                           "during the run")
 
 
+def snapshot(links: list[Link], busy: list[Link]) -> dict:
+    """Every counter a measurement needs, read at one instant (a few ms: /proc files, no child
+    processes), so bytes and CPU cover the same window.  Data is what each busy link's server wrote
+    into b's TUN; ACKs are the packets the client wrote into a's TUN."""
+    procs = [proc_counters(p.pid) for link in links for p in link.workers]
+    with open("/proc/stat") as f:   # the whole machine: user nice system idle iowait irq softirq steal
+        ticks = [int(v) for v in f.readline().split()[1:9]]
+    return {"t": time.monotonic(), "idle_ticks": ticks[3] + ticks[4], "all_ticks": sum(ticks),
+            "data": [tun_counters(link.serve.pid, link.ifname) for link in busy],
+            "acks": [tun_counters(link.up.pid, link.ifname)[1] for link in busy],
+            "user": sum(p[0] for p in procs), "sys": sum(p[1] for p in procs),
+            "vol": sum(p[2] for p in procs), "invol": sum(p[3] for p in procs)}
+
+
 def streams(links: list[Link], busy: list[Link], duration: float) -> dict:
-    """A TCP stream a->b on every link in busy at once; Mbit/s per busy link, CPU-s/GB over all links."""
+    """A TCP stream a->b on every link in busy at once; Mbit/s per busy link, CPU-s/GB over all
+    links (idle ones included), and what the CPU went to: user and system time, context switches
+    and packets (data a->b, ACKs b->a) per GB delivered."""
     procs = [(link, link.spawn(link.a.cmd(*PY, "-c", TCP_SEND, link.b_ip, str(duration + 1.5)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)) for link in busy]
     try:
         time.sleep(0.5)   # past TCP slow start
-        before = [rx_bytes(link) for link in busy]
-        cpu0 = sum(link.cpu() for link in links)
-        sw0 = sum(switches(p.pid) for link in links for p in link.workers)
+        s0 = snapshot(links, busy)
         time.sleep(duration)
-        cpu1 = sum(link.cpu() for link in links)
-        sw1 = sum(switches(p.pid) for link in links for p in link.workers)
-        after = [rx_bytes(link) for link in busy]
+        s1 = snapshot(links, busy)
     finally:
         for link, p in procs:
             p.kill()
             p.wait()
             link.procs.remove(p)
     check_alive(links)
-    mbit = [(n1 - n0) * 8 / (t1 - t0) / 1e6 for (t0, n0), (t1, n1) in zip(before, after, strict=True)]
-    total_bytes = sum(n1 - n0 for (_, n0), (_, n1) in zip(before, after, strict=True))
+    elapsed = s1["t"] - s0["t"]
+    got = [(b1 - b0, p1 - p0) for (b0, p0), (b1, p1) in zip(s0["data"], s1["data"], strict=True)]
+    mbit = [n * 8 / elapsed / 1e6 for n, _ in got]
+    gb = sum(n for n, _ in got) / 1e9
+
+    def per_gb(key: str, digits: int = 2) -> float | None:
+        return round((s1[key] - s0[key]) / gb, digits) if gb else None
+
     return {"mbit_s": [round(m, 1) for m in mbit], "aggregate_mbit_s": round(sum(mbit), 1),
-            "cpu_s_per_gb": round((cpu1 - cpu0) / (total_bytes / 1e9), 2) if total_bytes else None,
-            "bytes_per_wakeup": round(total_bytes / (sw1 - sw0)) if sw1 > sw0 else None}
+            "cpu_s_per_gb": round((s1["user"] + s1["sys"] - s0["user"] - s0["sys"]) / gb, 2) if gb else None,
+            "user_s_per_gb": per_gb("user"), "sys_s_per_gb": per_gb("sys"),
+            "voluntary_switches_per_gb": per_gb("vol", 0), "involuntary_switches_per_gb": per_gb("invol", 0),
+            "data_packets_per_gb": round(sum(p for _, p in got) / gb) if gb else None,
+            "ack_packets_per_gb": round(sum(a1 - a0 for a0, a1 in zip(s0["acks"], s1["acks"], strict=True)) / gb)
+            if gb else None,
+            "bytes_per_wakeup": round(gb * 1e9 / (s1["vol"] - s0["vol"])) if s1["vol"] > s0["vol"] else None,
+            # user CPU per wakeup of a pppstack process: the same Python per turn costs more on a busier machine
+            "user_us_per_wakeup": round((s1["user"] - s0["user"]) / (s1["vol"] - s0["vol"]) * 1e6, 1)
+            if s1["vol"] > s0["vol"] else None,
+            # how busy both CPUs were (everything on the machine): 1.0 is saturated
+            "machine_busy": round(1 - (s1["idle_ticks"] - s0["idle_ticks"])
+                                  / max(1, s1["all_ticks"] - s0["all_ticks"]), 3)}
+
+
+BREAKDOWN = ("user_s_per_gb", "sys_s_per_gb", "voluntary_switches_per_gb", "involuntary_switches_per_gb",
+             "data_packets_per_gb", "ack_packets_per_gb", "user_us_per_wakeup", "machine_busy")
 
 
 def median(values: list[float]) -> float | None:
@@ -160,6 +204,9 @@ def run(args: argparse.Namespace) -> dict:
         # Rss counts the interpreter's shared pages in every process; Private is what one more link adds
         "idle_private_mb": {"up_median": mb(statistics.median(m["private"] for m in up_mem)),
                             "up_pss_median": mb(statistics.median(m["pss"] for m in up_mem))},
+        # where the CPU per GB goes, one link against all: user/system time, switches and packets per GB
+        "per_gb": {name: {k: median([r[k] for r in runs]) for k in BREAKDOWN}
+                   for name, runs in (("single_link", single), ("all_links", every))},
         "bytes_per_wakeup": {"single_link": median([r["bytes_per_wakeup"] for r in single]),
                              "all_links": median([r["bytes_per_wakeup"] for r in every])},
         "runs": {"single": single, "all": every} if args.verbose else None,
