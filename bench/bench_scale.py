@@ -16,9 +16,11 @@ each of --reps rounds:
 Before any traffic, with every link up and idle, it records the memory of each `up` and `serve`
 process: "memory per idle link" is the `up` process (what a user runs per modem), as resident
 set (Rss, which counts the interpreter's shared pages in every process) and as private memory
-(what one more link adds); the pair's sum is given too.  "bytes_per_wakeup" (bytes delivered
-per voluntary context switch of the pppstack processes) shows why N slow links cost more CPU per
-byte than one fast one: the loop's fixed cost per wakeup is shared by fewer bytes.
+(what one more link adds); the pair's sum is given too.  "per_gb" says where the CPU
+per GB goes, one link against all: user and system seconds, voluntary (wakeups) and involuntary
+switches, data packets and ACKs per GB, user microseconds per wakeup, and how busy the whole
+machine was.  Each measurement's counters are read in one snapshot from /proc (the namespaces'
+TUN counters through /proc/PID/net/dev), so its bytes and CPU seconds cover the same window.
 
 The two CPUs of a small machine are shared by both ends of every link and by the traffic
 generators, so the aggregate cannot be N x one link's throughput once one link already uses the
