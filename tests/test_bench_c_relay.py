@@ -63,6 +63,14 @@ def test_bench_link_reports_the_c_relay_and_ratios_to_it() -> None:
     assert ratios["udp64_packets_per_s"] == round(s["udp64_packets_per_s"] / same["udp64_packets_per_s"], 3)
     assert set(ratios) >= {"one_way_b_to_a", "both_ways_a_to_b", "both_ways_b_to_a"}
     assert s["tcp_a_to_b_share_of_pty_ceiling_c"] > 0
+    # both ways judged in the round it was measured, against that round's relay (ours and its own split)
+    (rnd,) = s["both_ways"]["rounds"]
+    ab, ba = rnd["a_to_b_mbit_s"], rnd["b_to_a_mbit_s"]
+    assert ab > 0 and ba > 0 and rnd["relay_one_way_mbit_s"] > 0 and all(rnd["relay_both_ways_mbit_s"]), rnd
+    assert rnd["slower_over_faster"] == round(min(ab, ba) / max(ab, ba), 3), rnd
+    assert rnd["a_to_b_over_relay"] == pytest.approx(ab / rnd["relay_one_way_mbit_s"], abs=2e-3), rnd
+    assert len(rnd["cpu_share_a_b"]) == 2 and all(c > 0 for c in rnd["cpu_share_a_b"]), rnd
+    assert s["both_ways"]["rounds_meeting_targets"] == int(rnd["meets_targets"])
 
 
 @pytest.mark.netns

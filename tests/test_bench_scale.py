@@ -46,6 +46,11 @@ def test_bench_scale_two_links_prints_json_and_cleans_up() -> None:
     assert 5 < rss["up_median"] <= rss["up_max"] < rss["per_link_pair_max"], rss
     assert 0 < doc["idle_private_mb"]["up_median"] < rss["up_median"], doc
     assert every["bytes_per_wakeup"] > 0, every
+    # where the CPU per GB goes: the parts add up to the whole, over the same window as the bytes
+    assert every["user_s_per_gb"] + every["sys_s_per_gb"] == pytest.approx(every["cpu_s_per_gb"], abs=0.02), every
+    assert every["data_packets_per_gb"] > 0 and every["ack_packets_per_gb"] > 0, every
+    assert 0 < every["machine_busy"] <= 1 and every["voluntary_switches_per_gb"] > 0, every
+    assert set(doc["per_gb"]["all_links"]) == set(doc["per_gb"]["single_link"]) >= {"user_s_per_gb", "machine_busy"}
 
 
 def test_bench_scale_refuses_nonsense_and_non_root() -> None:
