@@ -1,7 +1,7 @@
 """NCM's real data path against a bare pyusb loop, both through Linux's f_ncm gadget in a guest.
 
     python3 bench/bench_ncm_real.py [--json] [--seconds 5] [--runs 3] [--cpus 2] [--transfers N]
-                                    [--src CHECKOUT] [--profile]
+                                    [--src CHECKOUT] [--profile [cprofile]]
 
 Boots the NCM gadget guest of the interop tests (tests/guest/ncm.py: usb_f_ncm on dummy_hcd,
 QEMU with TCG) with the installed ncm and pppstack packages shared read-only (--src: another
@@ -23,6 +23,8 @@ default: the flood and the gadget's kernel work run beside the one CPU a Python 
 GIL) can use, as on a router with a modem; --cpus 1 puts everything on one CPU.  Figures are
 from an emulated machine on a shared host: only ratios mean something.  --transfers sets
 PPPSTACK_NCM_TRANSFERS for the real path (1: one synchronous transfer per direction at a time).
+--profile samples every thread of the real path and prints, per thread, its CPU seconds (user,
+system) and context switches; `--profile cprofile` adds cProfile of the loop's thread.
 """
 
 from __future__ import annotations

@@ -397,6 +397,22 @@ class L2Shim:
                     continue
             slow(f, now)
 
+    def receive_spans(self, block: bytes, spans: list[int], now: float) -> None:
+        """`receive_frames` for frames given as [offset, length, ...] inside `block`: the IP
+        packet of unicast IPv4 to us is sliced straight out of the block (one copy)."""
+        mac = self.mac
+        append = self._packets.append
+        slow = self.receive_frame
+        fast = self._peer_mac is not None or not self.config.learn_peer_mac
+        for k in range(0, len(spans), 2):
+            i, n = spans[k], spans[k + 1]
+            if fast and n >= 34 and block[i + 12:i + 14] == _T_IP and block[i:i + 6] == mac and block[i + 14] >> 4 == 4:
+                total = (block[i + 16] << 8) | block[i + 17]
+                if total >= 20 and 14 + total <= n:
+                    append(block[i + 14:i + 14 + total])
+                    continue
+            slow(block[i:i + n], now)
+
     def _rx_ipv4(self, frame: bytes) -> None:
         if len(frame) < 34 or frame[14] >> 4 != 4:
             self.counters["rx_bad_ip"] += 1

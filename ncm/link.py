@@ -97,7 +97,11 @@ class NcmLink:
 
     # -- inputs ----------------------------------------------------------------------------
     def receive_ntb(self, block: bytes | bytearray | memoryview, now: float) -> None:
-        self.l2.receive_frames(self.decoder.decode(block), now)
+        spans = self.decoder.spans(block) if isinstance(block, bytes) else None
+        if spans is not None:
+            self.l2.receive_spans(block, spans, now)     # type: ignore[arg-type]
+        else:
+            self.l2.receive_frames(self.decoder.decode(block), now)
         if self.decoder.last_faults:
             bad = self.decoder.counters["bad_blocks"]
             if bad <= 10 or bad % 1000 == 0:    # the first few, then a reminder now and then

@@ -319,6 +319,54 @@ def parse_ntb(block: bytes | bytearray | memoryview, *,
     return frames, faults, info
 
 
+_ENTRIES16: dict[int, struct.Struct] = {}
+
+
+def _fast16(mv: bytes, max_block: int | None, max_datagrams: int | None) -> tuple[list[int], int] | None:
+    """The common block in one pass: a transfer holding exactly one NTB16 with one NDP16
+    without CRC, every entry good (Linux's gadget and most modems send only these).  Returns
+    ([offset, length, offset, length, ...] of its datagrams, sequence), or None for anything
+    else or anything wrong, which then takes `_walk` and its fault accounting: so this never
+    accepts a block `_walk` would fault, and finds the datagrams `_walk` finds
+    (tests/test_ncm_ntb.py compares them)."""
+    avail = len(mv)
+    if avail < NTH16_LEN + NDP16_HDR + 2 * DPE16:
+        return None
+    sig, hlen, seq, blen, ndp = _NTH16.unpack_from(mv, 0)
+    if sig != NTH16_SIGNATURE or hlen != NTH16_LEN:
+        return None
+    blen = blen or avail
+    if blen < NTH16_LEN + NDP16_HDR + 2 * DPE16 or blen > avail or (max_block is not None and blen > max_block):
+        return None
+    # what follows the block may only be padding, never another NTH (then `_walk` goes on)
+    if avail - blen >= NTH16_LEN and mv[blen:blen + 4] in (b"NCMH", b"ncmh"):
+        return None
+    if ndp % 4 or ndp < NTH16_LEN or ndp + NDP16_HDR + 2 * DPE16 > blen:
+        return None
+    nsig, nlen, nxt = _NDP16.unpack_from(mv, ndp)
+    if nsig != NDP16_NOCRC_SIGNATURE or nxt or nlen < NDP16_HDR + 2 * DPE16 or nlen % 4 or ndp + nlen > blen:
+        return None
+    count = (nlen - NDP16_HDR) // DPE16
+    if count > blen // DPE16:
+        return None
+    st = _ENTRIES16.get(count)
+    if st is None:
+        st = struct.Struct(f"<{2 * count}H")
+        if len(_ENTRIES16) < 1024:
+            _ENTRIES16[count] = st
+    ent = st.unpack_from(mv, ndp + NDP16_HDR)
+    room = MAX_OUTPUT_FACTOR * blen
+    most = 2 * (max_datagrams or blen // ETH_HLEN)
+    for k in range(0, 2 * count, 2):
+        idx, dlen = ent[k], ent[k + 1]
+        if idx == 0 or dlen == 0:
+            return list(ent[:k]), seq
+        room -= dlen
+        if idx < NTH16_LEN or idx + dlen > blen or dlen < ETH_HLEN or room < 0 or k >= most:
+            return None
+    return None                     # no terminating entry
+
+
 class NtbDecoder:
     """The receive side of the data path: blocks in, frames out, faults counted, never raises.
 
@@ -333,7 +381,29 @@ class NtbDecoder:
         self.last_faults: list[NtbFault] = []
         self._seq: int | None = None
 
+    def spans(self, block: bytes) -> list[int] | None:
+        """[offset, length, ...] of the datagrams of a common, faultless block (see `_fast16`),
+        counted as `decode` counts; None: call `decode`, which handles every other block.
+        The receive path slices the IP packets straight out of the block with these (one copy
+        per packet instead of two)."""
+        fast = _fast16(block, self.max_block, self.max_datagrams)
+        if fast is None:
+            return None
+        spans, seq = fast
+        c = self.counters
+        c["blocks"] += 1
+        c["frames"] += len(spans) // 2
+        self.last_faults = []
+        if self._seq is not None and seq not in ((self._seq + 1) & 0xFFFF, 0):
+            c["sequence_glitches"] += 1
+        self._seq = seq
+        return spans
+
     def decode(self, block: bytes | bytearray | memoryview) -> list[bytes]:
+        if isinstance(block, bytes):
+            spans = self.spans(block)
+            if spans is not None:
+                return [block[spans[k]:spans[k] + spans[k + 1]] for k in range(0, len(spans), 2)]
         frames: list[bytes] = []
         faults: list[NtbFault] = []
         try:

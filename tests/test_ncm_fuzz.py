@@ -19,12 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ncm import NtbDecoder, NtbError, NtbFault, decode_ntb
+from ncm import NtbDecoder, NtbError, NtbFault, NtbParameters, decode_ntb, encode_ntb
 from ncm.ntb import (
     NDP16_NOCRC_SIGNATURE,
     NDP32_NOCRC_SIGNATURE,
     NTH16_SIGNATURE,
     NTH32_SIGNATURE,
+    _walk,
 )
 
 
@@ -177,3 +178,80 @@ def test_hostile_ntbs_cost_what_their_size_allows(block: bytes) -> None:
     assert cpu < 0.25, f"{cpu:.3f} s of CPU for a {len(block)}-byte NTB"
     if strict is not None:
         assert strict == frames
+
+
+# ----------------------------------------------- the receive path's one-pass reader (_fast16)
+
+def _slow(block: bytes, **kw: int | None) -> tuple[list[bytes], list[NtbFault]]:
+    frames: list[bytes] = []
+    faults: list[NtbFault] = []
+    _walk(block, False, faults, kw.get("max_block"), frames, kw.get("max_datagrams"))
+    return frames, faults
+
+
+def _agree(block: bytes, **kw: int | None) -> list[int] | None:
+    """The one-pass reader takes a block only when the full walk finds no fault in it, and then
+    finds the same datagrams."""
+    d = NtbDecoder(**kw)  # type: ignore[arg-type]
+    spans = d.spans(block)
+    frames, faults = _slow(block, **kw)
+    if spans is not None:
+        assert not faults, faults
+        assert [block[spans[k]:spans[k] + spans[k + 1]] for k in range(0, len(spans), 2)] == frames
+        assert d.counters["frames"] == len(frames) and d.counters["blocks"] == 1
+    assert NtbDecoder(**kw).decode(block) == frames      # type: ignore[arg-type]
+    return spans
+
+
+@st.composite
+def nearly_good_ntbs(draw: st.DrawFn) -> bytes:
+    """A good NTB16 (ours or f_ncm's layout) with one field bent: entries, NDP, header, tail."""
+    params = NtbParameters()
+    frames = [bytes([i]) * draw(st.integers(14, 1514)) for i in range(draw(st.integers(1, 10)))]
+    block = bytearray(encode_ntb(frames, params, ndp_at_end=draw(st.booleans()), max_packet_size=0))
+    ndp = struct.unpack_from("<H", block, 10)[0]
+    count = (struct.unpack_from("<H", block, ndp + 4)[0] - 8) // 4
+    where = draw(st.sampled_from(["none", "entry", "nlen", "ndp", "blen", "next", "sig", "tail", "hlen"]))
+    value = draw(st.one_of(st.sampled_from([0, 1, 4, 12, 13, 14, len(block) - 1, len(block), 0xFFFF]),
+                           st.integers(0, 0xFFFF)))
+    if where == "entry":
+        struct.pack_into("<H", block, ndp + 8 + 2 * draw(st.integers(0, 2 * count - 1)), value)
+    elif where == "nlen":
+        struct.pack_into("<H", block, ndp + 4, value)
+    elif where == "ndp":
+        struct.pack_into("<H", block, 10, value)
+    elif where == "blen":
+        struct.pack_into("<H", block, 8, value)
+    elif where == "next":
+        struct.pack_into("<H", block, ndp + 6, value)
+    elif where == "sig":
+        struct.pack_into("<I", block, ndp, NDP32_NOCRC_SIGNATURE if value % 2 else 0x314D434E)
+    elif where == "hlen":
+        struct.pack_into("<H", block, 4, value)
+    elif where == "tail":
+        block += draw(st.sampled_from([b"\x00", bytes(64), b"NCMH" + bytes(60), bytes(block)]))
+    return bytes(block)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(block=nearly_good_ntbs(), max_datagrams=st.sampled_from([None, 1, 3]))
+def test_the_one_pass_reader_agrees_with_the_walk_on_bent_blocks(block: bytes, max_datagrams: int | None) -> None:
+    _agree(block, max_datagrams=max_datagrams)
+    _agree(block, max_block=len(block) - 1)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(block=hostile_ntbs())
+def test_the_one_pass_reader_agrees_with_the_walk_on_hostile_blocks(block: bytes) -> None:
+    _agree(block)
+
+
+def test_the_one_pass_reader_takes_our_blocks_and_the_gadgets() -> None:
+    params = NtbParameters()
+    frames = [bytes([i]) * (60 + 97 * i) for i in range(10)]
+    for at_end in (False, True):
+        block = encode_ntb(frames, params, ndp_at_end=at_end)
+        spans = _agree(block)
+        assert spans is not None and len(spans) == 20
+    assert _agree(encode_ntb(frames, params, ntb32=True)) is None          # NTB32: the walk
+    assert _agree(encode_ntb(frames[:1], params) + encode_ntb(frames[1:], params)) is None   # two NTBs

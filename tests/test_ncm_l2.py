@@ -272,3 +272,24 @@ def test_receive_frames_learns_the_peer_mac_from_the_first_ipv4_frame() -> None:
     f = raw(Ether(src=GW_S, dst=ME_S) / IP(src="100.92.236.161", dst="100.92.236.163") / UDP())
     s.receive_frames([f, f], 0.0)
     assert s._peer_mac == GW and len(s.take_packets()) == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_receive_spans_is_receive_frame_for_each(seed: int) -> None:
+    """Frames given as (offset, length) in one block, as the receive path hands them over."""
+    frames = _mixed_frames(seed)
+    one, many = shim(), shim()
+    for a in (one, many):
+        a.start(0.0)
+    for i in range(0, len(frames), 29):
+        batch = frames[i:i + 29]
+        block, spans = b"NCMH" + bytes(8), []
+        for f in batch:
+            spans += [len(block) + 2, len(f)]
+            block += b"\xee\xee" + f
+        for f in batch:
+            one.receive_frame(f, 1.0)
+        many.receive_spans(block, spans, 1.0)
+    assert many.take_packets() == one.take_packets()
+    assert many.counters == one.counters and many.take_frames() == one.take_frames()
+    assert many._peer_mac == one._peer_mac
