@@ -38,6 +38,7 @@ def _demo(*extra: str) -> tuple[int, dict, str]:
                                               "--run-dir", os.path.join(d, "run"), *extra],
                               capture_output=True, text=True, env=ENV, timeout=120)
     assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip(), f"no JSON summary on stdout (exit {proc.returncode}); stderr:\n{proc.stderr}"
     return proc.returncode, json.loads(proc.stdout), proc.stderr
 
 
