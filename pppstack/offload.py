@@ -103,7 +103,22 @@ class TunOffload:
             return [], []
         joined = b"".join(packets)
         total = len(joined)
-        need = total + count * VNET_HDR_LEN
+        self._grow(total + count * VNET_HDR_LEN, count)
+        return self._coalesce(joined, total, array("Q", map(len, packets)), count)
+
+    def coalesce_packed(self, data: Any, lens: memoryview) -> tuple[list[memoryview], list[int]]:
+        """coalesce() for packets already back to back in data, lens their lengths (a memoryview
+        of unsigned 64-bit items, as hdlc.IpPackets holds them): no object per packet."""
+        count = len(lens)
+        if not count:
+            return [], []
+        if lens.format not in ("Q", "L") or lens.itemsize != 8:
+            raise TypeError("coalesce_packed takes lengths as unsigned 64-bit items")
+        total = len(data)
+        self._grow(total + count * VNET_HDR_LEN, count)
+        return self._coalesce(ffi.from_buffer(data), total, lens, count)
+
+    def _grow(self, need: int, count: int) -> None:
         if need > self._w_cap:
             self._w_cap = max(need, 2 * self._w_cap, 1 << 16)
             self._w_out = ffi.new("uint8_t[]", self._w_cap)
@@ -111,11 +126,12 @@ class TunOffload:
             self._w_items = max(count, 2 * self._w_items, 256)
             self._w_ends = ffi.new("size_t[]", self._w_items)
             self._w_segs = ffi.new("uint32_t[]", self._w_items)
-        lens = array("Q", map(len, packets))
-        n = int(lib.offload_coalesce(joined, total, ffi.from_buffer("size_t[]", lens), count, self._w_out,
+
+    def _coalesce(self, data: Any, total: int, lens: Any, count: int) -> tuple[list[memoryview], list[int]]:
+        n = int(lib.offload_coalesce(data, total, ffi.from_buffer("size_t[]", lens), count, self._w_out,
                                      self._w_cap, self._w_ends, self._w_segs, self._c))
         if n > count:  # (size_t)-1: lengths did not add up (a bytes-like of wider items)
-            raise TypeError("coalesce takes byte strings")
+            raise TypeError("coalesce takes byte strings whose lengths add up")
         view = memoryview(ffi.buffer(self._w_out))
         units: list[memoryview] = []
         start = 0

@@ -9,7 +9,11 @@ buffer); each good frame's header is parsed inline (FF 03 present or not, one- o
 protocol), IPv4/IPv6 packets of an open network protocol go straight to `take_packets()` as
 read-only memoryviews into that buffer (no copy, no event objects, no logging: this is the data
 path; bench_datapath: 11 % less per received packet than a bytes copy each), everything else goes
-to the Link as bytes.  Send: the Link's `outq` is drained in order — each `OutPacket`
+to the Link as bytes.  With the C core that loop runs in C (native/pppframe.c, `hdlc.IpSplit`):
+one call per run of IP packets between two other frames, the packets copied back to back into
+one buffer per read, which `take_packed()` hands on whole (the driver's TUN write: no Python per
+packet) and `take_packets()` slices into views; the Python loop is kept for the Python backend.
+Send: the Link's `outq` is drained in order — each `OutPacket`
 is framed, each `FramingChange` changes the framing for the packets after it; IP packets are framed
 at once with a header prepared when the last change arrived.
 
@@ -25,9 +29,10 @@ fall inside one read, and a frame the peer already sent with its new ACCM must n
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pppstack import events as ev
 from pppstack import hdlc
@@ -39,6 +44,10 @@ __all__ = ["PPPoS", "Phase", "PPPoSStats"]
 
 _LCP_HEAD = b"\xff\x03\xc0\x21"
 _LCP = int(Protocol.LCP)
+if TYPE_CHECKING:
+    from pppstack.hdlc._native import IpSplit
+
+_IpSplit: type[IpSplit] | None = hdlc.IpSplit  # the receive loop in C; None under the Python backend
 
 
 @dataclass
@@ -60,7 +69,8 @@ class PPPoS:
         self.link = Link(config, rng)
         self._decoder = hdlc.Decoder(accm=0, mru=max(config.mru, DEFAULT_MRU))
         self._out: list[bytes] = []
-        self._packets: list[bytes | memoryview] = []
+        self._packets: list[bytes | memoryview] = []  # the per-packet path (no C core)
+        self._packed: list[hdlc.IpPackets] = []  # the C path: one per read holding IP packets
         self._tx_accm = FULL_ACCM
         self._ip4_head = b"\xff\x03\x00\x21"
         self._ip6_head = b"\xff\x03\x00\x57"
@@ -113,6 +123,10 @@ class PPPoS:
             return
         link = self.link
         link.rx_frames += len(batch)
+        fast = _IpSplit
+        if fast is not None:
+            self._receive_split(fast(batch), len(batch), now)
+            return
         packets = self._packets
         control = False
         buf = batch.buffer  # the frames back to back: packets are views into it, no copy
@@ -149,11 +163,48 @@ class PPPoS:
         Each is a read-only memoryview (a bytes-like object: len(), indexing, slicing, ==
         against bytes, os.write and b"".join take it; ``bytes(p)`` where an API wants bytes).
         It stays valid for as long as it is referenced; it keeps its read's buffer alive."""
+        if self._packed:  # the C path (the per-packet list is empty then)
+            out: list[bytes | memoryview] = []
+            for p in self.take_packed():  # counts ip_packets_in
+                out.extend(p.views())
+            return out
         packets = self._packets
         if packets:
             self._packets = []
             self.link.stats.ip_packets_in += len(packets)
         return packets
+
+    def take_packed(self) -> list[hdlc.IpPackets]:
+        """IP packets received since the last call, packed: one IpPackets (a buffer and the
+        lengths) per read that held any, no object per packet (the TUN write path's input).
+        Under the pure-Python framing backend the packets of take_packets() packed in one."""
+        packed = self._packed
+        if self._packets:  # the per-packet path (no C core): pack what it queued
+            packets, self._packets = self._packets, []
+            packed.append(hdlc.IpPackets(b"".join(packets), memoryview(array("Q", map(len, packets)))))
+        if not packed:
+            return packed
+        self._packed = []
+        self.link.stats.ip_packets_in += sum(map(len, packed))
+        return packed
+
+    def _receive_split(self, split: IpSplit, n: int, now: float) -> None:
+        """receive_data's loop in C (pppframe.h): one call runs over every IP packet and bad
+        frame up to the next other frame, which the Link gets here, in order, before the run
+        after it (whose IPv4/IPv6 state it may have changed), exactly as the loop above does."""
+        link = self.link
+        k = split.run(0, link.ip4_open, link.ip6_open)
+        control = k < n
+        while k < n:
+            proto, info = split.control(k)
+            link.receive(proto, info, now)
+            k = split.run(k + 1, link.ip4_open, link.ip6_open)
+        link.stats.bad_frames += split.bad
+        packed = split.packets()
+        if packed is not None:
+            self._packed.append(packed)
+        if control:
+            self._flush()
 
     def send_ip(self, packet: bytes, now: float) -> None:
         """Frame one IPv4/IPv6 packet; dropped (and counted) if its network protocol is not open.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 
-from ._common import Counters, Discard, Frame, FrameBatch, Garbage, Item
+from ._common import Counters, Discard, Frame, FrameBatch, Garbage, IpPackets, Item
 
 _log = logging.getLogger(__name__)
 _choice = os.environ.get("PPPSTACK_HDLC", "auto").strip().lower() or "auto"
@@ -27,6 +27,7 @@ if _choice not in ("auto", "c", "python"):
 if _choice == "python":
     from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
+    IpSplit = None  # the receive fast path (pppos) needs the C core
     BACKEND = "python"
 else:
     try:
@@ -43,11 +44,13 @@ else:
             "which is slower. Install a C compiler and reinstall to build it.", exc)
         from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
+        IpSplit = None
         BACKEND = "python"
     else:
+        from ._native import IpSplit  # type: ignore[assignment]  # None under the Python backend
         BACKEND = "c"
 
 __all__ = [
-    "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "Item",
+    "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "IpPackets", "IpSplit", "Item",
     "encode", "encode_many", "fcs16", "fcs32",
 ]

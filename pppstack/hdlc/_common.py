@@ -164,3 +164,41 @@ class FrameBatch:
     @property
     def nbytes(self) -> int:
         return len(self._view)
+
+
+class IpPackets:
+    """IP packets of one read, packed back to back in one buffer (what the receive fast path
+    hands on instead of an object per packet): ``buffer`` holds them, ``lens`` (a memoryview of
+    unsigned 64-bit lengths) says how long each is.  Read-only; it owns its buffer."""
+
+    __slots__ = ("_lens", "_raw", "_view")
+
+    def __init__(self, raw: Any, lens: memoryview) -> None:
+        self._raw = raw
+        self._view = memoryview(raw).toreadonly()
+        self._lens = lens.toreadonly()
+
+    def __len__(self) -> int:
+        return len(self._lens)
+
+    @property
+    def buffer(self) -> memoryview:
+        return self._view
+
+    @property
+    def lens(self) -> memoryview:
+        return self._lens
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._view)
+
+    def views(self) -> list[memoryview]:
+        """Every packet as a read-only memoryview into the buffer (no copy)."""
+        v = self._view
+        out: list[memoryview] = []
+        start = 0
+        for n in self._lens.tolist():
+            out.append(v[start:start + n])
+            start += n
+        return out

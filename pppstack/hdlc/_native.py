@@ -23,6 +23,7 @@ from ._common import (
     Frame,
     FrameBatch,
     Garbage,
+    IpPackets,
     Item,
     check_accm,
     fcs_len,
@@ -314,3 +315,54 @@ class Decoder:
         g = bytes(self._garbage)
         self._garbage.clear()
         return g
+
+
+_split_ip = lib.ppp_rx_split_ip
+
+
+class IpSplit:
+    """The receive fast path's per-read state (pppframe.h): the IP packets of open network
+    protocols copied out of a FrameBatch back to back, the other frames stopped at one by one
+    so the caller hands them to the Link in order, between runs (a Link input can open or close
+    IPv4/IPv6 for the frames after it)."""
+
+    __slots__ = ("_buf", "_bufp", "_endp", "_ends", "_len", "_lens", "_lensp", "_n", "_out", "_st")
+
+    def __init__(self, batch: FrameBatch) -> None:
+        n = len(batch)
+        self._n = n
+        self._buf = batch.buffer
+        self._len = len(self._buf)
+        self._bufp = ffi.from_buffer(self._buf)
+        self._ends = array("Q", batch.ends)
+        self._endp = ffi.from_buffer("size_t[]", self._ends)
+        self._out = _new_raw("uint8_t[]", max(self._len, 1))
+        self._lens = array("Q", bytes(8 * n))
+        self._lensp = ffi.from_buffer("size_t[]", self._lens)
+        self._st = ffi.new("ppp_rx_split *")
+
+    def run(self, first: int, ip4: bool, ip6: bool) -> int:
+        """Frames from `first` on until one that is neither IP nor malformed: its index
+        (len(batch) when none is left); proto() and info() describe it."""
+        k = int(_split_ip(self._bufp, self._len, self._endp, self._n, first, ip4, ip6,
+                          self._out, self._len, self._lensp, self._n, self._st))
+        if k > self._n:
+            raise RuntimeError("a frame batch with ends outside its buffer")  # FrameBatch: cannot happen
+        return k
+
+    def control(self, k: int) -> tuple[int, bytes]:
+        """The protocol and information field (a copy) of frame k, the frame run() stopped at."""
+        st = self._st
+        return int(st.proto), self._buf[int(st.info):self._ends[k]].tobytes()
+
+    @property
+    def bad(self) -> int:
+        return int(self._st.bad)
+
+    def packets(self) -> IpPackets | None:
+        """The IP packets found (None if none): their bytes and lengths, in order."""
+        st = self._st
+        count = int(st.n_ip)
+        if not count:
+            return None
+        return IpPackets(ffi.buffer(self._out, int(st.out_len)), memoryview(self._lens)[:count])

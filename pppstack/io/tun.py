@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pppstack import offload as _offload
+from pppstack.hdlc import IpPackets
 
 try:  # python-pytun is the preferred opener; it is absent in the NCM guest.
     import pytun as _pytun
@@ -299,6 +300,23 @@ class TunDevice:
                     self.write_errors += 1
             return n
         units, segs = self.offload.coalesce(packets if type(packets) is list else list(packets))
+        for u, k in zip(units, segs, strict=True):
+            try:
+                write(fd, u)
+                n += k
+            except OSError:
+                self.write_errors += k
+        return n
+
+    def write_packed(self, packets: IpPackets) -> int:
+        """write_many() for packets back to back in one buffer (pppos.take_packed): with
+        offloads coalesced straight from it, no object per packet; returns how many went."""
+        if self.offload is None:
+            return self.write_many(packets.views())
+        units, segs = self.offload.coalesce_packed(packets.buffer, packets.lens)
+        fd = self._fd
+        write = os.write
+        n = 0
         for u, k in zip(units, segs, strict=True):
             try:
                 write(fd, u)

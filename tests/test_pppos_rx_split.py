@@ -1,0 +1,148 @@
+"""The receive fast path (native/pppframe.c via hdlc.IpSplit) against the per-frame Python loop
+it replaces: same IP packets in the same order, same Link inputs in the same order (with IPv4 /
+IPv6 opening and closing between frames of one read), same counters; hostile frame ends never
+make it read or write outside its buffers.  The Python loop is the oracle: pppos runs it when
+hdlc.IpSplit is None (the pure-Python backend)."""
+
+from __future__ import annotations
+
+import os
+import random
+from array import array
+
+import pytest
+
+from pppstack import hdlc, pppos
+from pppstack.config import LinkConfig
+
+pytestmark = pytest.mark.skipif(hdlc.IpSplit is None, reason="needs the C framing core")
+
+
+def _link(fast: bool, monkeypatch: pytest.MonkeyPatch, ip4: bool, ip6: bool) -> tuple[pppos.PPPoS, list]:
+    """A PPPoS whose Link records what it is handed; LCP/IPCP frames whose first info octet
+    is 0xA4 / 0xA6 toggle IPv4 / IPv6 (so a read changes the rules halfway through)."""
+    link = pppos.PPPoS(LinkConfig(), rng=os.urandom)
+    got: list = []
+
+    def receive(proto: int, info: bytes, now: float) -> None:
+        assert type(info) is bytes
+        got.append((proto, info))
+        if info[:1] == b"\xa4":
+            link.link.ip4_open = not link.link.ip4_open
+        elif info[:1] == b"\xa6":
+            link.link.ip6_open = not link.link.ip6_open
+
+    link.link.receive = receive  # type: ignore[method-assign]
+    link.link.ip4_open, link.link.ip6_open = ip4, ip6
+    return link, got
+
+
+def _frame(rng: random.Random, acfc: bool, pfc: bool) -> bytes:
+    kind = rng.choice(["ip4", "ip4", "ip6", "ip6", "lcp", "ipcp", "toggle", "empty_ip", "bad"])
+    head = b"" if acfc and rng.random() < 0.8 else b"\xff\x03"
+    payload = rng.randbytes(rng.choice([0, 1, 2, 20, 40, 600, 1500]))
+    if kind in ("ip4", "ip6", "empty_ip"):
+        p = 0x21 if kind != "ip6" and rng.random() < 0.5 or kind == "ip4" else 0x57
+        proto = bytes((p,)) if pfc and rng.random() < 0.7 else bytes((0, p))
+        return head + proto + (b"" if kind == "empty_ip" else payload or b"\x45")
+    if kind == "lcp":
+        return b"\xff\x03\xc0\x21" + payload
+    if kind == "ipcp":
+        return head + b"\x80\x21" + payload
+    if kind == "toggle":
+        return head + b"\x80\x57" + rng.choice([b"\xa4", b"\xa6"]) + payload
+    return rng.choice([b"\xff", b"\xff\x03", b"\xff\x05\x00\x21" + payload, b"\xff\x03\x00",
+                       b"\x00\x20" + payload, b"\x00", b"\xff\x03\x21\x21", b"\x02\x21" + payload])
+
+
+def _run(fast: bool, stream: bytes, cuts: list[int], monkeypatch: pytest.MonkeyPatch,
+         ip4: bool, ip6: bool, packed: bool) -> tuple:
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(pppos, "_IpSplit", None)
+        link, got = _link(fast, m, ip4, ip6)
+        packets: list[bytes] = []
+        prev = 0
+        for cut in [*cuts, len(stream)]:
+            link.receive_data(stream[prev:cut], 0.0)
+            prev = cut
+            if packed:
+                for batch in link.take_packed():
+                    assert batch.nbytes == sum(batch.lens.tolist())
+                    packets.extend(bytes(v) for v in batch.views())
+            else:
+                packets.extend(bytes(p) for p in link.take_packets())
+        s = link.link.stats
+        return packets, got, s.bad_frames, s.ip_packets_in, link.link.rx_frames, link.data_to_send()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fast_path_matches_the_python_loop(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    acfc, pfc = rng.random() < 0.5, rng.random() < 0.5
+    frames = [_frame(rng, acfc, pfc) for _ in range(rng.randrange(1, 300))]
+    stream = b"".join(hdlc.encode(f, 0) for f in frames)
+    cuts = sorted(rng.sample(range(len(stream)), min(len(stream), rng.randrange(0, 8))))
+    ip4, ip6 = rng.random() < 0.7, rng.random() < 0.7
+    packed = seed % 2 == 0
+    want = _run(False, stream, cuts, monkeypatch, ip4, ip6, packed)
+    got = _run(True, stream, cuts, monkeypatch, ip4, ip6, packed)
+    assert got == want
+    assert want[0] or want[1] or want[2]  # the mix gave the paths something to disagree on
+
+
+def test_control_frames_change_the_rules_for_the_frames_after_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In one read: an IPv4 packet, a frame closing IPv4, an IPv4 frame (now the Link's), a
+    frame opening it again, an IPv4 packet: the first and last go to take_packets."""
+    frames = [b"\xff\x03\x00\x21E1", b"\xff\x03\x80\x57\xa4", b"\xff\x03\x00\x21E2",
+              b"\xff\x03\x80\x57\xa4", b"\x21E3", b"\xff\x05\x00\x21", b"\xff\x03\x00\x57E6"]
+    link, got = _link(True, monkeypatch, True, False)
+    link.receive_data(b"".join(hdlc.encode(f, 0) for f in frames), 0.0)
+    assert [bytes(p) for p in link.take_packets()] == [b"E1", b"E3"]
+    assert got == [(0x8057, b"\xa4"), (0x21, b"E2"), (0x8057, b"\xa4"), (0x57, b"E6")]
+    assert link.link.stats.bad_frames == 1 and link.link.stats.ip_packets_in == 2
+
+
+def test_take_packed_and_take_packets_count_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    link, _ = _link(True, monkeypatch, True, True)
+    link.receive_data(hdlc.encode(b"\x21abc", 0) + hdlc.encode(b"\x57de", 0), 0.0)
+    (batch,) = link.take_packed()
+    assert bytes(batch.buffer) == b"abcde" and batch.lens.tolist() == [3, 2]
+    assert link.take_packed() == [] and link.take_packets() == []
+    assert link.link.stats.ip_packets_in == 2
+
+
+@pytest.mark.parametrize("ends", [[5, 3], [100], [2, 2, 70000], [2**64 - 1]])
+def test_hostile_frame_ends_are_refused(ends: list[int]) -> None:
+    batch = hdlc.FrameBatch(b"\x21abcdefgh", ends)
+    split = hdlc.IpSplit(batch)
+    with pytest.raises(RuntimeError):
+        split.run(0, True, True)
+
+
+def test_short_frames_never_read_past_their_end() -> None:
+    """Frames cut right after their header octets: the C parser must not take the next frame's
+    first octet as their protocol (each is bad, or empty IP, never a packet)."""
+    buf = b"\xff" + b"\xff\x03" + b"\x00" + b"\x21" + b"\x21abc"
+    split = hdlc.IpSplit(hdlc.FrameBatch(buf, [1, 3, 4, 5, 9]))
+    assert split.run(0, True, True) == 3  # the empty IPv4 frame goes to the Link, as in Python
+    assert split.bad == 3
+    assert split.control(3) == (0x21, b"")
+    assert split.run(4, True, True) == 5
+    packets = split.packets()
+    assert packets is not None and bytes(packets.buffer) == b"abc" and packets.lens.tolist() == [3]
+
+
+def test_coalesce_packed_equals_coalesce() -> None:
+    from pppstack import offload
+    if not offload.available:
+        pytest.skip("needs the C core")
+    rng = random.Random(7)
+    packets = [bytes((0x45,)) + rng.randbytes(rng.randrange(19, 300)) for _ in range(50)]
+    a, b = offload.TunOffload(), offload.TunOffload()
+    units, segs = a.coalesce(packets)
+    want = ([bytes(u) for u in units], segs)
+    units, segs = b.coalesce_packed(b"".join(packets), memoryview(array("Q", map(len, packets))))
+    assert ([bytes(u) for u in units], segs) == want
+    with pytest.raises(TypeError):
+        b.coalesce_packed(b"".join(packets), memoryview(array("Q", [1] * 50)))
