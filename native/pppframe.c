@@ -49,3 +49,37 @@ size_t ppp_rx_split_ip(const uint8_t *buf, size_t len, const size_t *ends, size_
     }
     return count;
 }
+
+size_t ppp_tx_prepare_ip(const uint8_t *in, size_t len, const size_t *ends, size_t count,
+                         const uint8_t *h4, size_t h4len, const uint8_t *h6, size_t h6len,
+                         int ip4, int ip6, uint8_t *out, size_t cap, size_t *lens, size_t *counts)
+{
+    size_t n = 0, o = 0, start = 0;
+    for (size_t k = 0; k < count; start = ends[k], k++) {
+        size_t end = ends[k];
+        if (end < start || end > len)
+            return (size_t)-1;
+        unsigned version = end > start ? in[start] >> 4 : 0;
+        const uint8_t *h;
+        size_t hlen;
+        if (version == 4 && ip4) {
+            h = h4;
+            hlen = h4len;
+        } else if (version == 6 && ip6) {
+            h = h6;
+            hlen = h6len;
+        } else {
+            counts[0]++;
+            continue;
+        }
+        size_t plen = end - start;
+        if (o > cap || hlen > cap - o || plen > cap - o - hlen)
+            return (size_t)-1;
+        memcpy(out + o, h, hlen);
+        memcpy(out + o + hlen, in + start, plen);
+        o += hlen + plen;
+        lens[n++] = hlen + plen;
+    }
+    counts[1] = o;
+    return n;
+}

@@ -27,4 +27,15 @@ typedef struct {
 size_t ppp_rx_split_ip(const uint8_t *buf, size_t len, const size_t *ends, size_t count,
                        size_t first, int ip4, int ip6, uint8_t *out, size_t cap, size_t *lens,
                        size_t lens_cap, ppp_rx_split *st);
+
+/* Send side: count IP packets back to back in in (packet i ends at ends[i], the first starting
+ * at 0, the last ending at len).  Each one whose IP version (its first octet's high nibble) is 4
+ * while ip4 is set, or 6 while ip6 is set, is copied to out behind h4 / h6 (its PPP header) and
+ * the header + packet length stored in lens[]; the others (empty, other versions, protocol not
+ * open) are counted in counts[0]; counts[1] gets the bytes written.  For hdlc_encode_frames.  out needs len + count * max(h4len,
+ * h6len) bytes and lens count items; with less, or ends[] leaving in or going backwards,
+ * returns (size_t)-1.  Returns the number of frames prepared. */
+size_t ppp_tx_prepare_ip(const uint8_t *in, size_t len, const size_t *ends, size_t count,
+                         const uint8_t *h4, size_t h4len, const uint8_t *h6, size_t h6len,
+                         int ip4, int ip6, uint8_t *out, size_t cap, size_t *lens, size_t *counts);
 #endif

@@ -95,6 +95,36 @@ class TunOffload:
             done += took
         return packets
 
+    def split_packed(self, reads: list[bytes]) -> list[tuple[memoryview, memoryview]]:
+        """split() without an object per packet: (packets back to back, where each ends) pairs,
+        the ends a memoryview of unsigned 64-bit items.  Usually one pair; the last one is a
+        view of this device's buffer, valid until the next split (use it before reading again)."""
+        if not reads:
+            return []
+        joined = b"".join(reads)
+        lens = array("Q", map(len, reads))
+        lensp = ffi.from_buffer("size_t[]", lens)
+        inp = ffi.from_buffer("uint8_t[]", joined)
+        out, ends, endv, consumed = self._s_out, self._s_ends, self._s_endv, self._s_consumed
+        view = memoryview(ffi.buffer(out))
+        chunks: list[tuple[memoryview, memoryview]] = []
+        done = 0
+        offset = 0
+        count = len(reads)
+        while done < count:
+            n = int(lib.offload_split(inp + offset, lensp + done,
+                                      count - done, out, _SPLIT_CAP, ends, _SPLIT_ITEMS, consumed, self._c))
+            took = int(consumed[0])
+            offset += sum(lens[done:done + took])
+            done += took
+            if n:
+                size = int(ends[n - 1])
+                if done < count:  # the buffer is needed again: this chunk gets its own copy
+                    chunks.append((memoryview(bytes(view[:size])), memoryview(array("Q", endv[:n]))))
+                else:
+                    chunks.append((view[:size], endv[:n]))
+        return chunks
+
     def coalesce(self, packets: list[bytes]) -> tuple[list[memoryview], list[int]]:
         """IP packets for the TUN -> units to write (vnet header + packet) and how many IP
         packets each carries; in-order TCP segments of one flow become one GSO super-packet."""

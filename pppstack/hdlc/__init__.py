@@ -27,7 +27,7 @@ if _choice not in ("auto", "c", "python"):
 if _choice == "python":
     from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
-    IpSplit = None  # the receive fast path (pppos) needs the C core
+    IpSplit = encode_ip_packed = None  # pppos's fast paths need the C core
     BACKEND = "python"
 else:
     try:
@@ -44,13 +44,13 @@ else:
             "which is slower. Install a C compiler and reinstall to build it.", exc)
         from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
-        IpSplit = None
+        IpSplit = encode_ip_packed = None
         BACKEND = "python"
     else:
-        from ._native import IpSplit  # type: ignore[assignment]  # None under the Python backend
+        from ._native import IpSplit, encode_ip_packed  # type: ignore[assignment]  # None in the Python backend
         BACKEND = "c"
 
 __all__ = [
     "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "IpPackets", "IpSplit", "Item",
-    "encode", "encode_many", "fcs16", "fcs32",
+    "encode", "encode_ip_packed", "encode_many", "fcs16", "fcs32",
 ]

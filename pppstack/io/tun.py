@@ -271,6 +271,26 @@ class TunDevice:
             pass
         return off.split(out) if out else out
 
+    def read_packed(self, limit: int = 256) -> list[tuple[memoryview, memoryview]] | None:
+        """read_batch() for an offloading TUN without an object per packet: the packets back to
+        back and where each ends (TunOffload.split_packed; the last pair is only valid until the
+        next read).  None without offloads (or with packets left by read()): use read_batch."""
+        off = self.offload
+        if off is None or self._pending:
+            return None
+        out: list[bytes] = []
+        fd = self._fd
+        read = os.read
+        got = 0
+        try:
+            while len(out) < limit and got < VNET_READ_BUDGET:
+                r = read(fd, VNET_READ_SIZE)
+                out.append(r)
+                got += len(r)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return off.split_packed(out)
+
     def write(self, packet: bytes) -> bool:
         """Hand one IP packet to the kernel; False (and counted) if it refused it."""
         try:
