@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from pppstack.hdlc._native import IpSplit
 
 _IpSplit: type[IpSplit] | None = hdlc.IpSplit  # the receive loop in C; None under the Python backend
+# Reads with fewer frames take the Python loop: the C path costs ~2 us a read (cffi calls, the
+# read's own buffer) against ~0.3 us a frame in Python (bench_datapath's 4 KiB reads: 3 frames)
+_SPLIT_MIN = 8
 _encode_ip_packed: Callable[..., tuple[bytes, int, int]] | None = hdlc.encode_ip_packed  # the send side's
 
 
@@ -72,6 +75,7 @@ class PPPoS:
         self._out: list[bytes] = []
         self._packets: list[bytes | memoryview] = []  # the per-packet path (no C core)
         self._packed: list[hdlc.IpPackets] = []  # the C path: one per read holding IP packets
+        self._split = None if _IpSplit is None else _IpSplit()
         self._tx_accm = FULL_ACCM
         self._ip4_head = b"\xff\x03\x00\x21"
         self._ip6_head = b"\xff\x03\x00\x57"
@@ -124,9 +128,12 @@ class PPPoS:
             return
         link = self.link
         link.rx_frames += len(batch)
-        fast = _IpSplit
-        if fast is not None:
-            self._receive_split(fast(batch), len(batch), now)
+        split = self._split
+        if split is not None and len(batch) >= _SPLIT_MIN:
+            if self._packets:  # the small reads before this one: their packets go first
+                self._pack_queued()
+            split.start(batch)
+            self._receive_split(split, len(batch), now)
             return
         packets = self._packets
         control = False
@@ -164,7 +171,7 @@ class PPPoS:
         Each is a read-only memoryview (a bytes-like object: len(), indexing, slicing, ==
         against bytes, os.write and b"".join take it; ``bytes(p)`` where an API wants bytes).
         It stays valid for as long as it is referenced; it keeps its read's buffer alive."""
-        if self._packed:  # the C path (the per-packet list is empty then)
+        if self._packed:  # the C path (take_packed packs the small reads after it)
             out: list[bytes | memoryview] = []
             for p in self.take_packed():  # counts ip_packets_in
                 out.extend(p.views())
@@ -179,15 +186,18 @@ class PPPoS:
         """IP packets received since the last call, packed: one IpPackets (a buffer and the
         lengths) per read that held any, no object per packet (the TUN write path's input).
         Under the pure-Python framing backend the packets of take_packets() packed in one."""
+        if self._packets:  # the per-packet path (no C core, or small reads): pack what it queued
+            self._pack_queued()
         packed = self._packed
-        if self._packets:  # the per-packet path (no C core): pack what it queued
-            packets, self._packets = self._packets, []
-            packed.append(hdlc.IpPackets(b"".join(packets), memoryview(array("Q", map(len, packets)))))
         if not packed:
             return packed
         self._packed = []
         self.link.stats.ip_packets_in += sum(map(len, packed))
         return packed
+
+    def _pack_queued(self) -> None:
+        packets, self._packets = self._packets, []
+        self._packed.append(hdlc.IpPackets(b"".join(packets), memoryview(array("Q", map(len, packets)))))
 
     def _receive_split(self, split: IpSplit, n: int, now: float) -> None:
         """receive_data's loop in C (pppframe.h): one call runs over every IP packet and bad

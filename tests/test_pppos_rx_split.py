@@ -56,10 +56,12 @@ def _frame(rng: random.Random, acfc: bool, pfc: bool) -> bytes:
 
 
 def _run(fast: bool, stream: bytes, cuts: list[int], monkeypatch: pytest.MonkeyPatch,
-         ip4: bool, ip6: bool, packed: bool) -> tuple:
+         ip4: bool, ip6: bool, packed: bool, mixed: bool = False) -> tuple:
     with monkeypatch.context() as m:
         if not fast:
             m.setattr(pppos, "_IpSplit", None)
+        else:  # every read in C, or (mixed) small reads in Python and large ones in C
+            m.setattr(pppos, "_SPLIT_MIN", 0 if not mixed else 4)
         link, got = _link(fast, m, ip4, ip6)
         packets: list[bytes] = []
         prev = 0
@@ -82,12 +84,13 @@ def test_fast_path_matches_the_python_loop(seed: int, monkeypatch: pytest.Monkey
     acfc, pfc = rng.random() < 0.5, rng.random() < 0.5
     frames = [_frame(rng, acfc, pfc) for _ in range(rng.randrange(1, 300))]
     stream = b"".join(hdlc.encode(f, 0) for f in frames)
-    cuts = sorted(rng.sample(range(len(stream)), min(len(stream), rng.randrange(0, 8))))
+    cuts = sorted(rng.sample(range(len(stream)), min(len(stream), rng.randrange(0, 40))))
     ip4, ip6 = rng.random() < 0.7, rng.random() < 0.7
     packed = seed % 2 == 0
     want = _run(False, stream, cuts, monkeypatch, ip4, ip6, packed)
     got = _run(True, stream, cuts, monkeypatch, ip4, ip6, packed)
     assert got == want
+    assert _run(True, stream, cuts, monkeypatch, ip4, ip6, packed, mixed=True) == want
     assert want[0] or want[1] or want[2]  # the mix gave the paths something to disagree on
 
 
@@ -96,6 +99,7 @@ def test_control_frames_change_the_rules_for_the_frames_after_them(monkeypatch: 
     frame opening it again, an IPv4 packet: the first and last go to take_packets."""
     frames = [b"\xff\x03\x00\x21E1", b"\xff\x03\x80\x57\xa4", b"\xff\x03\x00\x21E2",
               b"\xff\x03\x80\x57\xa4", b"\x21E3", b"\xff\x05\x00\x21", b"\xff\x03\x00\x57E6"]
+    monkeypatch.setattr(pppos, "_SPLIT_MIN", 0)  # these few frames in C too
     link, got = _link(True, monkeypatch, True, False)
     link.receive_data(b"".join(hdlc.encode(f, 0) for f in frames), 0.0)
     assert [bytes(p) for p in link.take_packets()] == [b"E1", b"E3"]
@@ -104,6 +108,7 @@ def test_control_frames_change_the_rules_for_the_frames_after_them(monkeypatch: 
 
 
 def test_take_packed_and_take_packets_count_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pppos, "_SPLIT_MIN", 0)  # these few frames in C too
     link, _ = _link(True, monkeypatch, True, True)
     link.receive_data(hdlc.encode(b"\x21abc", 0) + hdlc.encode(b"\x57de", 0), 0.0)
     (batch,) = link.take_packed()
@@ -115,7 +120,8 @@ def test_take_packed_and_take_packets_count_once(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("ends", [[5, 3], [100], [2, 2, 70000], [2**64 - 1]])
 def test_hostile_frame_ends_are_refused(ends: list[int]) -> None:
     batch = hdlc.FrameBatch(b"\x21abcdefgh", ends)
-    split = hdlc.IpSplit(batch)
+    split = hdlc.IpSplit()
+    split.start(batch)
     with pytest.raises(RuntimeError):
         split.run(0, True, True)
 
@@ -124,7 +130,8 @@ def test_short_frames_never_read_past_their_end() -> None:
     """Frames cut right after their header octets: the C parser must not take the next frame's
     first octet as their protocol (each is bad, or empty IP, never a packet)."""
     buf = b"\xff" + b"\xff\x03" + b"\x00" + b"\x21" + b"\x21abc"
-    split = hdlc.IpSplit(hdlc.FrameBatch(buf, [1, 3, 4, 5, 9]))
+    split = hdlc.IpSplit()
+    split.start(hdlc.FrameBatch(buf, [1, 3, 4, 5, 9]))
     assert split.run(0, True, True) == 3  # the empty IPv4 frame goes to the Link, as in Python
     assert split.bad == 3
     assert split.control(3) == (0x21, b"")
@@ -206,3 +213,18 @@ def test_split_packed_equals_split() -> None:
         starts = [0, *ends.tolist()]
         got += [bytes(data[a:b]) for a, b in zip(starts, starts[1:], strict=False)]
     assert got == want and len(got) > 0
+
+
+def test_small_and_large_reads_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads in Python (few frames) and in C (many) between two take_packets: in read order."""
+    link, _ = _link(True, monkeypatch, True, True)
+    small = [b"\x21s%d" % i for i in range(2)]
+    large = [b"\x21L%d" % i for i in range(pppos._SPLIT_MIN)]
+    for group in (small, large, small, large):
+        link.receive_data(b"".join(hdlc.encode(f, 0) for f in group), 0.0)
+    want = [f[1:] for f in small + large + small + large]
+    assert [bytes(p) for p in link.take_packets()] == want
+    for group in (large, small):
+        link.receive_data(b"".join(hdlc.encode(f, 0) for f in group), 0.0)
+    assert [bytes(v) for p in link.take_packed() for v in p.views()] == [f[1:] for f in large + small]
+    assert link.link.stats.ip_packets_in == len(want) + len(large) + len(small)

@@ -176,7 +176,7 @@ class IpPackets:
     def __init__(self, raw: Any, lens: memoryview) -> None:
         self._raw = raw
         self._view = memoryview(raw).toreadonly()
-        self._lens = lens.toreadonly()
+        self._lens = lens  # the caller's own copy
 
     def __len__(self) -> int:
         return len(self._lens)

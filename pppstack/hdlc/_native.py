@@ -321,29 +321,42 @@ _split_ip = lib.ppp_rx_split_ip
 
 
 class IpSplit:
-    """The receive fast path's per-read state (pppframe.h): the IP packets of open network
-    protocols copied out of a FrameBatch back to back, the other frames stopped at one by one
-    so the caller hands them to the Link in order, between runs (a Link input can open or close
-    IPv4/IPv6 for the frames after it)."""
+    """The receive fast path (pppframe.h), one per link, its scratch reused: start(batch) per
+    read, then run() copies the IP packets of open network protocols out of the batch back to
+    back and stops at each other frame so the caller hands it to the Link in order, between
+    runs (a Link input can open or close IPv4/IPv6 for the frames after it)."""
 
     __slots__ = ("_buf", "_bufp", "_endp", "_ends", "_len", "_lens", "_lensp", "_n", "_out", "_st")
 
-    def __init__(self, batch: FrameBatch) -> None:
+    def __init__(self) -> None:
+        self._st = ffi.new("ppp_rx_split *")
+        self._lens = array("Q", bytes(8 * 64))
+        self._lensp = ffi.from_buffer("size_t[]", self._lens)
+        self._n = self._len = 0
+        self._buf: memoryview = memoryview(b"")
+        self._bufp: Any = None
+        self._ends = array("Q")
+        self._endp: Any = None
+        self._out: Any = None
+
+    def start(self, batch: FrameBatch) -> None:
         n = len(batch)
+        if n > len(self._lens):
+            self._lens = array("Q", bytes(16 * n))
+            self._lensp = ffi.from_buffer("size_t[]", self._lens)
         self._n = n
         self._buf = batch.buffer
         self._len = len(self._buf)
         self._bufp = ffi.from_buffer(self._buf)
         self._ends = array("Q", batch.ends)
         self._endp = ffi.from_buffer("size_t[]", self._ends)
-        self._out = _new_raw("uint8_t[]", max(self._len, 1))
-        self._lens = array("Q", bytes(8 * n))
-        self._lensp = ffi.from_buffer("size_t[]", self._lens)
-        self._st = ffi.new("ppp_rx_split *")
+        self._out = _new_raw("uint8_t[]", self._len)  # the read's packets: it outlives the call
+        st = self._st
+        st.out_len = st.n_ip = st.bad = 0
 
     def run(self, first: int, ip4: bool, ip6: bool) -> int:
         """Frames from `first` on until one that is neither IP nor malformed: its index
-        (len(batch) when none is left); proto() and info() describe it."""
+        (len(batch) when none is left); control() gives it."""
         k = int(_split_ip(self._bufp, self._len, self._endp, self._n, first, ip4, ip6,
                           self._out, self._len, self._lensp, self._n, self._st))
         if k > self._n:
@@ -360,12 +373,12 @@ class IpSplit:
         return int(self._st.bad)
 
     def packets(self) -> IpPackets | None:
-        """The IP packets found (None if none): their bytes and lengths, in order."""
+        """The IP packets found since start() (None if none): their bytes and lengths, in order."""
         st = self._st
-        count = int(st.n_ip)
+        count = st.n_ip
         if not count:
             return None
-        return IpPackets(ffi.buffer(self._out, int(st.out_len)), memoryview(self._lens)[:count])
+        return IpPackets(ffi.buffer(self._out, st.out_len), memoryview(self._lens[:count]))
 
 
 _tx_prepare = lib.ppp_tx_prepare_ip
