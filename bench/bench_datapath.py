@@ -8,8 +8,7 @@ Two PPPoS engines (pppstack.pppos) negotiate LCP and IPCP with each other in mem
 * send: batches of --batch IP packets (what the driver reads from the TUN per wakeup) through
   `send_ip_many` and one `data_to_send`, the HDLC bytes for one pty write;
 * receive: that HDLC stream cut into 4 KiB reads (what a pty hands out) through `receive_data`
-  and `take_packets`, the packets for the TUN writes; receive_packed: the same through
-  `take_packed` (one packed buffer per read: what the driver takes for a TUN with offloads).
+  and `take_packets`, the packets for the TUN writes.
 
 This is the part of bench_link's CPU per GB that pppstack's own code adds on top of the system
 calls (which the C relay pays too); it moves by a few percent between runs where bench_link moves
@@ -86,22 +85,10 @@ def child(size: int, batch: int, packets: int, reps: int) -> dict:
             n += len(b.take_packets())
         return n
 
-    def receive_packed() -> int:  # what the driver does with an offloading TUN: no list of packets
-        n = 0
-        for r in reads:
-            b.receive_data(r, 0.0)
-            n += sum(map(len, b.take_packed()))
-        return n
-
     if receive() != rounds * batch:
         raise benchenv.BenchError("the receiving engine lost packets")
     result = {"backend": pppstack.hdlc.BACKEND}
-    runs = [("send", send), ("receive", receive)]
-    if hasattr(b, "take_packed"):
-        if receive_packed() != rounds * batch:
-            raise benchenv.BenchError("the receiving engine lost packets (take_packed)")
-        runs.append(("receive_packed", receive_packed))
-    for name, fn in runs:
+    for name, fn in (("send", send), ("receive", receive)):
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()

@@ -13,8 +13,8 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c", "pppframe.c"]
-HEADERS = ["hdlc.h", "offload.h", "pppframe.h"]  # offload.h: TUN offloads; pppframe.h: PPP headers of a batch
+SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c"]
+HEADERS = ["hdlc.h", "offload.h"]  # offload.h: TUN offloads (TSO split, GRO coalesce)
 
 
 def _cdef() -> str:

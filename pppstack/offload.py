@@ -95,36 +95,6 @@ class TunOffload:
             done += took
         return packets
 
-    def split_packed(self, reads: list[bytes]) -> list[tuple[memoryview, memoryview]]:
-        """split() without an object per packet: (packets back to back, where each ends) pairs,
-        the ends a memoryview of unsigned 64-bit items.  Usually one pair; the last one is a
-        view of this device's buffer, valid until the next split (use it before reading again)."""
-        if not reads:
-            return []
-        joined = b"".join(reads)
-        lens = array("Q", map(len, reads))
-        lensp = ffi.from_buffer("size_t[]", lens)
-        inp = ffi.from_buffer("uint8_t[]", joined)
-        out, ends, endv, consumed = self._s_out, self._s_ends, self._s_endv, self._s_consumed
-        view = memoryview(ffi.buffer(out))
-        chunks: list[tuple[memoryview, memoryview]] = []
-        done = 0
-        offset = 0
-        count = len(reads)
-        while done < count:
-            n = int(lib.offload_split(inp + offset, lensp + done,
-                                      count - done, out, _SPLIT_CAP, ends, _SPLIT_ITEMS, consumed, self._c))
-            took = int(consumed[0])
-            offset += sum(lens[done:done + took])
-            done += took
-            if n:
-                size = int(ends[n - 1])
-                if done < count:  # the buffer is needed again: this chunk gets its own copy
-                    chunks.append((memoryview(bytes(view[:size])), memoryview(array("Q", endv[:n]))))
-                else:
-                    chunks.append((view[:size], endv[:n]))
-        return chunks
-
     def coalesce(self, packets: list[bytes]) -> tuple[list[memoryview], list[int]]:
         """IP packets for the TUN -> units to write (vnet header + packet) and how many IP
         packets each carries; in-order TCP segments of one flow become one GSO super-packet."""
@@ -133,22 +103,7 @@ class TunOffload:
             return [], []
         joined = b"".join(packets)
         total = len(joined)
-        self._grow(total + count * VNET_HDR_LEN, count)
-        return self._coalesce(joined, total, array("Q", map(len, packets)), count)
-
-    def coalesce_packed(self, data: Any, lens: memoryview) -> tuple[list[memoryview], list[int]]:
-        """coalesce() for packets already back to back in data, lens their lengths (a memoryview
-        of unsigned 64-bit items, as hdlc.IpPackets holds them): no object per packet."""
-        count = len(lens)
-        if not count:
-            return [], []
-        if lens.format not in ("Q", "L") or lens.itemsize != 8:
-            raise TypeError("coalesce_packed takes lengths as unsigned 64-bit items")
-        total = len(data)
-        self._grow(total + count * VNET_HDR_LEN, count)
-        return self._coalesce(ffi.from_buffer(data), total, lens, count)
-
-    def _grow(self, need: int, count: int) -> None:
+        need = total + count * VNET_HDR_LEN
         if need > self._w_cap:
             self._w_cap = max(need, 2 * self._w_cap, 1 << 16)
             self._w_out = ffi.new("uint8_t[]", self._w_cap)
@@ -156,12 +111,11 @@ class TunOffload:
             self._w_items = max(count, 2 * self._w_items, 256)
             self._w_ends = ffi.new("size_t[]", self._w_items)
             self._w_segs = ffi.new("uint32_t[]", self._w_items)
-
-    def _coalesce(self, data: Any, total: int, lens: Any, count: int) -> tuple[list[memoryview], list[int]]:
-        n = int(lib.offload_coalesce(data, total, ffi.from_buffer("size_t[]", lens), count, self._w_out,
+        lens = array("Q", map(len, packets))
+        n = int(lib.offload_coalesce(joined, total, ffi.from_buffer("size_t[]", lens), count, self._w_out,
                                      self._w_cap, self._w_ends, self._w_segs, self._c))
         if n > count:  # (size_t)-1: lengths did not add up (a bytes-like of wider items)
-            raise TypeError("coalesce takes byte strings whose lengths add up")
+            raise TypeError("coalesce takes byte strings")
         view = memoryview(ffi.buffer(self._w_out))
         units: list[memoryview] = []
         start = 0

@@ -9,11 +9,7 @@ buffer); each good frame's header is parsed inline (FF 03 present or not, one- o
 protocol), IPv4/IPv6 packets of an open network protocol go straight to `take_packets()` as
 read-only memoryviews into that buffer (no copy, no event objects, no logging: this is the data
 path; bench_datapath: 11 % less per received packet than a bytes copy each), everything else goes
-to the Link as bytes.  With the C core that loop runs in C (native/pppframe.c, `hdlc.IpSplit`):
-one call per run of IP packets between two other frames, the packets copied back to back into
-one buffer per read, which `take_packed()` hands on whole (the driver's TUN write: no Python per
-packet) and `take_packets()` slices into views; the Python loop is kept for the Python backend.
-Send: the Link's `outq` is drained in order — each `OutPacket`
+to the Link as bytes.  Send: the Link's `outq` is drained in order — each `OutPacket`
 is framed, each `FramingChange` changes the framing for the packets after it; IP packets are framed
 at once with a header prepared when the last change arrived.
 
@@ -29,10 +25,9 @@ fall inside one read, and a frame the peer already sent with its new ACCM must n
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pppstack import events as ev
 from pppstack import hdlc
@@ -44,14 +39,6 @@ __all__ = ["PPPoS", "Phase", "PPPoSStats"]
 
 _LCP_HEAD = b"\xff\x03\xc0\x21"
 _LCP = int(Protocol.LCP)
-if TYPE_CHECKING:
-    from pppstack.hdlc._native import IpSplit
-
-_IpSplit: type[IpSplit] | None = hdlc.IpSplit  # the receive loop in C; None under the Python backend
-# Reads with fewer frames take the Python loop: the C path costs ~2 us a read (cffi calls, the
-# read's own buffer) against ~0.3 us a frame in Python (bench_datapath's 4 KiB reads: 3 frames)
-_SPLIT_MIN = 8
-_encode_ip_packed: Callable[..., tuple[bytes, int, int]] | None = hdlc.encode_ip_packed  # the send side's
 
 
 @dataclass
@@ -73,9 +60,7 @@ class PPPoS:
         self.link = Link(config, rng)
         self._decoder = hdlc.Decoder(accm=0, mru=max(config.mru, DEFAULT_MRU))
         self._out: list[bytes] = []
-        self._packets: list[bytes | memoryview] = []  # the per-packet path (no C core)
-        self._packed: list[hdlc.IpPackets] = []  # the C path: one per read holding IP packets
-        self._split = None if _IpSplit is None else _IpSplit()
+        self._packets: list[bytes | memoryview] = []
         self._tx_accm = FULL_ACCM
         self._ip4_head = b"\xff\x03\x00\x21"
         self._ip6_head = b"\xff\x03\x00\x57"
@@ -128,13 +113,6 @@ class PPPoS:
             return
         link = self.link
         link.rx_frames += len(batch)
-        split = self._split
-        if split is not None and len(batch) >= _SPLIT_MIN:
-            if self._packets:  # the small reads before this one: their packets go first
-                self._pack_queued()
-            split.start(batch)
-            self._receive_split(split, len(batch), now)
-            return
         packets = self._packets
         control = False
         buf = batch.buffer  # the frames back to back: packets are views into it, no copy
@@ -171,51 +149,11 @@ class PPPoS:
         Each is a read-only memoryview (a bytes-like object: len(), indexing, slicing, ==
         against bytes, os.write and b"".join take it; ``bytes(p)`` where an API wants bytes).
         It stays valid for as long as it is referenced; it keeps its read's buffer alive."""
-        if self._packed:  # the C path (take_packed packs the small reads after it)
-            out: list[bytes | memoryview] = []
-            for p in self.take_packed():  # counts ip_packets_in
-                out.extend(p.views())
-            return out
         packets = self._packets
         if packets:
             self._packets = []
             self.link.stats.ip_packets_in += len(packets)
         return packets
-
-    def take_packed(self) -> list[hdlc.IpPackets]:
-        """IP packets received since the last call, packed: one IpPackets (a buffer and the
-        lengths) per read that held any, no object per packet (the TUN write path's input).
-        Under the pure-Python framing backend the packets of take_packets() packed in one."""
-        if self._packets:  # the per-packet path (no C core, or small reads): pack what it queued
-            self._pack_queued()
-        packed = self._packed
-        if not packed:
-            return packed
-        self._packed = []
-        self.link.stats.ip_packets_in += sum(map(len, packed))
-        return packed
-
-    def _pack_queued(self) -> None:
-        packets, self._packets = self._packets, []
-        self._packed.append(hdlc.IpPackets(b"".join(packets), memoryview(array("Q", map(len, packets)))))
-
-    def _receive_split(self, split: IpSplit, n: int, now: float) -> None:
-        """receive_data's loop in C (pppframe.h): one call runs over every IP packet and bad
-        frame up to the next other frame, which the Link gets here, in order, before the run
-        after it (whose IPv4/IPv6 state it may have changed), exactly as the loop above does."""
-        link = self.link
-        k = split.run(0, link.ip4_open, link.ip6_open)
-        control = k < n
-        while k < n:
-            proto, info = split.control(k)
-            link.receive(proto, info, now)
-            k = split.run(k + 1, link.ip4_open, link.ip6_open)
-        link.stats.bad_frames += split.bad
-        packed = split.packets()
-        if packed is not None:
-            self._packed.append(packed)
-        if control:
-            self._flush()
 
     def send_ip(self, packet: bytes, now: float) -> None:
         """Frame one IPv4/IPv6 packet; dropped (and counted) if its network protocol is not open.
@@ -254,24 +192,6 @@ class PPPoS:
             self._encode_run(run, run_version)
             sent += len(run)
         link.stats.ip_packets_out += sent
-
-    def send_ip_packed(self, data: bytes | memoryview, ends: memoryview, now: float) -> None:
-        """send_ip_many for IP packets back to back in data, packet i ending at ends[i] (a
-        memoryview of unsigned 64-bit items, as TunOffload.split_packed gives them): with the C
-        core the version checks and the framing are two C calls a batch, no Python per packet."""
-        link = self.link
-        fast = _encode_ip_packed
-        if fast is None:
-            view = memoryview(data)
-            starts = [0, *ends.tolist()]
-            self.send_ip_many([view[a:b] for a, b in zip(starts, starts[1:], strict=False)], now)  # type: ignore[misc]
-            return
-        out, sent, dropped = fast(data, ends, self._tx_accm, self._ip4_head, self._ip6_head,
-                                  link.ip4_open, link.ip6_open)
-        if out:
-            self._out.append(out)
-        link.stats.ip_packets_out += sent
-        link.stats.ip_dropped_out += dropped
 
     def _encode_run(self, packets: list[bytes], version: int) -> None:
         head = self._ip4_head if version == 4 else self._ip6_head

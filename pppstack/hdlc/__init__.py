@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 
-from ._common import Counters, Discard, Frame, FrameBatch, Garbage, IpPackets, Item
+from ._common import Counters, Discard, Frame, FrameBatch, Garbage, Item
 
 _log = logging.getLogger(__name__)
 _choice = os.environ.get("PPPSTACK_HDLC", "auto").strip().lower() or "auto"
@@ -27,7 +27,6 @@ if _choice not in ("auto", "c", "python"):
 if _choice == "python":
     from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
-    IpSplit = encode_ip_packed = None  # pppos's fast paths need the C core
     BACKEND = "python"
 else:
     try:
@@ -44,13 +43,11 @@ else:
             "which is slower. Install a C compiler and reinstall to build it.", exc)
         from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
-        IpSplit = encode_ip_packed = None
         BACKEND = "python"
     else:
-        from ._native import IpSplit, encode_ip_packed  # type: ignore[assignment]  # None in the Python backend
         BACKEND = "c"
 
 __all__ = [
-    "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "IpPackets", "IpSplit", "Item",
-    "encode", "encode_ip_packed", "encode_many", "fcs16", "fcs32",
+    "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "Item",
+    "encode", "encode_many", "fcs16", "fcs32",
 ]

@@ -23,7 +23,6 @@ from ._common import (
     Frame,
     FrameBatch,
     Garbage,
-    IpPackets,
     Item,
     check_accm,
     fcs_len,
@@ -315,101 +314,3 @@ class Decoder:
         g = bytes(self._garbage)
         self._garbage.clear()
         return g
-
-
-_split_ip = lib.ppp_rx_split_ip
-
-
-class IpSplit:
-    """The receive fast path (pppframe.h), one per link, its scratch reused: start(batch) per
-    read, then run() copies the IP packets of open network protocols out of the batch back to
-    back and stops at each other frame so the caller hands it to the Link in order, between
-    runs (a Link input can open or close IPv4/IPv6 for the frames after it)."""
-
-    __slots__ = ("_buf", "_bufp", "_endp", "_ends", "_len", "_lens", "_lensp", "_n", "_out", "_st")
-
-    def __init__(self) -> None:
-        self._st = ffi.new("ppp_rx_split *")
-        self._lens = array("Q", bytes(8 * 64))
-        self._lensp = ffi.from_buffer("size_t[]", self._lens)
-        self._n = self._len = 0
-        self._buf: memoryview = memoryview(b"")
-        self._bufp: Any = None
-        self._ends = array("Q")
-        self._endp: Any = None
-        self._out: Any = None
-
-    def start(self, batch: FrameBatch) -> None:
-        n = len(batch)
-        if n > len(self._lens):
-            self._lens = array("Q", bytes(16 * n))
-            self._lensp = ffi.from_buffer("size_t[]", self._lens)
-        self._n = n
-        self._buf = batch.buffer
-        self._len = len(self._buf)
-        self._bufp = ffi.from_buffer(self._buf)
-        self._ends = array("Q", batch.ends)
-        self._endp = ffi.from_buffer("size_t[]", self._ends)
-        self._out = _new_raw("uint8_t[]", self._len)  # the read's packets: it outlives the call
-        st = self._st
-        st.out_len = st.n_ip = st.bad = 0
-
-    def run(self, first: int, ip4: bool, ip6: bool) -> int:
-        """Frames from `first` on until one that is neither IP nor malformed: its index
-        (len(batch) when none is left); control() gives it."""
-        k = int(_split_ip(self._bufp, self._len, self._endp, self._n, first, ip4, ip6,
-                          self._out, self._len, self._lensp, self._n, self._st))
-        if k > self._n:
-            raise RuntimeError("a frame batch with ends outside its buffer")  # FrameBatch: cannot happen
-        return k
-
-    def control(self, k: int) -> tuple[int, bytes]:
-        """The protocol and information field (a copy) of frame k, the frame run() stopped at."""
-        st = self._st
-        return int(st.proto), self._buf[int(st.info):self._ends[k]].tobytes()
-
-    @property
-    def bad(self) -> int:
-        return int(self._st.bad)
-
-    def packets(self) -> IpPackets | None:
-        """The IP packets found since start() (None if none): their bytes and lengths, in order."""
-        st = self._st
-        count = st.n_ip
-        if not count:
-            return None
-        return IpPackets(ffi.buffer(self._out, st.out_len), memoryview(self._lens[:count]))
-
-
-_tx_prepare = lib.ppp_tx_prepare_ip
-
-
-def encode_ip_packed(data: bytes | memoryview, ends: memoryview, accm: int, head4: bytes, head6: bytes,
-                     ip4: bool, ip6: bool) -> tuple[bytes, int, int]:
-    """IP packets back to back in data (packet i ends at ends[i], a memoryview of unsigned 64-bit
-    items) -> (their HDLC frames, how many were framed, how many dropped): version 4 packets
-    behind head4 while ip4, version 6 behind head6 while ip6, in order; the others (other
-    versions, empty, protocol not open) dropped.  Two C calls (pppframe.h, hdlc.h) a batch."""
-    count = len(ends)
-    if not count:
-        return b"", 0, 0
-    if ends.itemsize != 8:
-        raise TypeError("encode_ip_packed takes frame ends as unsigned 64-bit items")
-    total = len(data)
-    cap = total + count * max(len(head4), len(head6))
-    prep = _new_raw("uint8_t[]", max(cap, 1))
-    lens = _new_raw("size_t[]", count)
-    counts = ffi.new("size_t[2]")  # dropped, bytes prepared
-    n = int(_tx_prepare(ffi.from_buffer(data), total, ffi.from_buffer("size_t[]", ends), count, head4, len(head4),
-                        head6, len(head6), ip4, ip6, prep, cap, lens, counts))
-    if n > count:
-        raise ValueError("packet ends outside the packed buffer")
-    if not n:
-        return b"", 0, int(counts[0])
-    out = _take()
-    try:
-        buf = out.get(2 * cap + 16 * n + 16)
-        m = lib.hdlc_encode_frames(buf, prep, counts[1], lens, n, check_accm(accm), 16, True)
-        return ffi.buffer(buf, m)[:], n, int(counts[0])
-    finally:
-        _pool.append(out)

@@ -344,7 +344,9 @@ class PppDriver:
             self.last_frame_at = now
             link = self.link
             link.receive_data(data, now)
-            self._deliver(link)
+            packets = link.take_packets()
+            if packets:
+                self._deliver(packets)
             self._drain_events(now)
         if end is not None and self._end is None:
             # give the engine's view (a Terminate just received) a chance to explain first
@@ -367,23 +369,8 @@ class PppDriver:
                                                                           os.strerror(exc.errno or errno.EIO))
         return Evidence(Observation.EOF, detail=detail, **self._ctx(now))
 
-    def _deliver(self, link: PppLink) -> None:
-        """The IP packets link received go to the TUN (or packet_sink).  With offloads they go
-        packed (pppos.take_packed -> one coalesce over the read's buffer): no object per packet."""
+    def _deliver(self, packets: list[bytes]) -> None:
         c = self.counters
-        tun = self.tun
-        take_packed = getattr(link, "take_packed", None)
-        if take_packed is not None and tun is not None and self.network_up \
-                and getattr(tun, "offload", None) is not None:
-            for batch in take_packed():
-                count = len(batch)
-                c.packets_in += count
-                c.bytes_in += batch.nbytes
-                c.tun_write_errors += count - tun.write_packed(batch)
-            return
-        packets = link.take_packets()
-        if not packets:
-            return
         c.packets_in += len(packets)
         c.bytes_in += sum(map(len, packets))
         if self.tun is not None and self.network_up:
@@ -393,16 +380,6 @@ class PppDriver:
             self.packet_sink(packets)
 
     def _read_tun(self, now: float) -> None:
-        send_packed = getattr(self.link, "send_ip_packed", None)
-        read_packed = getattr(self.tun, "read_packed", None)
-        chunks = read_packed(TUN_BATCH) if send_packed is not None and read_packed is not None else None
-        if chunks is not None:  # offloads: packed from the TUN to the framer, no object per packet
-            c = self.counters
-            for data, ends in chunks:
-                send_packed(data, ends, now)
-                c.packets_out += len(ends)
-                c.bytes_out += len(data)
-            return
         packets = self.tun.read_batch(TUN_BATCH)
         if not packets:
             return

@@ -31,7 +31,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pppstack import offload as _offload
-from pppstack.hdlc import IpPackets
 
 try:  # python-pytun is the preferred opener; it is absent in the NCM guest.
     import pytun as _pytun
@@ -271,26 +270,6 @@ class TunDevice:
             pass
         return off.split(out) if out else out
 
-    def read_packed(self, limit: int = 256) -> list[tuple[memoryview, memoryview]] | None:
-        """read_batch() for an offloading TUN without an object per packet: the packets back to
-        back and where each ends (TunOffload.split_packed; the last pair is only valid until the
-        next read).  None without offloads (or with packets left by read()): use read_batch."""
-        off = self.offload
-        if off is None or self._pending:
-            return None
-        out: list[bytes] = []
-        fd = self._fd
-        read = os.read
-        got = 0
-        try:
-            while len(out) < limit and got < VNET_READ_BUDGET:
-                r = read(fd, VNET_READ_SIZE)
-                out.append(r)
-                got += len(r)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return off.split_packed(out)
-
     def write(self, packet: bytes) -> bool:
         """Hand one IP packet to the kernel; False (and counted) if it refused it."""
         try:
@@ -320,23 +299,6 @@ class TunDevice:
                     self.write_errors += 1
             return n
         units, segs = self.offload.coalesce(packets if type(packets) is list else list(packets))
-        for u, k in zip(units, segs, strict=True):
-            try:
-                write(fd, u)
-                n += k
-            except OSError:
-                self.write_errors += k
-        return n
-
-    def write_packed(self, packets: IpPackets) -> int:
-        """write_many() for packets back to back in one buffer (pppos.take_packed): with
-        offloads coalesced straight from it, no object per packet; returns how many went."""
-        if self.offload is None:
-            return self.write_many(packets.views())
-        units, segs = self.offload.coalesce_packed(packets.buffer, packets.lens)
-        fd = self._fd
-        write = os.write
-        n = 0
         for u, k in zip(units, segs, strict=True):
             try:
                 write(fd, u)
