@@ -103,10 +103,13 @@ def _name() -> str:
 @pytest.mark.skipif(not offload.available, reason="needs the C core")
 @pytest.mark.parametrize("use_pytun", [True, False] if tunmod._pytun is not None else [False])
 def test_both_openers_get_offloads_and_the_switch_turns_them_off(monkeypatch, use_pytun) -> None:
-    monkeypatch.delenv("PPPSTACK_TUN_OFFLOAD", raising=False)
+    monkeypatch.setenv("PPPSTACK_TUN_OFFLOAD", "1")
     with tunmod.TunDevice.create(_name(), use_pytun=use_pytun) as t:
         assert t.offload is not None
     monkeypatch.setenv("PPPSTACK_TUN_OFFLOAD", "0")
+    with tunmod.TunDevice.create(_name(), use_pytun=use_pytun) as t:
+        assert t.offload is None
+    monkeypatch.delenv("PPPSTACK_TUN_OFFLOAD")    # opt-in: off when not asked for
     with tunmod.TunDevice.create(_name(), use_pytun=use_pytun) as t:
         assert t.offload is None
     with tunmod.TunDevice.create(_name(), use_pytun=use_pytun, offload=True) as t:
@@ -123,7 +126,7 @@ def test_a_refused_offload_ioctl_leaves_a_plain_tun_and_one_line(monkeypatch, ca
         return real(fd, request, arg, *rest)
 
     monkeypatch.setattr(tunmod.fcntl, "ioctl", ioctl)
-    monkeypatch.delenv("PPPSTACK_TUN_OFFLOAD", raising=False)
+    monkeypatch.setenv("PPPSTACK_TUN_OFFLOAD", "1")
     name = _name()
     with caplog.at_level(logging.INFO, logger="pppstack.tun"):
         with tunmod.TunDevice.create(name, use_pytun=False) as t:
