@@ -9,6 +9,7 @@ shows up.
 from __future__ import annotations
 
 import contextlib
+import random
 
 TEXT = set(range(0x20, 0x7D)) | {0x09, 0x0A, 0x0D}
 
@@ -233,3 +234,19 @@ def backend_at(name: str):  # noqa: ANN201 - yields a module
         yield hx
     finally:
         lib.hdlc_set_features(before)
+
+
+def random_parts(rng: random.Random, accm: int, burst: bool = False) -> list[bytes]:
+    """1-5 random frames (sizes around the MRU, escapes, ACCM on or off, with or without a leading
+    flag) with modem text between some; ``burst`` adds runs of 300 tiny frames (many ends)."""
+    parts: list[bytes] = []
+    for _ in range(rng.randrange(1, 6)):
+        size = rng.choice([1, 2, 63, 64, 65, 127, 1490, 1500, 1504, 1530])
+        body = bytes(rng.choice(b"\x7d\x7e\x00\x11A\xff") if rng.random() < 0.1 else rng.getrandbits(8)
+                     for _ in range(size))
+        parts.append(encode_naive(body, rng.choice([0, accm]), 16, leading_flag=rng.random() < 0.5))
+        if rng.random() < 0.2:
+            parts.append(b"\r\nOK\r\n")
+        if burst and rng.random() < 0.2:
+            parts += [encode_naive(b"\x21" + bytes([i & 0xFF]), accm, 16, False) for i in range(300)]
+    return parts

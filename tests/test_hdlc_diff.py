@@ -18,6 +18,7 @@ from tests.hdlc_spec import (
     counters_dict,
     encode_naive,
     load_backend,
+    random_parts,
 )
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -243,14 +244,7 @@ def test_decode_writes_nothing_past_its_bound(level: str) -> None:
             items = ffi.new("size_t[]", 3 * 4096)
             n_items = ffi.new("size_t *")
             for _ in range(60):
-                parts = []
-                for _ in range(rng.randrange(1, 6)):
-                    size = rng.choice([1, 2, 63, 64, 65, 127, 1490, 1500, 1504, 1530])
-                    body = bytes(rng.choice(b"\x7d\x7e\x00\x11A\xff") if rng.random() < 0.1 else rng.getrandbits(8)
-                                 for _ in range(size))
-                    parts.append(encode_naive(body, rng.choice([0, accm]), 16, leading_flag=rng.random() < 0.5))
-                    if rng.random() < 0.2:
-                        parts.append(b"\r\nOK\r\n")
+                parts = random_parts(rng, accm)
                 stream = b"".join(parts)
                 pos = 0
                 while pos < len(stream):

@@ -14,7 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.hdlc_spec import SIMD_LEVELS, SpecDecoder, backend_at, counters_dict, encode_naive, load_backend
+from tests.hdlc_spec import (
+    SIMD_LEVELS,
+    SpecDecoder,
+    backend_at,
+    counters_dict,
+    encode_naive,
+    load_backend,
+    random_parts,
+)
 from tests.test_hdlc_diff import _chunks, _token, accms, fcs_bits
 
 
@@ -170,16 +178,7 @@ def test_packed_writes_nothing_past_its_buffers(level: str) -> None:
             ref = c.Decoder(accm, 16, 1500)
             counts = ffi.new("size_t[2]")
             for _ in range(40):
-                parts = []
-                for _ in range(rng.randrange(1, 6)):
-                    size = rng.choice([1, 2, 63, 64, 65, 127, 1490, 1500, 1504, 1530])
-                    body = bytes(rng.choice(b"\x7d\x7e\x00\x11A\xff") if rng.random() < 0.1 else rng.getrandbits(8)
-                                 for _ in range(size))
-                    parts.append(encode_naive(body, rng.choice([0, accm]), 16, leading_flag=rng.random() < 0.5))
-                    if rng.random() < 0.2:
-                        parts.append(b"\r\nOK\r\n")
-                    if rng.random() < 0.2:
-                        parts += [encode_naive(b"\x21" + bytes([i & 0xFF]), accm, 16, False) for i in range(300)]
+                parts = random_parts(rng, accm, burst=True)
                 stream = b"".join(parts)
                 pos = 0
                 while pos < len(stream):

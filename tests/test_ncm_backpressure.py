@@ -20,7 +20,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from ncm.l2 import L2Config
 from ncm.link import NcmLink
 from ncm.ntb import ntb_missing
-from ncm.usb import UsbPump
+from ncm.usb import NcmDevice, UsbPump
 from pppstack.io.ncmbridge import bridge
 from tests.fake_ncm_device import FakeNcmModem
 from tests.test_ncm_usb import SocketPort, bound
@@ -39,14 +39,20 @@ def _udp_seen(modem: FakeNcmModem) -> set[int]:
             if f[12:14] == b"\x08\x00" and f[14 + 9] == 17}
 
 
+def _session(dev: NcmDevice) -> NcmLink:
+    """The host side's NCM link for ``dev`` (10.10.1.1 towards the fake modem's 10.10.1.2), started."""
+    assert dev.params is not None
+    session = NcmLink(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
+                                           gateway=IPv4Address("10.10.1.2")), rx_max=dev.rx_max)
+    session.start(time.monotonic())
+    return session
+
 def _flood(modem: FakeNcmModem, count: int, size: int) -> tuple[set[int], dict[str, int], UsbPump]:
     dev = bound(modem)
     pump = UsbPump(dev, poll_ms=50, max_queued_tx=8)
     pump.start()
     assert dev.params is not None
-    session = NcmLink(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
-                                              gateway=IPv4Address("10.10.1.2")), rx_max=dev.rx_max)
-    session.start(time.monotonic())
+    session = _session(dev)
     host, side = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
     def send() -> None:          # blocks when the "TUN queue" is full, as a sender's qdisc would
@@ -133,9 +139,7 @@ def test_a_slow_device_loses_nothing_with_libusb_events_on_the_loop() -> None:
     pump = UsbPump(dev, max_queued_tx=8, transfers=2, out_transfers=4, io=io)  # type: ignore[arg-type]
     pump.start()
     assert dev.params is not None
-    session = NcmLink(dev.params, L2Config(mac=dev.mac or b"\x02" * 6, ipv4=IPv4Interface("10.10.1.1/30"),
-                                              gateway=IPv4Address("10.10.1.2")), rx_max=dev.rx_max)
-    session.start(time.monotonic())
+    session = _session(dev)
     host, side = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     count = 2000
     sender = threading.Thread(target=lambda: [host.send(_udp(i, 300)) for i in range(count)], daemon=True)
