@@ -69,19 +69,24 @@ CFLAGS = ["-O2", "-std=c99"]   # what native/build_hdlc.py gives the extension
 CLK = os.sysconf("SC_CLK_TCK")
 
 SINK = textwrap.dedent("""
-    import socket, sys, threading
+    import os, socket, sys, threading
     def tcp(c):
         while c.recv(1 << 20):
             pass
+    def say(text):
+        try:
+            print(text, flush=True)
+        except OSError:   # the bench is gone (stopped while this started): nobody to tell
+            os._exit(1)
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:   # the address can be gone already (the bench being stopped): a word back, not a traceback
         s.bind((sys.argv[1], 5201)); s.listen(8)
         u.bind((sys.argv[1], 5202))   # bound so the kernel drops quietly instead of answering ICMP
     except OSError as exc:
-        print(f"cannot bind {sys.argv[1]}: {exc.strerror}", flush=True)
+        say(f"cannot bind {sys.argv[1]}: {exc.strerror}")
         sys.exit(1)
-    print("ready", flush=True)
+    say("ready")
     while True:
         c, _ = s.accept()
         threading.Thread(target=tcp, args=(c,), daemon=True).start()

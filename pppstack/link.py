@@ -188,11 +188,18 @@ class Link:
         self._settle()
 
     def get_timer(self) -> float | None:
-        best: float | None = None
-        for d in (self.lcp.deadline, self.keepalive.deadline,
-                  *(cp.deadline for cp in self.ncps), self.auth.deadline):
+        # asked once per loop turn: plain comparisons, no tuple or generator per call
+        best = self.lcp.deadline
+        d = self.keepalive.deadline
+        if d is not None and (best is None or d < best):
+            best = d
+        for cp in self.ncps:
+            d = cp.deadline
             if d is not None and (best is None or d < best):
                 best = d
+        d = self.auth.deadline
+        if d is not None and (best is None or d < best):
+            best = d
         return best
 
     def handle_timer(self, now: float) -> None:

@@ -153,3 +153,25 @@ def test_epoll_refusing_a_regular_file_falls_back_to_select(tmp_path) -> None:
         loop.add_reader(f.fileno(), lambda now: got.append(os.read(f.fileno(), 100)))
         loop.run_once(timeout=1.0)
     assert got == [b"data"]
+
+
+def test_select_fallback_serves_readers_writers_and_wakes(tmp_path) -> None:
+    """After epoll refused a regular file, a socket's writer and a wake from a thread still work."""
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    a, b = socket.socketpair()
+    events: list[str] = []
+    try:
+        with open(path, "rb") as f, Loop() as loop:
+            loop.add_reader(f.fileno(), lambda now: (os.read(f.fileno(), 100), events.append("file"),
+                                                      loop.remove_reader(f.fileno())))
+            loop.add_writer(a.fileno(), lambda now: (events.append("writable"), loop.remove_writer(a.fileno())))
+            loop.run_once(timeout=1.0)
+            assert sorted(events) == ["file", "writable"]
+            t = threading.Timer(0.05, lambda: loop.call_later(0.0, lambda now: events.append("call")))
+            t.start()
+            loop.run(until=lambda: "call" in events)
+            t.join()
+    finally:
+        a.close()
+        b.close()

@@ -68,8 +68,9 @@ class AuthPhase:
 
     @property
     def deadline(self) -> float | None:
-        times = [m.deadline for m in self.machines() if m.deadline is not None]
-        return min(times) if times else None
+        c = self.client.deadline if self.client is not None else None
+        s = self.server.deadline if self.server is not None else None
+        return c if s is None else s if c is None else min(c, s)
 
     def runs(self, protocol: int) -> bool:
         return any(_protocol(m) == protocol for m in self.machines())

@@ -11,9 +11,11 @@ Theory of operation.  A `Loop` owns one selector and one wake pipe.  An edge plu
 * `prepare` hooks, run before every wait: an edge flushes what its machine produced and decides
   what to watch, so the wait always reflects the machines' current state.
 
-A turn: prepare hooks -> select() until the earliest deadline or a ready fd -> each ready fd's
+A turn: prepare hooks -> epoll until the earliest deadline or a ready fd -> each ready fd's
 callback once -> due machines -> due calls.  Callbacks do a bounded amount of work (one read
-batch), so two busy fds alternate turn by turn instead of one starving the other.
+batch), so two busy fds alternate turn by turn instead of one starving the other.  A turn is what
+a busy link pays per wakeup, so it asks each machine for its deadline once (the value taken before
+the wait decides which machines are due after it), and talks to epoll without `selectors`' keys.
 
 `wake()` is async-signal-safe and thread-safe.  While a loop runs on the main thread, Python's
 signal wakeup fd points at its pipe: a signal arriving during select() makes the interpreter run
@@ -26,7 +28,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-import selectors
+import select
 import signal
 import threading
 import time
@@ -36,6 +38,10 @@ from dataclasses import dataclass, field
 __all__ = ["Loop", "SelfPipe", "Call", "Machine"]
 
 Callback = Callable[[float], None]
+
+_IN, _OUT = select.EPOLLIN, select.EPOLLOUT
+_NOT_OUT, _NOT_IN = ~select.EPOLLOUT, ~select.EPOLLIN   # ERR and HUP wake both halves, as selectors does
+
 
 
 class SelfPipe:
@@ -85,6 +91,7 @@ class Machine:
     get_timer: Callable[[], float | None]
     handle_timer: Callback
     active: bool = True
+    due_at: float | None = None     # get_timer() as asked before this turn's wait
 
 
 class Loop:
@@ -92,8 +99,9 @@ class Loop:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._sel: selectors.BaseSelector = selectors.DefaultSelector()
         self._pipe = SelfPipe()
+        # epoll, until it refuses an fd (a regular file): then select() over the same handlers
+        self._epoll: select.epoll | None = select.epoll()
         self._handlers: dict[int, list[Callback | None]] = {}   # fd -> [on_readable, on_writable]
         self._machines: list[Machine] = []
         self._prepare: list[Callback] = []
@@ -104,8 +112,9 @@ class Loop:
         self._calls_lock = threading.Lock()
         self._seq = itertools.count()
         self._stopping = False
+        self._thread: int | None = None     # the running loop's thread: its own calls need no wake
         self.turns = 0
-        self._sel.register(self._pipe.read_fd, selectors.EVENT_READ, None)
+        self._epoll.register(self._pipe.read_fd, _IN)
 
     # -- wake ---------------------------------------------------------------------------------------
     @property
@@ -144,32 +153,50 @@ class Loop:
             return      # the common case on every turn: nothing changes, no syscall
         pair: list[Callback | None] = list(old) if old is not None else [None, None]
         pair[slot] = fn
-        mask = (selectors.EVENT_READ if pair[0] else 0) | (selectors.EVENT_WRITE if pair[1] else 0)
+        mask = (_IN if pair[0] else 0) | (_OUT if pair[1] else 0)
         if not mask:
             self.forget(fd)
             return
         self._handlers[fd] = pair
+        if self._epoll is None:
+            return          # select() reads the handlers each turn
         if old is None:
             self._register(fd, mask)
         else:
-            self._sel.modify(fd, mask, None)
+            try:
+                self._epoll.modify(fd, mask)
+            except FileNotFoundError:   # closed and reopened under the same number without forget()
+                self._register(fd, mask)
 
     def _register(self, fd: int, mask: int) -> None:
+        assert self._epoll is not None
         try:
-            self._sel.register(fd, mask, None)
+            self._epoll.register(fd, mask)
         except PermissionError:
             # epoll refuses regular files and /dev/null (chat run with such a stdin); select() does not
-            old, self._sel = self._sel, selectors.SelectSelector()
-            for key in old.get_map().values():
-                self._sel.register(key.fileobj, key.events, key.data)
-            old.close()
-            self._sel.register(fd, mask, None)
+            self._epoll.close()
+            self._epoll = None
 
     def _unregister(self, fd: int) -> None:
+        if self._epoll is None:
+            return
         try:
-            self._sel.unregister(fd)
-        except (KeyError, ValueError):
-            pass
+            self._epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass    # closed already (epoll dropped it) or never registered
+
+    def _poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        if self._epoll is not None:
+            # epoll rounds a fraction of a millisecond up, so a near deadline never spins
+            return self._epoll.poll(-1 if timeout is None else timeout, len(self._handlers) + 1)
+        rd = [fd for fd, pair in self._handlers.items() if pair[0] is not None]
+        rd.append(self._pipe.read_fd)
+        wr = [fd for fd, pair in self._handlers.items() if pair[1] is not None]
+        r, w, _ = select.select(rd, wr, [], timeout)
+        events = dict.fromkeys(r, _IN)
+        for fd in w:
+            events[fd] = events.get(fd, 0) | _OUT
+        return list(events.items())
 
     # -- time ---------------------------------------------------------------------------------------
     def add_machine(self, get_timer: Callable[[], float | None], handle_timer: Callback) -> Machine:
@@ -190,7 +217,8 @@ class Loop:
         call = Call(when, next(self._seq), fn)
         with self._calls_lock:
             heapq.heappush(self._calls, call)
-        self.wake()
+        if self._thread != threading.get_ident():
+            self.wake()     # from the loop's own thread the next wait sees it anyway: no write
         return call
 
     def call_later(self, delay: float, fn: Callback) -> Call:
@@ -207,10 +235,11 @@ class Loop:
             self._prepare_t = tuple(self._prepare)
 
     def next_deadline(self) -> float | None:
-        """The earliest deadline of the machines and calls (None: wait for an fd)."""
+        """The earliest deadline of the machines and calls (None: wait for an fd).  Notes each
+        machine's deadline for the due check after the wait."""
         best: float | None = None
         for m in self._machines_t:
-            t = m.get_timer()
+            t = m.due_at = m.get_timer()
             if t is not None and (best is None or t < best):
                 best = t
         if self._calls:         # (read without the lock: a call added meanwhile wakes us anyway)
@@ -235,10 +264,12 @@ class Loop:
         """Turn until `stop()` is called or ``until()`` is true (checked before every wait)."""
         self._stopping = False
         old_wakeup = self._claim_signal_wakeup()
+        outer, self._thread = self._thread, threading.get_ident()
         try:
             while not self._stopping and not (until is not None and until()):
                 self.run_once()
         finally:
+            self._thread = outer
             self._release_signal_wakeup(old_wakeup)
 
     def run_once(self, timeout: float | None = None) -> None:
@@ -252,19 +283,22 @@ class Loop:
         if deadline is not None:
             wait = max(0.0, deadline - self.clock())
             timeout = wait if timeout is None else min(timeout, wait)
-        ready = self._sel.select(timeout)
+        ready = self._poll(timeout)
         self.turns += 1
         now = self.clock()
-        for key, mask in ready:
+        for fd, mask in ready:
             if self._stopping:
                 return
-            self._dispatch(key.fd, mask, now)
+            self._dispatch(fd, mask, now)
         for m in self._machines_t:
             if self._stopping:
                 return
-            t = m.get_timer()
+            # due by the deadline asked before the wait, and still due (a read may have moved it)
+            t = m.due_at
             if t is not None and now >= t and m.active:
-                m.handle_timer(now)
+                t = m.get_timer()
+                if t is not None and now >= t:
+                    m.handle_timer(now)
         if self._calls:
             self._run_calls(now)
 
@@ -274,10 +308,10 @@ class Loop:
             return
         # looked up again for each half: the reader may have removed the writer (or both)
         pair = self._handlers.get(fd)
-        if pair is not None and mask & selectors.EVENT_READ and pair[0] is not None:
+        if pair is not None and mask & _NOT_OUT and pair[0] is not None:
             pair[0](now)
         pair = self._handlers.get(fd)
-        if pair is not None and mask & selectors.EVENT_WRITE and pair[1] is not None and not self._stopping:
+        if pair is not None and mask & _NOT_IN and pair[1] is not None and not self._stopping:
             pair[1](now)
 
     def _run_calls(self, now: float) -> None:
@@ -307,7 +341,8 @@ class Loop:
                 pass
 
     def close(self) -> None:
-        self._sel.close()
+        if self._epoll is not None:
+            self._epoll.close()
         self._handlers.clear()
         self._machines.clear()
         self._machines_t = ()

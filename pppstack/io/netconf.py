@@ -105,6 +105,9 @@ class InterfaceSetup:
                 "packets_rcvd": c.packets_in, "serial_bytes_out": c.serial_out, "serial_bytes_in": c.serial_in,
                 "tun_write_errors": c.tun_write_errors,
             }
+        loop = getattr(self.driver, "loop", None)
+        if loop is not None:    # what the link costs in wakeups (bench_link reads it)
+            st.setdefault("counters", {})["loop_turns"] = loop.turns
         stats = getattr(link, "stats", None)
         if stats is not None:
             st["engine"] = _plain(stats)
