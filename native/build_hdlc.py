@@ -13,8 +13,8 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c"]
-HEADERS = ["hdlc.h", "offload.h"]  # offload.h: TUN offloads (TSO split, GRO coalesce)
+SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c", "tunio.c"]
+HEADERS = ["hdlc.h", "offload.h", "tunio.h"]  # offload.h: TUN offloads; tunio.h: batched TUN reads and writes
 
 
 def _cdef() -> str:

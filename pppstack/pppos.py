@@ -193,6 +193,37 @@ class PPPoS:
             sent += len(run)
         link.stats.ip_packets_out += sent
 
+    @property
+    def slots_headroom(self) -> int:
+        """The room a batched TUN read leaves before each packet for `send_ip_slots`: the length
+        of the PPP header (address, control, protocol) the packets go out with."""
+        return len(self._ip4_head)
+
+    def send_ip_slots(self, slots: Any, now: float) -> None:
+        """Frame the IP packets of a batched TUN read (pppstack.io.tun.Slots: ``count`` packets
+        in slots of one buffer, slot i being lens[i] bytes, `slots_headroom` bytes of room and
+        then the packet; ``ptr`` for C, ``view`` for Python).  The headers go into the room and
+        the batch is framed in one C call, no Python per packet.  A batch with a packet that
+        cannot go as it is (not IP, or its protocol closed) goes packet by packet through
+        `send_ip_many`, which drops and counts that one."""
+        link = self.link
+        count = slots.count
+        encode = hdlc.encode_slots
+        if encode is not None:
+            data, done = encode(slots.ptr, slots.lens, count, slots.total,
+                                self._ip4_head if link.ip4_open else b"",
+                                self._ip6_head if link.ip6_open else b"", self._tx_accm)
+            if done == count:
+                self._out.append(data)
+                link.stats.ip_packets_out += count
+                return
+        room, lens, view = self.slots_headroom, slots.lens, slots.view
+        packets, off = [], 0
+        for i in range(count):
+            packets.append(view[off + room:off + lens[i]])
+            off += lens[i]
+        self.send_ip_many(packets, now)
+
     def _encode_run(self, packets: list[bytes], version: int) -> None:
         head = self._ip4_head if version == 4 else self._ip6_head
         self._out.append(hdlc.encode_many(packets, accm=self._tx_accm, head=head))

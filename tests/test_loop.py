@@ -175,3 +175,30 @@ def test_select_fallback_serves_readers_writers_and_wakes(tmp_path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_deadline_a_read_moved_later_does_not_fire() -> None:
+    """Deadlines are asked once before the wait; one that a callback of the same turn moved
+    later is asked again before it fires, so it does not fire early."""
+    a, b = socket.socketpair()
+    fired: list[float] = []
+    timer = {"t": time.monotonic() + 0.05}
+    try:
+        with Loop() as loop:
+            loop.add_machine(lambda: timer["t"], fired.append)
+
+            def read(now: float) -> None:
+                a.recv(100)
+                timer["t"] = now + 60.0    # e.g. a Configure-Ack stopping a restart timer
+
+            loop.add_reader(a.fileno(), read)
+            time.sleep(0.1)         # the deadline has passed ...
+            b.send(b"x")            # ... and a read that moves it is waiting in the same turn
+            loop.run_once(timeout=1.0)
+            assert fired == [] and loop.turns == 1
+            timer["t"] = 0.0
+            loop.run_once(timeout=1.0)
+        assert len(fired) == 1      # a due deadline still fires
+    finally:
+        a.close()
+        b.close()

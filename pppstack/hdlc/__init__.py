@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from ._common import Counters, Discard, Frame, FrameBatch, Garbage, Item
 
@@ -24,13 +25,15 @@ _choice = os.environ.get("PPPSTACK_HDLC", "auto").strip().lower() or "auto"
 if _choice not in ("auto", "c", "python"):
     raise ImportError(f"PPPSTACK_HDLC must be auto, c or python, not {_choice!r}")
 
+# batched TUN reads framed in place (pppstack.io.tun's read_slots): the C core only
+encode_slots: Callable[..., tuple[bytes, int]] | None = None
 if _choice == "python":
     from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
     BACKEND = "python"
 else:
     try:
-        from ._native import Decoder, encode, encode_many, fcs16, fcs32  # type: ignore[assignment]  # same API, two classes
+        from ._native import Decoder, encode, encode_many, encode_slots, fcs16, fcs32  # type: ignore[assignment]  # same API, two classes
     except ImportError as exc:
         if _choice == "c":
             raise ImportError(
@@ -49,5 +52,5 @@ else:
 
 __all__ = [
     "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "Item",
-    "encode", "encode_many", "fcs16", "fcs32",
+    "encode", "encode_many", "encode_slots", "fcs16", "fcs32",
 ]

@@ -98,7 +98,6 @@ class DriverCounters:
     bytes_in: int = 0
     bytes_out: int = 0
     tun_write_errors: int = 0
-    wakeups: int = 0
     modem_text: list[str] = field(default_factory=list)
 
 
@@ -141,6 +140,7 @@ class PppDriver:
         self.network_up = False
         self._tun_wanted = False
         self._tun_registered = False
+        self._slotted = False
         self._running = False
         self._out = bytearray()
         self._writing = False       # the port's writer is registered (output waits for room)
@@ -188,6 +188,8 @@ class PppDriver:
         if tun is not None:
             self.tun = tun
         self._tun_wanted = self.tun is not None
+        # a wakeup's packets read and framed in C, no Python per packet (tun.read_slots)
+        self._slotted = bool(getattr(self.tun, "slots_available", False)) and hasattr(self.link, "send_ip_slots")
         self._update_tun()
 
     def disable_tun(self) -> None:
@@ -241,7 +243,6 @@ class PppDriver:
     def _prepare(self, now: float) -> None:
         """Before each wait: write what the engine queued; watch the port for room only while
         output waits, and stop reading TUN while it is behind (backpressure)."""
-        self.counters.wakeups = self.loop.turns
         self._drain_events(now)     # what a call (e.g. bytes that followed CONNECT) made the engine say
         self._flush()
         if self._end is not None:
@@ -380,6 +381,17 @@ class PppDriver:
             self.packet_sink(packets)
 
     def _read_tun(self, now: float) -> None:
+        if self._slotted:
+            link = self.link
+            room = link.slots_headroom
+            slots = self.tun.read_slots(TUN_BATCH, room)
+            n = slots.count
+            if n:
+                link.send_ip_slots(slots, now)
+                c = self.counters
+                c.packets_out += n
+                c.bytes_out += slots.total - n * room
+            return
         packets = self.tun.read_batch(TUN_BATCH)
         if not packets:
             return

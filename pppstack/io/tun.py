@@ -4,7 +4,10 @@ The device is opened with IFF_TUN | IFF_NO_PI, so one read is one IP packet and 
 IP packet; the kernel tells IPv4 from IPv6 by the version nibble.  python-pytun opens it when it is
 installed; otherwise (the NCM guest runs Debian's bare python3) the TUNSETIFF ioctl is done here.
 Either way the fd is non-blocking and read/written with os.read/os.write, the cheapest path from
-Python (perf-baselines.md §7: ~1.4 µs per read, ~1.9 µs per write).
+Python (perf-baselines.md §7: ~1.4 µs per read, ~1.9 µs per write).  With the C core built, the
+PPP driver reads a wakeup's packets in one C call instead (`read_slots`, native/tunio.c), into
+one buffer with room for the PPP header before each packet, which the engine frames in place:
+no Python per packet.  PPPSTACK_TUN_BATCH_C=0 goes back to the os.read loop (for comparison).
 
 Offloads (opt-in: PPPSTACK_TUN_OFFLOAD=1 or ``offload=True``): the device is opened with
 IFF_VNET_HDR and TUNSETOFFLOAD(CSUM | TSO4 | TSO6), as wireguard-go does, so the kernel hands over
@@ -32,13 +35,21 @@ from dataclasses import dataclass
 
 from pppstack import offload as _offload
 
+try:
+    from pppstack._hdlc_c import ffi as _ffi
+    from pppstack._hdlc_c import lib as _lib
+    _TUNIO = hasattr(_lib, "tunio_read") and os.environ.get("PPPSTACK_TUN_BATCH_C", "1").strip() != "0"
+except ImportError:  # the pure-Python install
+    _ffi = _lib = None
+    _TUNIO = False
+
 try:  # python-pytun is the preferred opener; it is absent in the NCM guest.
     import pytun as _pytun
 except ImportError:  # pragma: no cover - depends on the host
     _pytun = None
 
 __all__ = [
-    "TunDevice", "TunError", "TunPermissionError", "IpCommandError", "Route",
+    "TunDevice", "Slots", "TunError", "TunPermissionError", "IpCommandError", "Route",
     "ip", "link_local_from_ifid", "interface_exists", "free_ifname",
 ]
 
@@ -55,6 +66,9 @@ TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 = 0x01, 0x02, 0x04
 READ_SIZE = 65536
 VNET_READ_SIZE = _offload.VNET_HDR_LEN + 65536 + 64   # a 64 KiB super-packet behind its header
 VNET_READ_BUDGET = 256 * 1024   # bytes per read_batch: super-packets fill the link's buffer fast
+SLOTS_BUDGET = 320 * 1024       # bytes per read_slots: ~210 packets of 1500, 256 small ones
+SLOT_ROOM = 65536               # what one read may return: any IP packet (a shorter read truncates)
+SLOT_HEADROOM_MAX = 16
 
 
 def offload_wanted() -> bool:
@@ -64,6 +78,23 @@ def offload_wanted() -> bool:
     per GB, and cost 64-byte packets ~0.8 us each (two more copies and an object per packet in
     split/coalesce): 0.56 -> 0.41 of the C relay's packets/s."""
     return os.environ.get("PPPSTACK_TUN_OFFLOAD", "0").strip().lower() in ("1", "yes", "on", "true")
+
+
+class Slots:
+    """One batched TUN read: ``count`` packets in slots of one reused buffer, slot i being
+    lens[i] bytes (the headroom asked for, then the packet), ``total`` bytes in all.  ``ptr`` is
+    the buffer for C, ``view`` the same memory for Python.  Valid until the next read."""
+
+    __slots__ = ("ptr", "view", "lens", "count", "total", "cap", "_total", "_err")
+
+    def __init__(self, limit: int) -> None:
+        self.cap = SLOTS_BUDGET + SLOT_HEADROOM_MAX + SLOT_ROOM
+        self.ptr = _ffi.new("uint8_t[]", self.cap)
+        self.view = memoryview(_ffi.buffer(self.ptr))
+        self.lens = _ffi.new("size_t[]", limit)
+        self._total = _ffi.new("size_t *")
+        self._err = _ffi.new("int *")
+        self.count = self.total = 0
 
 
 class TunError(OSError):
@@ -136,6 +167,7 @@ class TunDevice:
         self.write_errors = 0
         self.offload: _offload.TunOffload | None = None   # set when the fd carries vnet headers
         self._pending: list[bytes] = []   # segments of a super-packet that read() returned one of
+        self._slots: Slots | None = None  # read_slots' buffer, made on first use
 
     # -- creation -----------------------------------------------------------------------------
     @classmethod
@@ -246,6 +278,28 @@ class TunDevice:
             return os.read(self._fd, n)
         except (BlockingIOError, InterruptedError):
             return b""
+
+    @property
+    def slots_available(self) -> bool:
+        """`read_slots` works here: the C core is built and the device is plain (no offloads)."""
+        return _TUNIO and self.offload is None
+
+    def read_slots(self, limit: int, headroom: int) -> Slots:
+        """The waiting packets (up to ``limit``, ~SLOTS_BUDGET bytes) in one C call, each behind
+        ``headroom`` free bytes (see `Slots`).  Raises OSError as os.read would, once the
+        packets read before the failing read are handed over (the next call meets it again)."""
+        slots = self._slots
+        if slots is None or len(slots.lens) < limit:
+            slots = self._slots = Slots(limit)
+        if not 0 <= headroom <= SLOT_HEADROOM_MAX:
+            raise ValueError(f"headroom {headroom} is outside 0..{SLOT_HEADROOM_MAX}")
+        n = int(_lib.tunio_read(self._fd, slots.ptr, slots.cap, headroom, SLOT_ROOM, slots.lens, limit,
+                                slots._total, slots._err))
+        slots.count, slots.total = n, int(slots._total[0])
+        err = slots._err[0]
+        if err > 0 and not n:
+            raise OSError(err, os.strerror(err))
+        return slots
 
     def read_batch(self, limit: int = 256) -> list[bytes]:
         """All packets waiting (up to ``limit`` reads): one wakeup, many packets.  With offloads
