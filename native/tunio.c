@@ -30,8 +30,8 @@ size_t tunio_read(int fd, uint8_t *buf, size_t cap, size_t headroom, size_t room
     return n;
 }
 
-size_t tunio_write(int fd, const uint8_t *buf, const size_t *starts, const size_t *ends, size_t count,
-                   size_t *failed, int *first_err)
+size_t tunio_write(int fd, const uint8_t *buf, const size_t *spans, size_t count, size_t *failed,
+                   size_t *first_err)
 {
     size_t done = 0;
     *failed = 0;
@@ -39,17 +39,52 @@ size_t tunio_write(int fd, const uint8_t *buf, const size_t *starts, const size_
     for (size_t i = 0; i < count; i++) {
         ssize_t w;
         do
-            w = write(fd, buf + starts[i], ends[i] - starts[i]);
+            w = write(fd, buf + spans[2 * i], spans[2 * i + 1] - spans[2 * i]);
         while (w < 0 && errno == EINTR);
         if (w < 0) {
             if (!*failed)
-                *first_err = errno;
+                *first_err = (size_t)errno;
             (*failed)++;
         } else {
             done++;
         }
     }
     return done;
+}
+
+size_t tunio_ip_spans(const uint8_t *buf, const size_t *ends, size_t count, size_t from, int ok4, int ok6,
+                      size_t *spans, size_t *nspans, size_t *bytes)
+{
+    size_t k = 0, sum = 0, i = from;
+    for (; i < count; i++) {
+        size_t p = i ? ends[i - 1] : 0, end = ends[i];
+        if (p >= end)
+            break;
+        if (buf[p] == 0xFF) {           /* address and control present */
+            if (end - p < 3 || buf[p + 1] != 0x03)
+                break;
+            p += 2;
+        }
+        unsigned proto;
+        if (buf[p] & 1) {               /* a compressed (one-octet) protocol field */
+            proto = buf[p];
+            p += 1;
+        } else {
+            if (end < p + 2 || !(buf[p + 1] & 1))
+                break;
+            proto = (unsigned)buf[p] << 8 | buf[p + 1];
+            p += 2;
+        }
+        if (!((proto == 0x21 && ok4) || (proto == 0x57 && ok6)) || end <= p)
+            break;
+        spans[2 * k] = p;
+        spans[2 * k + 1] = end;
+        sum += end - p;
+        k++;
+    }
+    *nspans = k;
+    *bytes = sum;
+    return i;
 }
 
 size_t tunio_put_heads(uint8_t *buf, const size_t *lens, size_t count, size_t hlen,

@@ -18,11 +18,20 @@
 size_t tunio_read(int fd, uint8_t *buf, size_t cap, size_t headroom, size_t room, size_t *lens,
                   size_t max_packets, size_t *total, int *err);
 
-/* Write `count` packets, packet i being buf[starts[i] .. ends[i]), one write() each.  A packet
- * the kernel refuses is skipped and counted in *failed (*first_err keeps the first errno), as a
- * Python loop over os.write would.  EINTR is retried.  Returns the packets written. */
-size_t tunio_write(int fd, const uint8_t *buf, const size_t *starts, const size_t *ends, size_t count,
-                   size_t *failed, int *first_err);
+/* Write `count` packets, packet i being buf[spans[2i] .. spans[2i+1]), one write() each.  A
+ * packet the kernel refuses is skipped and counted in *failed (*first_err keeps the first errno),
+ * as a Python loop over os.write would.  EINTR is retried.  Returns the packets written. */
+size_t tunio_write(int fd, const uint8_t *buf, const size_t *spans, size_t count, size_t *failed,
+                   size_t *first_err);
+
+/* Pure: the receive side's header walk.  Frame i of a decoded batch is buf[ends[i-1] .. ends[i])
+ * (the first from 0).  From frame `from` on, while a frame is address/control (FF 03, or
+ * nothing under ACFC), a protocol field (1 or 2 octets) and a non-empty IPv4 (0x0021, ok4) or
+ * IPv6 (0x0057, ok6) packet, the packet's span goes into spans[] (start, stop pairs; room for
+ * count - from) and its length into *bytes.  Returns the index of the first frame that is
+ * anything else (count when none), for the caller to handle; *nspans the spans written. */
+size_t tunio_ip_spans(const uint8_t *buf, const size_t *ends, size_t count, size_t from, int ok4, int ok6,
+                      size_t *spans, size_t *nspans, size_t *bytes);
 
 /* Pure: put a PPP header in the headroom of each slot tunio_read filled (lens[] as it wrote
  * them): head4 before an IPv4 packet, head6 before an IPv6 one, both hlen bytes (ok4/ok6 = 0: that

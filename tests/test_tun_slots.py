@@ -15,6 +15,7 @@ import socket
 import pytest
 
 from pppstack import hdlc
+from pppstack import pppos as pppos_mod
 from pppstack.config import LinkConfig
 from pppstack.io import tun as tunmod
 from pppstack.link import FramingChange
@@ -164,3 +165,100 @@ def test_the_heads_go_where_the_deframer_finds_them(dev) -> None:  # noqa: ANN00
         sender.send_ip_slots(d.read_slots(256, sender.slots_headroom), 0.0)
         want = [sender._ip4_head + sent[0], sender._ip6_head + sent[1]]
         assert _frames(sender.data_to_send()) == want
+
+
+# -- the receive side: C header walk (hdlc.ip_spans) and batched TUN writes (write_ip) ----------
+
+def _seeded(seed: str):  # noqa: ANN202
+    rng = random.Random(seed)
+    return lambda n: bytes(rng.randrange(256) for _ in range(n))
+
+
+def _frame_stream(rng: random.Random, acfc: bool, pfc: bool) -> tuple[bytes, int]:
+    """HDLC bytes of a mix a link may see: IP packets of either version under any header form
+    the peer may use, LCP, protocols nobody speaks, and malformed headers.  Returns the bytes and
+    how many frames they hold."""
+    frames = []
+    for _ in range(rng.randrange(1, 40)):
+        r = rng.random()
+        body = bytes(rng.randrange(256) for _ in range(rng.choice([1, 20, 60, 1400])))
+        addr = b"" if acfc and rng.random() < 0.8 else b"\xff\x03"
+        if r < 0.7:
+            proto = rng.choice([0x21, 0x57])
+            field = bytes([proto]) if pfc and rng.random() < 0.8 else proto.to_bytes(2, "big")
+            frames.append(addr + field + (bytes([0x45 if proto == 0x21 else 0x60]) + body))
+        elif r < 0.75:
+            frames.append(addr + (b"\x21" if pfc else b"\x00\x21"))          # IP with no packet
+        elif r < 0.82:
+            frames.append(b"\xff\x03\xc0\x21\x09\x01\x00\x08" + bytes(4))   # LCP Echo-Request
+        elif r < 0.88:
+            frames.append(addr + b"\x80\x57" + body)                        # IPv6CP
+        elif r < 0.93:
+            frames.append(addr + b"\x00\x3d" + body)                        # an unknown protocol
+        elif r < 0.97:
+            frames.append(b"\xff\x05\x00\x21" + body)                       # a bad control field
+        else:
+            frames.append(addr + b"\x02\x02" + body)                        # protocol field not ending odd
+    return b"".join(hdlc.encode(f, 0) for f in frames), len(frames)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_c_header_walk_equals_the_per_frame_loop(monkeypatch, seed: int) -> None:  # noqa: ANN001
+    """Reads of any size through the C walk and through the Python loop: the same packets in the
+    same order, the same counters, events and answers (Protocol-Rejects, Echo-Replies)."""
+    rng = random.Random(seed)
+    acfc, pfc = rng.random() < 0.5, rng.random() < 0.5
+    ip4, ip6 = rng.choice([(True, True), (True, False), (False, True)])
+    engines = []
+    for _ in range(2):
+        p = PPPoS(LinkConfig(user="", password=""), _seeded(str(seed)))
+        p.link.ip4_open, p.link.ip6_open = ip4, ip6
+        engines.append(p)
+    walked = 0
+    for _ in range(10):
+        data, nframes = _frame_stream(rng, acfc, pfc)
+        walked += nframes >= pppos_mod.RUN_MIN
+        got = []
+        for p, c_walk in zip(engines, (True, False), strict=True):
+            if not c_walk:
+                monkeypatch.setattr(pppos_mod.hdlc, "ip_spans", None)
+            p.receive_data(data, 0.0)
+            monkeypatch.undo()
+            events = []
+            while (e := p.next_event()) is not None:
+                events.append(e)
+            got.append(([bytes(x) for x in p.take_packets()], vars(p.link.stats).copy(), events, p.data_to_send()))
+        assert got[0] == got[1]
+    assert walked >= 3     # the C walk was taken
+
+
+def test_write_ip_writes_runs_and_single_packets_in_order(dev) -> None:  # noqa: ANN001
+    d, peer = dev
+    peer.setblocking(False)
+    p = PPPoS(LinkConfig(user="", password=""), os.urandom)
+    p.link.ip4_open = p.link.ip6_open = True
+    sent = []
+    for size in (30, 1, 12, 3):       # runs (12 and 30 frames) and reads below RUN_MIN
+        pk = [bytes([0x45]) + os.urandom(random.randrange(20, 1400)) for _ in range(size)]
+        p.receive_data(b"".join(hdlc.encode(b"\xff\x03\x00\x21" + x, 0) for x in pk), 0.0)
+        sent += pk
+    items, n = p.take_ip()
+    assert n == len(sent) and any(type(x) is pppos_mod.PacketRun for x in items)
+    assert d.write_ip(items) == n and d.write_errors == 0
+    assert [peer.recv(2000) for _ in range(n)] == sent
+    assert p.link.stats.ip_packets_in == n
+
+
+def test_write_ip_counts_what_the_kernel_refuses() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a.setblocking(False)
+    b.close()                           # every write now fails (EPIPE)
+    try:
+        d = tunmod.TunDevice(a.fileno(), "refusing")
+        p = PPPoS(LinkConfig(user="", password=""), os.urandom)
+        p.link.ip4_open = True
+        p.receive_data(b"".join(hdlc.encode(b"\xff\x03\x00\x21\x45" + bytes(40), 0) for _ in range(10)), 0.0)
+        items, n = p.take_ip()
+        assert n == 10 and d.write_ip(items) == 0 and d.write_errors == 10
+    finally:
+        a.close()

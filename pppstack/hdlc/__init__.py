@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
 from ._common import Counters, Discard, Frame, FrameBatch, Garbage, Item
 
@@ -27,13 +28,15 @@ if _choice not in ("auto", "c", "python"):
 
 # batched TUN reads framed in place (pppstack.io.tun's read_slots): the C core only
 encode_slots: Callable[..., tuple[bytes, int]] | None = None
+# the receive side's header walk over a FrameBatch (PPPoS.receive_data): the C core only
+ip_spans: Callable[..., tuple[int, Any, int, int]] | None = None
 if _choice == "python":
     from ._python import Decoder, encode, encode_many, fcs16, fcs32
 
     BACKEND = "python"
 else:
     try:
-        from ._native import Decoder, encode, encode_many, encode_slots, fcs16, fcs32  # type: ignore[assignment]  # same API, two classes
+        from ._native import Decoder, encode, encode_many, encode_slots, fcs16, fcs32, ip_spans  # type: ignore[assignment]  # same API, two classes
     except ImportError as exc:
         if _choice == "c":
             raise ImportError(
@@ -52,5 +55,5 @@ else:
 
 __all__ = [
     "BACKEND", "Counters", "Decoder", "Discard", "Frame", "FrameBatch", "Garbage", "Item",
-    "encode", "encode_many", "encode_slots", "fcs16", "fcs32",
+    "encode", "encode_many", "encode_slots", "fcs16", "fcs32", "ip_spans",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pppstack._hdlc_c import ffi, lib  # noqa: E402,I001  (ImportError here selects _python)
@@ -163,6 +163,20 @@ def encode_slots(slots: Any, lens: Any, count: int, total: int, head4: bytes, he
         return ffi.buffer(buf, m)[:], count
     finally:
         _pool.append(out)
+
+
+
+def ip_spans(buffer: memoryview, ends: Sequence[int], start: int, ok4: bool, ok6: bool) -> tuple[int, Any, int, int]:
+    """The receive side's header walk over a FrameBatch (``buffer``, ``ends``) in one C call:
+    from frame ``start`` on, while frames carry a non-empty IPv4 / IPv6 packet of an open
+    protocol, their spans.  Returns (index of the first other frame, or len(ends); the spans as
+    a C size_t[] of start, stop pairs; how many; their bytes)."""
+    count = len(ends)
+    spans = ffi.new("size_t[]", 2 * (count - start) or 2)
+    out = ffi.new("size_t[2]")
+    stop = int(lib.tunio_ip_spans(ffi.from_buffer(buffer), ffi.new("size_t[]", ends), count, start,
+                                  ok4, ok6, spans, out, out + 1))
+    return stop, spans, int(out[0]), int(out[1])
 
 
 class Decoder:

@@ -37,6 +37,7 @@ from pppstack.endreason import Evidence, LinkEnd, Observation, classify_end, is_
 from pppstack.exitcodes import EdgeCause
 from pppstack.io.loop import Loop
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
+from pppstack.pppos import PacketRun
 
 __all__ = [
     "PppDriver", "LinkEnd", "Observation", "Evidence", "classify_end", "is_no_carrier_text", "PppLink",
@@ -152,6 +153,7 @@ class PppDriver:
         self._carrier_seen = False
         self._next_carrier_check: float | None = None
         self._own_loop = loop is None
+        self._take_ip = getattr(link, "take_ip", None)    # PPPoS: packets and PacketRuns, see _deliver_ip
         self.loop = loop if loop is not None else Loop(clock)
 
     # -- control from outside (signal handlers, other threads) -----------------------------------
@@ -345,9 +347,14 @@ class PppDriver:
             self.last_frame_at = now
             link = self.link
             link.receive_data(data, now)
-            packets = link.take_packets()
-            if packets:
-                self._deliver(packets)
+            if self._take_ip is not None:
+                items, n = self._take_ip()
+                if n:
+                    self._deliver_ip(items, n)
+            else:
+                packets = link.take_packets()
+                if packets:
+                    self._deliver(packets)
             self._drain_events(now)
         if end is not None and self._end is None:
             # give the engine's view (a Terminate just received) a chance to explain first
@@ -377,6 +384,25 @@ class PppDriver:
         if self.tun is not None and self.network_up:
             written = self.tun.write_many(packets)
             c.tun_write_errors += len(packets) - written
+        elif self.packet_sink is not None:
+            self.packet_sink(packets)
+
+    def _deliver_ip(self, items: list[Any], n: int) -> None:
+        """What take_ip gave (packets and PacketRuns): one batched TUN write per run."""
+        c = self.counters
+        c.packets_in += n
+        c.bytes_in += sum(p.nbytes if type(p) is PacketRun else len(p) for p in items)
+        if self.tun is not None and self.network_up and hasattr(self.tun, "write_ip"):
+            c.tun_write_errors += n - self.tun.write_ip(items)
+            return
+        packets: list[Any] = []
+        for p in items:
+            if type(p) is PacketRun:
+                packets.extend(p.views())
+            else:
+                packets.append(p)
+        if self.tun is not None and self.network_up:
+            c.tun_write_errors += n - self.tun.write_many(packets)
         elif self.packet_sink is not None:
             self.packet_sink(packets)
 

@@ -32,6 +32,7 @@ import struct
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pppstack import offload as _offload
 
@@ -168,6 +169,7 @@ class TunDevice:
         self.offload: _offload.TunOffload | None = None   # set when the fd carries vnet headers
         self._pending: list[bytes] = []   # segments of a super-packet that read() returned one of
         self._slots: Slots | None = None  # read_slots' buffer, made on first use
+        self._res = _ffi.new("size_t[2]") if _TUNIO else None    # write_ip's counters from C
 
     # -- creation -----------------------------------------------------------------------------
     @classmethod
@@ -341,6 +343,35 @@ class TunDevice:
             if self.write_errors <= 3:
                 log.info("the kernel refused a %d-byte packet on %s: %s", len(packet), self.name, exc.strerror)
             return False
+
+    def write_ip(self, items: Sequence[Any]) -> int:
+        """Write what PPPoS.take_ip gave: single packets and PacketRuns (a read's packets as
+        spans of its buffer, written in one C call, native/tunio.c).  Returns how many packets
+        the kernel took; a refused one is counted in write_errors, as write_many does."""
+        if self.offload is not None or not _TUNIO:
+            flat: list[Any] = []
+            for p in items:
+                if hasattr(p, "spans"):
+                    flat.extend(p.views())
+                else:
+                    flat.append(p)
+            return self.write_many(flat)
+        n = 0
+        for p in items:
+            if not hasattr(p, "spans"):
+                n += self.write_many((p,))
+                continue
+            res = self._res
+            done = int(_lib.tunio_write(self._fd, _ffi.from_buffer(p.buffer), p.spans, p.count, res, res + 1))
+            n += done
+            if done < p.count:
+                self._refused(p.count - done, int(res[1]))
+        return n
+
+    def _refused(self, count: int, err: int) -> None:
+        self.write_errors += count
+        if self.write_errors <= 3:
+            log.info("the kernel refused %d packet(s) on %s: %s", count, self.name, os.strerror(err))
 
     def write_many(self, packets: Iterable[bytes]) -> int:
         """Write IP packets; returns how many the kernel took.  With offloads, runs of in-order
