@@ -31,6 +31,9 @@ from a noisy machine still compare (as ratios, in "vs_c_relay" and the "share" k
 measured in that round: each direction over the relay's one-way TCP, slower over faster, the
 relay's own both-ways split (what the pty and two opposite TCP streams allow with no Python in
 the way) and each end's CPU share. --phases both measures only that (with the relay's one way).
+`--offload on off` and `--tun-batch c python` run each backend in those variants too, side by side in
+the same run (TUN offloads, opt-in in pppstack; the TUN's packets batched by the C core, pppstack's
+default, or one os.read/os.write each): BACKEND_offload_on, BACKEND_tun_batch_python in the JSON.
 Needs root (namespaces, TUN).  Prints a table, or JSON with --json (with an "environment":
 backends, SIMD paths, CPU model, Python version).
 
@@ -172,9 +175,10 @@ class Link:
 
     ifname, a_ip, b_ip = "pppb0", A_IP, B_IP
 
-    def __init__(self, backend: str, offload: str = "on") -> None:
+    def __init__(self, backend: str, offload: str = "off", tun_batch: str = "c") -> None:
         self.backend = backend
         self.offload = offload   # TUN offloads at both ends (PPPSTACK_TUN_OFFLOAD)
+        self.tun_batch = tun_batch   # TUN reads/writes batched in C, or one os.read/os.write each
         self.namespaces: list[Netns] = []
         self.procs: list[subprocess.Popen] = []
         self.slave: int | None = None
@@ -202,7 +206,8 @@ class Link:
         print(f"bench_link: namespaces {self.a.name} {self.b.name} (backend {self.backend})", file=sys.stderr,
               flush=True)
         env = dict(os.environ, PPPSTACK_HDLC=self.backend, PYTHONUNBUFFERED="1",
-                   PPPSTACK_TUN_OFFLOAD="1" if self.offload == "on" else "0")
+                   PPPSTACK_TUN_OFFLOAD="1" if self.offload == "on" else "0",
+                   PPPSTACK_TUN_BATCH_C="1" if self.tun_batch == "c" else "0")
         env.pop("PYTHONPATH", None)
         master, slave = os.openpty()
         tty.setraw(slave)
@@ -520,8 +525,9 @@ def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None)
     ceil_runs: list[dict] = []
     c_ceil_runs: list[dict] = []
     relay_runs: list[dict] = []
-    for backend, offload in [(b, o) for b in args.backends for o in args.offload]:
-        with Link(backend, offload) as link, contextlib.ExitStack() as stack:
+    variants = [(b, o, t) for b in args.backends for o in args.offload for t in args.tun_batch]
+    for backend, offload, tun_batch in variants:
+        with Link(backend, offload, tun_batch) as link, contextlib.ExitStack() as stack:
             relay = stack.enter_context(CRelay(link, relay_bin)) if relay_bin else None
             runs: dict[str, list[dict]] = {name: [] for name in PHASES}
             mine_relay: list[dict] = []
@@ -577,7 +583,10 @@ def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None)
             summary["both_ways"] = both_ways_rounds(runs["both"], mine_relay)
         summary["runs"] = {**runs, "c_relay": mine_relay} if args.verbose else None
         summary["tun_offload"] = offload
-        result["backends"][backend if offload == "on" else f"{backend}_offload_off"] = summary
+        summary["tun_batch"] = tun_batch
+        name = backend + ("_offload_on" if offload == "on" else "")
+        name += "_tun_batch_python" if tun_batch == "python" else ""
+        result["backends"][name] = summary
     result["pty_ceiling_mbit_s"] = {k: median([r[k] for r in ceil_runs]) for k in ceil_runs[0]}
     if relay_bin:
         result["pty_ceiling_c_mbit_s"] = {k: median([r[k] for r in c_ceil_runs]) for k in c_ceil_runs[0]}
@@ -595,9 +604,13 @@ def main() -> int:
     p.add_argument("--pty-duration", type=float, default=1.5, help="seconds per pty ceiling run (default 1.5)")
     p.add_argument("--reps", type=int, default=3, help="repetitions; medians are reported (default 3)")
     p.add_argument("--backends", nargs="+", default=["c", "python"], choices=("c", "python"))
-    p.add_argument("--offload", nargs="+", default=["on"], choices=("on", "off"),
-                   help="TUN offloads (TSO/GRO) at both ends; `--offload on off` runs each backend both ways, "
-                        "the off runs as BACKEND_offload_off (default: on)")
+    p.add_argument("--offload", nargs="+", default=["off"], choices=("on", "off"),
+                   help="TUN offloads (TSO/GRO) at both ends, opt-in in pppstack; `--offload on off` runs each "
+                        "backend both ways, the on runs as BACKEND_offload_on (default: off)")
+    p.add_argument("--tun-batch", nargs="+", default=["c"], choices=("c", "python"),
+                   help="TUN packets read and written in batches by the C core (pppstack's default), or one "
+                        "os.read/os.write each (PPPSTACK_TUN_BATCH_C=0); `--tun-batch c python` runs both, the "
+                        "python runs as BACKEND_tun_batch_python (default: c)")
     p.add_argument("--no-c-baselines", action="store_true",
                    help="skip the C relay and the C pty ceiling (they need a C compiler and the clone's native/)")
     p.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES,

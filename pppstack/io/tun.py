@@ -6,8 +6,10 @@ installed; otherwise (the NCM guest runs Debian's bare python3) the TUNSETIFF io
 Either way the fd is non-blocking and read/written with os.read/os.write, the cheapest path from
 Python (perf-baselines.md §7: ~1.4 µs per read, ~1.9 µs per write).  With the C core built, the
 PPP driver reads a wakeup's packets in one C call instead (`read_slots`, native/tunio.c), into
-one buffer with room for the PPP header before each packet, which the engine frames in place:
-no Python per packet.  PPPSTACK_TUN_BATCH_C=0 goes back to the os.read loop (for comparison).
+one buffer with room for the PPP header before each packet, which the engine frames in place,
+and writes a read's received packets (a PacketRun: spans of the read's buffer) in one C call too
+(`write_ip`): no Python per packet.  PPPSTACK_TUN_BATCH_C=0 goes back to os.read/os.write loops
+(for comparison).
 
 Offloads (opt-in: PPPSTACK_TUN_OFFLOAD=1 or ``offload=True``): the device is opened with
 IFF_VNET_HDR and TUNSETOFFLOAD(CSUM | TSO4 | TSO6), as wireguard-go does, so the kernel hands over
