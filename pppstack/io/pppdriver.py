@@ -6,9 +6,10 @@ and other threads write to.  The timeout is the engine's `get_timer()` deadline 
 scheduled callback.  Each wakeup:
 
   port readable -> read 64 KiB, and again until EAGAIN or PORT_BYTES_PER_TURN (a pty hands
-                   out ~4 KiB per read) -> `receive_data` once -> `take_packets` -> TUN writes
-                   -> drain events
-  TUN readable  -> read the waiting packets (up to TUN_BATCH, or tun's byte budget) -> `send_ip`
+                   out ~4 KiB per read) -> `receive_data` once -> `take_ip` -> TUN writes (a
+                   read's packets in one C call, tun.write_ip) -> drain events
+  TUN readable  -> read the waiting packets (up to TUN_BATCH, or tun's byte budget; with the C
+                   core in one call, into slots the engine frames in place: `send_ip_slots`)
   (both sides' budgets are equal in bytes, so neither direction of a busy link crowds out the other)
   then          -> `data_to_send` appended to one buffer -> one write per wakeup (coalesced);
                    while the port cannot take it all, TUN is not read (backpressure: the kernel's
