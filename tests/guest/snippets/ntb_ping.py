@@ -108,11 +108,24 @@ def wait_frame(pred, timeout=5.0):
     return None, seen
 
 
+def ask(frame: bytes, pred, tries: int = 4, each: float = 1.5):
+    """Send `frame` and wait for the answer, again up to `tries` times, as ARP and ping do: the
+    gadget's usb0 may still be coming up (under load its connection notice can take longer than
+    the 3 s waited above) and drops what comes before."""
+    seen_all = 0
+    for _ in range(tries):
+        ep_out.write(ntb16(frame))
+        got, seen = wait_frame(pred, each)
+        seen_all += seen
+        if got is not None:
+            return got, seen_all
+    return None, seen_all
+
+
 arp = (b"\xff" * 6 + HOST_MAC + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
        + HOST_MAC + HOST_IP + b"\x00" * 6 + GADGET_IP)
-ep_out.write(ntb16(arp))
-reply, seen = wait_frame(lambda f: f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02" and f[28:32] == GADGET_IP)
-assert reply is not None, f"no ARP reply (saw {seen} frames)"
+reply, seen = ask(arp, lambda f: f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02" and f[28:32] == GADGET_IP)
+assert reply is not None, f"no ARP reply to 4 requests (saw {seen} frames; notifications {notes})"
 gadget_mac = reply[6:12]
 
 payload = bytes(range(256)) * 4
@@ -121,10 +134,10 @@ icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
 ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 7, 0, 64, 1, 0, HOST_IP, GADGET_IP)
 ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
 t0 = time.monotonic()
-ep_out.write(ntb16(gadget_mac + HOST_MAC + b"\x08\x00" + ip + icmp))
-echo, seen2 = wait_frame(lambda f: f[12:14] == b"\x08\x00" and f[23] == 1 and f[34] == 0 and f[26:30] == GADGET_IP)
+echo, seen2 = ask(gadget_mac + HOST_MAC + b"\x08\x00" + ip + icmp,
+                  lambda f: f[12:14] == b"\x08\x00" and f[23] == 1 and f[34] == 0 and f[26:30] == GADGET_IP)
 rtt = time.monotonic() - t0
-assert echo is not None, f"no ICMP echo reply (saw {seen2} frames)"
+assert echo is not None, f"no ICMP echo reply to 4 requests (saw {seen2} frames)"
 
 print(json.dumps({
     "w_length": w_length, "formats": formats, "in_max": in_max, "in_divisor": in_div, "in_align": in_align,
