@@ -72,6 +72,7 @@ VNET_READ_BUDGET = 256 * 1024   # bytes per read_batch: super-packets fill the l
 SLOTS_BUDGET = 320 * 1024       # bytes per read_slots: ~210 packets of 1500, 256 small ones
 SLOT_ROOM = 65536               # what one read may return: any IP packet (a shorter read truncates)
 SLOT_HEADROOM_MAX = 16
+_SINGLE = frozenset((bytes, bytearray, memoryview))    # write_ip: a packet, not a PacketRun
 
 
 def offload_wanted() -> bool:
@@ -353,21 +354,27 @@ class TunDevice:
         if self.offload is not None or not _TUNIO:
             flat: list[Any] = []
             for p in items:
-                if hasattr(p, "spans"):
-                    flat.extend(p.views())
-                else:
+                if type(p) in _SINGLE:
                     flat.append(p)
+                else:
+                    flat.extend(p.views())
             return self.write_many(flat)
         n = 0
+        singles: list[Any] = []     # runs of single packets go out in one write_many call
         for p in items:
-            if not hasattr(p, "spans"):
-                n += self.write_many((p,))
+            if type(p) in _SINGLE:
+                singles.append(p)
                 continue
+            if singles:
+                n += self.write_many(singles)
+                singles = []
             res = self._res
             done = int(_lib.tunio_write(self._fd, _ffi.from_buffer(p.buffer), p.spans, p.count, res, res + 1))
             n += done
             if done < p.count:
                 self._refused(p.count - done, int(res[1]))
+        if singles:
+            n += self.write_many(singles)
         return n
 
     def _refused(self, count: int, err: int) -> None:
