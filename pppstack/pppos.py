@@ -222,7 +222,10 @@ class PPPoS:
         Each is a read-only memoryview (a bytes-like object: len(), indexing, slicing, ==
         against bytes, os.write and b"".join take it; ``bytes(p)`` where an API wants bytes).
         It stays valid for as long as it is referenced; it keeps its read's buffer alive."""
+        runs = self._run_packets
         items, _ = self.take_ip()
+        if not runs:
+            return items    # type: ignore[return-value]  # memoryviews only: handed over as they are
         out: list[bytes | memoryview] = []
         for p in items:
             if type(p) is PacketRun:
