@@ -36,12 +36,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pppstack import hdlc as _hdlc
 from pppstack import offload as _offload
 
 try:
     from pppstack._hdlc_c import ffi as _ffi
     from pppstack._hdlc_c import lib as _lib
-    _TUNIO = hasattr(_lib, "tunio_read") and os.environ.get("PPPSTACK_TUN_BATCH_C", "1").strip() != "0"
+    # with the C framing backend only: PPPSTACK_HDLC=python means no C in the data path
+    _TUNIO = (hasattr(_lib, "tunio_read") and _hdlc.BACKEND == "c"
+              and os.environ.get("PPPSTACK_TUN_BATCH_C", "1").strip() != "0")
 except ImportError:  # the pure-Python install
     _ffi = _lib = None
     _TUNIO = False
