@@ -30,7 +30,7 @@ fall inside one read, and a frame the peer already sent with its new ACCM must n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,17 @@ class PacketRun:
         return [b[s[2 * i]:s[2 * i + 1]] for i in range(self.count)]
 
 
+def flatten_ip(items: Sequence[memoryview | PacketRun]) -> list[bytes | memoryview]:
+    """What `PPPoS.take_ip` gives, as one packet each: the PacketRuns opened into memoryviews."""
+    out: list[bytes | memoryview] = []
+    for p in items:
+        if type(p) is PacketRun:
+            out.extend(p.views())
+        else:
+            out.append(p)   # type: ignore[arg-type]  # (mypy does not narrow on type(p) is)
+    return out
+
+
 @dataclass
 class PPPoSStats:
     """A snapshot of the link's and the deframer's counters."""
@@ -83,7 +94,8 @@ class PPPoS:
         self._decoder = hdlc.Decoder(accm=0, mru=max(config.mru, DEFAULT_MRU))
         self._out: list[bytes] = []
         self._packets: list[memoryview | PacketRun] = []     # see take_ip
-        self._run_packets = 0   # packets inside the PacketRuns in _packets
+        self._runs = 0          # PacketRuns in _packets ...
+        self._run_packets = 0   # ... and the packets inside them
         self._tx_accm = FULL_ACCM
         self._ip4_head = b"\xff\x03\x00\x21"
         self._ip6_head = b"\xff\x03\x00\x57"
@@ -184,6 +196,7 @@ class PPPoS:
             stop, found, k, nbytes = spans(buf, ends, i, link.ip4_open, link.ip6_open)
             if k:
                 self._packets.append(PacketRun(buf, found, k, nbytes))
+                self._runs += 1
                 self._run_packets += k
             if stop >= n:
                 break
@@ -222,17 +235,10 @@ class PPPoS:
         Each is a read-only memoryview (a bytes-like object: len(), indexing, slicing, ==
         against bytes, os.write and b"".join take it; ``bytes(p)`` where an API wants bytes).
         It stays valid for as long as it is referenced; it keeps its read's buffer alive."""
-        runs = self._run_packets
+        runs = self._runs
         items, _ = self.take_ip()
-        if not runs:
-            return items    # type: ignore[return-value]  # memoryviews only: handed over as they are
-        out: list[bytes | memoryview] = []
-        for p in items:
-            if type(p) is PacketRun:
-                out.extend(p.views())
-            else:
-                out.append(p)   # type: ignore[arg-type]  # (mypy does not narrow on type(p) is)
-        return out
+        # memoryviews only (reads below RUN_MIN frames): handed over as they are
+        return flatten_ip(items) if runs else items     # type: ignore[return-value]
 
     def take_ip(self) -> tuple[list[memoryview | PacketRun], int]:
         """What take_packets gives, for a batched TUN write: single packets (memoryviews) and
@@ -240,10 +246,8 @@ class PPPoS:
         items = self._packets
         if not items:
             return items, 0
-        count = len(items)
-        if self._run_packets:   # each run counts its packets, not 1
-            count += self._run_packets - sum(type(p) is PacketRun for p in items)
-            self._run_packets = 0
+        count = len(items) - self._runs + self._run_packets     # each run counts its packets, not 1
+        self._runs = self._run_packets = 0
         self._packets = []
         self.link.stats.ip_packets_in += count
         return items, count

@@ -141,7 +141,6 @@ def encode_many(frames: Iterable[bytes], accm: int = DEFAULT_ACCM, fcs_bits: int
         _pool.append(out)
 
 
-
 def encode_slots(slots: Any, lens: Any, count: int, total: int, head4: bytes, head6: bytes,
                  accm: int = DEFAULT_ACCM) -> tuple[bytes, int]:
     """Frame IP packets that sit in slots of one C buffer, as a batched TUN read leaves them:
@@ -163,7 +162,6 @@ def encode_slots(slots: Any, lens: Any, count: int, total: int, head4: bytes, he
         return ffi.buffer(buf, m)[:], count
     finally:
         _pool.append(out)
-
 
 
 def ip_spans(buffer: memoryview, ends: Sequence[int], start: int, ok4: bool, ok6: bool) -> tuple[int, Any, int, int]:

@@ -38,7 +38,7 @@ from pppstack.endreason import Evidence, LinkEnd, Observation, classify_end, is_
 from pppstack.exitcodes import EdgeCause
 from pppstack.io.loop import Loop
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
-from pppstack.pppos import PacketRun
+from pppstack.pppos import PacketRun, flatten_ip
 
 __all__ = [
     "PppDriver", "LinkEnd", "Observation", "Evidence", "classify_end", "is_no_carrier_text", "PppLink",
@@ -390,22 +390,13 @@ class PppDriver:
 
     def _deliver_ip(self, items: list[Any], n: int) -> None:
         """What take_ip gave (packets and PacketRuns): one batched TUN write per run."""
+        if self.tun is None or not self.network_up or not hasattr(self.tun, "write_ip"):
+            self._deliver(flatten_ip(items))
+            return
         c = self.counters
         c.packets_in += n
         c.bytes_in += sum(p.nbytes if type(p) is PacketRun else len(p) for p in items)
-        if self.tun is not None and self.network_up and hasattr(self.tun, "write_ip"):
-            c.tun_write_errors += n - self.tun.write_ip(items)
-            return
-        packets: list[Any] = []
-        for p in items:
-            if type(p) is PacketRun:
-                packets.extend(p.views())
-            else:
-                packets.append(p)
-        if self.tun is not None and self.network_up:
-            c.tun_write_errors += n - self.tun.write_many(packets)
-        elif self.packet_sink is not None:
-            self.packet_sink(packets)
+        c.tun_write_errors += n - self.tun.write_ip(items)
 
     def _read_tun(self, now: float) -> None:
         if self._slotted:

@@ -38,6 +38,7 @@ from typing import Any
 
 from pppstack import hdlc as _hdlc
 from pppstack import offload as _offload
+from pppstack.pppos import flatten_ip
 
 try:
     from pppstack._hdlc_c import ffi as _ffi
@@ -355,13 +356,7 @@ class TunDevice:
         spans of its buffer, written in one C call, native/tunio.c).  Returns how many packets
         the kernel took; a refused one is counted in write_errors, as write_many does."""
         if self.offload is not None or not _TUNIO:
-            flat: list[Any] = []
-            for p in items:
-                if type(p) in _SINGLE:
-                    flat.append(p)
-                else:
-                    flat.extend(p.views())
-            return self.write_many(flat)
+            return self.write_many(flatten_ip(items))
         n = 0
         singles: list[Any] = []     # runs of single packets go out in one write_many call
         for p in items:
