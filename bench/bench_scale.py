@@ -11,7 +11,12 @@ each of --reps rounds:
 * one link alone (a different one each round): a TCP stream a->b, Mbit/s delivered into the far
   TUN and CPU seconds per GB (user+system of every pppstack process, idle links included);
 * every link at once: one TCP stream a->b per link; the aggregate, each link's share (min and max,
-  so a starved link shows), and CPU seconds per GB over the same processes.
+  so a starved link shows), and CPU seconds per GB over the same processes;
+* the same two with the C relay (bench/c_relay.c, as in bench_link.py) beside every link in its
+  namespaces: "c_relay" holds its figures, and "cpu_growth_over_relay_growth" divides pppstack's
+  all/one CPU-per-GB ratio by the relay's. Sixteen busy processes on two CPUs cost more per byte
+  than two, in the kernel and the scheduler as much as in Python; the relay, with no Python in
+  the way, says how much of the growth the machine itself adds (--no-c-baselines skips it).
 
 Before any traffic, with every link up and idle, it records the memory of each `up` and `serve`
 process: "memory per idle link" is the `up` process (what a user runs per modem), as resident
@@ -38,10 +43,11 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import benchenv  # bench/ is sys.path[0]: the installed pppstack, never the clone's tree
-from bench_link import CLK, PY, TCP_SEND, Link
+from bench_link import CLK, PY, TCP_SEND, CRelay, Link, build_c_relay
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -86,9 +92,10 @@ def tun_counters(pid: int, ifname: str) -> tuple[int, int]:
 
 def check_alive(links: list[Link]) -> None:
     for i, link in enumerate(links):
-        for who, p in (("up", link.up), ("serve", link.serve)):
+        for who, p in zip(("a", "b"), link.workers, strict=True):
             if p.poll() is not None:
-                raise benchenv.BenchError(f"link {i}'s `pppstack {who}` exited (status {p.returncode}) "
+                what = "C relay" if isinstance(link, CRelay) else "`pppstack up`" if who == "a" else "`pppstack serve`"
+                raise benchenv.BenchError(f"link {i}'s {what} (end {who}) exited (status {p.returncode}) "
                                           "during the run")
 
 
@@ -100,8 +107,8 @@ def snapshot(links: list[Link], busy: list[Link]) -> dict:
     with open("/proc/stat") as f:   # the whole machine: user nice system idle iowait irq softirq steal
         ticks = [int(v) for v in f.readline().split()[1:9]]
     return {"t": time.monotonic(), "idle_ticks": ticks[3] + ticks[4], "all_ticks": sum(ticks),
-            "data": [tun_counters(link.serve.pid, link.ifname) for link in busy],
-            "acks": [tun_counters(link.up.pid, link.ifname)[1] for link in busy],
+            "data": [tun_counters(link.workers[1].pid, link.ifname) for link in busy],
+            "acks": [tun_counters(link.workers[0].pid, link.ifname)[1] for link in busy],
             "user": sum(p[0] for p in procs), "sys": sum(p[1] for p in procs),
             "vol": sum(p[2] for p in procs), "invol": sum(p[3] for p in procs)}
 
@@ -164,7 +171,32 @@ def ratio(x: float | None, y: float | None) -> float | None:
     return round(x / y, 3) if x and y else None
 
 
-def run(args: argparse.Namespace) -> dict:
+def summary(n: int, single: list[dict], every: list[dict]) -> dict:
+    """One link alone against n at once: throughput, CPU per GB and fairness (medians of the rounds)."""
+    one = median([r["aggregate_mbit_s"] for r in single])
+    agg = median([r["aggregate_mbit_s"] for r in every])
+    cpu_one = median([r["cpu_s_per_gb"] for r in single])
+    cpu_all = median([r["cpu_s_per_gb"] for r in every])
+    return {
+        "single_link": {"one_way_mbit_s": one, "cpu_s_per_gb": cpu_one},
+        "all_links": {"aggregate_mbit_s": agg, "cpu_s_per_gb": cpu_all,
+                      "per_link_min_mbit_s": median([min(r["mbit_s"]) for r in every]),
+                      "per_link_max_mbit_s": median([max(r["mbit_s"]) for r in every]),
+                      "min_over_max": median([ratio(min(r["mbit_s"]), max(r["mbit_s"])) or 0.0 for r in every]),
+                      "starved_links": max(sum(1 for m in r["mbit_s"] if m < 0.1 * r["aggregate_mbit_s"] / n)
+                                           for r in every)},
+        "aggregate_over_single": ratio(agg, one),
+        "aggregate_over_n_single": ratio(agg, one * n if one else None),
+        "cpu_s_per_gb_all_over_single": ratio(cpu_all, cpu_one),
+        # where the CPU per GB goes, one link against all: user/system time, switches and packets per GB
+        "per_gb": {name: {k: median([r[k] for r in runs]) for k in BREAKDOWN}
+                   for name, runs in (("single_link", single), ("all_links", every))},
+        "bytes_per_wakeup": {"single_link": median([r["bytes_per_wakeup"] for r in single]),
+                             "all_links": median([r["bytes_per_wakeup"] for r in every])},
+    }
+
+
+def run(args: argparse.Namespace, relay_bin: str | None) -> dict:
     with contextlib.ExitStack() as stack:
         links: list[Link] = []
         t0 = time.monotonic()
@@ -175,29 +207,29 @@ def run(args: argparse.Namespace) -> dict:
         check_alive(links)
         up_mem = [memory_kib(link.up.pid) for link in links]
         serve_mem = [memory_kib(link.serve.pid) for link in links]
+        # the C relay beside every link, in its namespaces: what n links cost when no Python is in
+        # the way (the pty, the TUN and the scheduler of n busy pairs on the same CPUs)
+        relays = [stack.enter_context(CRelay(link, relay_bin)) for link in links] if relay_bin else []
         single: list[dict] = []
         every: list[dict] = []
-        for rep in range(args.reps):   # interleaved: both kinds of run see the same noise windows
+        relay_single: list[dict] = []
+        relay_every: list[dict] = []
+        for rep in range(args.reps):   # interleaved: every kind of run sees the same noise windows
             single.append(streams(links, [links[rep % len(links)]], args.duration))
             every.append(streams(links, links, args.duration))
-    one = median([r["aggregate_mbit_s"] for r in single])
-    agg = median([r["aggregate_mbit_s"] for r in every])
-    cpu_one = median([r["cpu_s_per_gb"] for r in single])
-    cpu_all = median([r["cpu_s_per_gb"] for r in every])
-    per_link_min = median([min(r["mbit_s"]) for r in every])
-    per_link_max = median([max(r["mbit_s"]) for r in every])
-    return {
-        "links": args.links, "backend": args.backend, "duration_s": args.duration, "reps": args.reps,
-        "setup_s": round(setup_s, 1),
-        "single_link": {"one_way_mbit_s": one, "cpu_s_per_gb": cpu_one},
-        "all_links": {"aggregate_mbit_s": agg, "cpu_s_per_gb": cpu_all,
-                      "per_link_min_mbit_s": per_link_min, "per_link_max_mbit_s": per_link_max,
-                      "min_over_max": median([ratio(min(r["mbit_s"]), max(r["mbit_s"])) or 0.0 for r in every]),
-                      "starved_links": max(sum(1 for m in r["mbit_s"] if m < 0.1 * r["aggregate_mbit_s"] / len(links))
-                                           for r in every)},
-        "aggregate_over_single": ratio(agg, one),
-        "aggregate_over_n_single": ratio(agg, one * args.links if one else None),
-        "cpu_s_per_gb_all_over_single": ratio(cpu_all, cpu_one),
+            if relays:
+                relay_single.append(streams(relays, [relays[rep % len(relays)]], args.duration))
+                relay_every.append(streams(relays, relays, args.duration))
+    mine = summary(args.links, single, every)
+    out = {"links": args.links, "backend": args.backend, "duration_s": args.duration, "reps": args.reps,
+           "setup_s": round(setup_s, 1), **mine}
+    if relays:
+        relay = summary(args.links, relay_single, relay_every)
+        out["c_relay"] = relay
+        # pppstack's own growth: its all/single CPU per GB over the relay's in the same run
+        out["cpu_growth_over_relay_growth"] = ratio(mine["cpu_s_per_gb_all_over_single"],
+                                                    relay["cpu_s_per_gb_all_over_single"])
+    out.update({
         "idle_rss_mb": {"up_median": mb(statistics.median(m["rss"] for m in up_mem)),
                         "up_max": mb(max(m["rss"] for m in up_mem)),
                         "serve_median": mb(statistics.median(m["rss"] for m in serve_mem)),
@@ -206,13 +238,10 @@ def run(args: argparse.Namespace) -> dict:
         # Rss counts the interpreter's shared pages in every process; Private is what one more link adds
         "idle_private_mb": {"up_median": mb(statistics.median(m["private"] for m in up_mem)),
                             "up_pss_median": mb(statistics.median(m["pss"] for m in up_mem))},
-        # where the CPU per GB goes, one link against all: user/system time, switches and packets per GB
-        "per_gb": {name: {k: median([r[k] for r in runs]) for k in BREAKDOWN}
-                   for name, runs in (("single_link", single), ("all_links", every))},
-        "bytes_per_wakeup": {"single_link": median([r["bytes_per_wakeup"] for r in single]),
-                             "all_links": median([r["bytes_per_wakeup"] for r in every])},
-        "runs": {"single": single, "all": every} if args.verbose else None,
-    }
+        "runs": {"single": single, "all": every, "relay_single": relay_single, "relay_all": relay_every}
+        if args.verbose else None,
+    })
+    return out
 
 
 def main() -> int:
@@ -224,6 +253,8 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=1.0, help="idle seconds before RSS is read (default 1)")
     p.add_argument("--backend", default="c", choices=("c", "python"), help="framing backend (default c)")
     p.add_argument("--verbose", action="store_true", help="include every run in the JSON")
+    p.add_argument("--no-c-baselines", action="store_true",
+                   help="skip the C relay (bench/c_relay.c) beside every link, and its one/all figures")
     args = p.parse_args()
     if args.links < 1 or args.reps < 1 or args.duration <= 0:
         raise benchenv.BenchError("--links and --reps must be at least 1 and --duration positive.", 2)
@@ -233,7 +264,9 @@ def main() -> int:
     env = benchenv.environment([args.backend])
     benchenv.require_backends([args.backend])
     t0 = time.monotonic()
-    result = {"benchmark": "scale", "environment": env, **run(args)}
+    with tempfile.TemporaryDirectory(prefix="pppbench-c-") as tmp:
+        relay_bin = None if args.no_c_baselines else build_c_relay(tmp)[0]
+        result = {"benchmark": "scale", "environment": env, **run(args, relay_bin)}
     result["wall_s"] = round(time.monotonic() - t0, 1)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -193,11 +193,17 @@ def scale(page: Page, doc: dict[str, Any]) -> None:
          f"(min/max {every['min_over_max']:.2f})" if every.get("min_over_max") is not None else ""),
         (f"{n} links: fastest link", every["per_link_max_mbit_s"], "ours", ""),
     ])
-    page.chart("CPU per GB, every pppstack process", "CPU-s/GB, lower is better", [
+    relay = doc.get("c_relay")
+    bars = [
         ("one link alone", one["cpu_s_per_gb"], "baseline", ""),
         (f"{n} links at once", every["cpu_s_per_gb"], "ours", times(every["cpu_s_per_gb"], one["cpu_s_per_gb"],
                                                                    "one link")),
-    ])
+    ]
+    if relay:   # the same run's C relay: how much of the growth the machine itself adds
+        r1, rn = relay["single_link"]["cpu_s_per_gb"], relay["all_links"]["cpu_s_per_gb"]
+        bars += [("C relay, one link alone", r1, "baseline", ""),
+                 (f"C relay, {n} links at once", rn, "baseline", times(rn, r1, "one relay link"))]
+    page.chart("CPU per GB, every process of the links", "CPU-s/GB, lower is better", bars)
     rss, private = doc["idle_rss_mb"], doc.get("idle_private_mb") or {}
     page.chart("Memory of an idle link", "MB", [
         ("`up` process, Rss, median", rss["up_median"], "ours", ""),

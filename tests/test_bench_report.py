@@ -142,6 +142,8 @@ def _scale() -> dict:
             "single_link": {"one_way_mbit_s": 400.0, "cpu_s_per_gb": 15.0},
             "all_links": {"aggregate_mbit_s": 360.0, "cpu_s_per_gb": 18.0, "per_link_min_mbit_s": 40.0,
                           "per_link_max_mbit_s": 50.0, "min_over_max": 0.8, "starved_links": 0},
+            "c_relay": {"single_link": {"one_way_mbit_s": 700.0, "cpu_s_per_gb": 8.0},
+                        "all_links": {"aggregate_mbit_s": 800.0, "cpu_s_per_gb": 10.0}},
             "idle_rss_mb": {"up_median": 24.0, "up_max": 25.0, "serve_median": 23.0, "per_link_pair_max": 48.0}}
 
 
@@ -174,6 +176,9 @@ def test_report_draws_scale_ncm_real_and_memcpy(tmp_path: Path) -> None:
     assert bars[(tput, "one link alone")] == 400.0 and bars[(tput, "8 links: aggregate")] == 360.0
     assert "360 (0.90x one link)" in texts and "40 (min/max 0.80)" in texts
     assert "18 (1.20x one link)" in texts
+    cpu = "CPU per GB, every process of the links"
+    assert bars[(cpu, "C relay, one link alone")] == 8.0 and bars[(cpu, "C relay, 8 links at once")] == 10.0
+    assert "10 (1.25x one relay link)" in texts
     assert bars[("Memory of an idle link", "budget per link")] == 30.0
     # NCM: medians of the runs, real over bare
     assert bars[("NCM through the gadget, host -> modem (TX)", "bare pyusb loop, pre-built NTBs")] == 96.0

@@ -51,6 +51,14 @@ def test_bench_scale_two_links_prints_json_and_cleans_up() -> None:
     assert every["data_packets_per_gb"] > 0 and every["ack_packets_per_gb"] > 0, every
     assert 0 < every["machine_busy"] <= 1 and every["voluntary_switches_per_gb"] > 0, every
     assert set(doc["per_gb"]["all_links"]) == set(doc["per_gb"]["single_link"]) >= {"user_s_per_gb", "machine_busy"}
+    # the C relay beside every link, measured the same way in the same rounds
+    relay_all = doc["runs"]["relay_all"][0]
+    assert len(relay_all["mbit_s"]) == 2 and all(m > 0 for m in relay_all["mbit_s"]), relay_all
+    relay = doc["c_relay"]
+    assert relay["single_link"]["cpu_s_per_gb"] > 0 and relay["all_links"]["cpu_s_per_gb"] > 0, relay
+    assert relay["per_gb"]["all_links"]["user_s_per_gb"] < every["user_s_per_gb"], relay   # no Python in it
+    assert doc["cpu_growth_over_relay_growth"] == round(doc["cpu_s_per_gb_all_over_single"]
+                                                        / relay["cpu_s_per_gb_all_over_single"], 3)
 
 
 def test_bench_scale_refuses_nonsense_and_non_root() -> None:
