@@ -13,8 +13,8 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c", "tunio.c"]
-HEADERS = ["hdlc.h", "offload.h", "tunio.h"]  # offload.h: TUN offloads; tunio.h: batched TUN reads and writes
+SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c", "tunio.c", "pump.c"]
+HEADERS = ["hdlc.h", "offload.h", "tunio.h", "pump.h"]  # offload.h: TUN offloads; tunio.h: batched TUN reads and writes; pump.h: the fast path
 
 
 def _cdef() -> str:
