@@ -146,9 +146,14 @@ class PPPoS:
             self._modem_text(garbage)
         if not batch:
             return
+        self.link.rx_frames += len(batch)
+        self.receive_frames(batch, now)
+
+    def receive_frames(self, batch: hdlc.FrameBatch, now: float) -> None:
+        """Frames already decoded (and counted in rx_frames): what receive_data does with a
+        read's frames.  The fast path hands over the frames it stopped at this way."""
         link = self.link
         n = len(batch)
-        link.rx_frames += n
         spans = hdlc.ip_spans
         if spans is not None and n >= RUN_MIN:
             self._receive_runs(batch, spans, now)
@@ -324,6 +329,34 @@ class PPPoS:
     def _encode_run(self, packets: list[bytes], version: int) -> None:
         head = self._ip4_head if version == 4 else self._ip6_head
         self._out.append(hdlc.encode_many(packets, accm=self._tx_accm, head=head))
+
+    # -- the fast path (pppstack/io/fastpath.py, native/pump.c) ----------------------------------
+    def fast_path(self) -> tuple[Any, bytes, bytes, int] | None:
+        """What the C fast path needs to carry IP packets without this engine, or None while it
+        must not: the decoder's C handle (a frame cut across the hand-over is carried either
+        way), the IPv4 and IPv6 headers (b"" for a protocol that is not open) and the send ACCM.
+        Only with the C backend, a network protocol open, and nothing queued to say or send."""
+        link = self.link
+        if self._out or link.events or not (link.ip4_open or link.ip6_open):
+            return None
+        handle = getattr(self._decoder, "c_handle", None)
+        if handle is None:
+            return None
+        return (handle, self._ip4_head if link.ip4_open else b"", self._ip6_head if link.ip6_open else b"",
+                self._tx_accm)
+
+    def fast_path_done(self, frames_in: int, packets_in: int, packets_out: int, dropped_out: int) -> None:
+        """Count what the fast path carried as if it had come through here."""
+        link = self.link
+        link.rx_frames += frames_in
+        st = link.stats
+        st.ip_packets_in += packets_in
+        st.ip_packets_out += packets_out
+        st.ip_dropped_out += dropped_out
+
+    def modem_text(self, garbage: bytes) -> None:
+        """Text the fast path found between frames: what receive_data makes of it."""
+        self._modem_text(garbage)
 
     def data_to_send(self) -> bytes:
         """HDLC bytes for the serial line (b"" if none).  Raises: nothing."""

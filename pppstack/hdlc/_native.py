@@ -270,6 +270,12 @@ class Decoder:
             self._records(frames, self._itemv[:3 * self._nitems[0]])
         return frames
 
+    @property
+    def c_handle(self) -> Any:
+        """The C decoder (hdlc_decoder *) for the fast path, native/pump.c: it decodes with this
+        decoder's state, so a frame cut across a hand-over is carried either way."""
+        return self._d
+
     def feed_packed(self, data: bytes | bytearray | memoryview) -> FrameBatch:
         """The good frames completed by data in one FrameBatch (one buffer, no object per
         frame); garbage goes to take_garbage(); counters, ACCM and MRU as for feed()."""

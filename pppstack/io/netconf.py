@@ -108,6 +108,10 @@ class InterfaceSetup:
         loop = getattr(self.driver, "loop", None)
         if loop is not None:    # what the link costs in wakeups (bench_link reads it)
             st.setdefault("counters", {})["loop_turns"] = loop.turns
+        fast = getattr(self.driver, "fast_path", None)
+        if fast is not None:    # the C fast path's runs and why each ended (pppstack/io/fastpath.py)
+            st.setdefault("counters", {})["fast_path"] = {"runs": fast.runs, **fast.reasons,
+                                                          "wakeups": fast.wakeups}
         stats = getattr(link, "stats", None)
         if stats is not None:
             st["engine"] = _plain(stats)

@@ -36,6 +36,8 @@ from typing import Any, Protocol
 from pppstack import events as ev
 from pppstack.endreason import Evidence, LinkEnd, Observation, classify_end, is_no_carrier_text
 from pppstack.exitcodes import EdgeCause
+from pppstack.io import fastpath
+from pppstack.io.fastpath import MAX_WAIT, PUMP_FRAMES
 from pppstack.io.loop import Loop
 from pppstack.io.serialport import PortVanished, SerialPort, SerialPortError
 from pppstack.pppos import PacketRun, flatten_ip
@@ -143,6 +145,7 @@ class PppDriver:
         self._tun_wanted = False
         self._tun_registered = False
         self._slotted = False
+        self._fast: fastpath.FastPath | None = None     # the C fast path, once the TUN is enabled
         self._running = False
         self._out = bytearray()
         self._writing = False       # the port's writer is registered (output waits for room)
@@ -194,6 +197,10 @@ class PppDriver:
         # a wakeup's packets read and framed in C, no Python per packet (tun.read_slots)
         self._slotted = bool(getattr(self.tun, "slots_available", False)) and hasattr(self.link, "send_ip_slots")
         self._update_tun()
+        self._fast = None
+        if self._slotted and fastpath.enabled() and hasattr(self.link, "fast_path") and self.port.write_fd >= 0:
+            self._fast = fastpath.FastPath(self.tun.fileno(), self.port.fileno(), self.port.write_fd,
+                                           self.loop.wake_fd)
 
     def disable_tun(self) -> None:
         self._tun_wanted = False
@@ -245,12 +252,19 @@ class PppDriver:
 
     def _prepare(self, now: float) -> None:
         """Before each wait: write what the engine queued; watch the port for room only while
-        output waits, and stop reading TUN while it is behind (backpressure)."""
+        output waits, and stop reading TUN while it is behind (backpressure).  While the link
+        only carries IP packets, the C fast path carries them first (pppstack/io/fastpath.py)."""
         self._drain_events(now)     # what a call (e.g. bytes that followed CONNECT) made the engine say
         self._flush()
         if self._end is not None:
             self.loop.stop()
             return
+        if self._fast is not None and len(self._out) <= fastpath.WAITING_MAX and self._tun_wanted \
+                and not self._stop_requested:
+            self._run_fast(now)
+            if self._end is not None:
+                self.loop.stop()
+                return
         if bool(self._out) is not self._writing:    # watch for room only while output waits
             self._writing = not self._writing
             if self._writing:
@@ -259,6 +273,54 @@ class PppDriver:
                 self.loop.remove_writer(self.port.write_fd)
         if self._tun_wanted or self._tun_registered:
             self._update_tun()
+
+    def _run_fast(self, now: float) -> None:
+        """One run of the fast path, if the engine and the tap allow it, until the next deadline
+        (or MAX_WAIT); then what it counted goes to the usual counters, and whatever made it
+        stop is left for the Python path: frames to the engine, unwritten bytes to the out
+        buffer, a wake, an error or a due deadline to this turn's wait and dispatch."""
+        params = self.link.fast_path()
+        if params is None or (self.tap is not None and not self._tap_quiet(now)):
+            return
+        deadline = self.loop.next_deadline()
+        wait = MAX_WAIT if deadline is None else min(MAX_WAIT, deadline - now)
+        if wait <= 0.001:
+            return
+        out = self._out
+        st = self._fast.run(params, wait, out)     # takes what waits in the out buffer
+        out.clear()
+        c = self.counters
+        c.serial_in += st.serial_in
+        c.serial_out += st.serial_out
+        c.packets_in += st.packets_in
+        c.bytes_in += st.bytes_in
+        c.packets_out += st.packets_out
+        c.bytes_out += st.bytes_out
+        c.tun_write_errors += st.tun_write_errors
+        self.link.fast_path_done(st.rx_frames, st.packets_in, st.packets_out - st.dropped_out, st.dropped_out)
+        now = self.clock()
+        if st.serial_in:
+            self.last_frame_at = now
+        if st.out_len:
+            self._out += self._fast.pending_out()
+        if st.reason == PUMP_FRAMES:
+            if st.ngarbage:
+                self.link.modem_text(self._fast.garbage())
+            if st.stop < st.nframes:
+                self.link.receive_frames(self._fast.frames(), now)
+                items, n = self.link.take_ip()
+                if n:
+                    self._deliver_ip(items, n)
+            self._drain_events(now)
+
+    @property
+    def fast_path(self) -> fastpath.FastPath | None:
+        """The C fast path, once the TUN is enabled and the C core allows it (for the status)."""
+        return self._fast
+
+    def _tap_quiet(self, now: float) -> bool:
+        quiet = getattr(self.tap, "quiet", None)
+        return quiet is not None and bool(quiet(now))
 
     def _on_writable(self, now: float) -> None:
         self._flush()

@@ -116,6 +116,17 @@ class TraceTap:
         for w in watchers:
             _close(w)
 
+    def quiet(self, now: float) -> bool:
+        """Nothing would be recorded now (no one watches, and the grace after the network came
+        up is over): the driver may carry bytes past the tap (the C fast path).  The bytes it
+        skips cut frames, so the tracer starts again at the next flag, as after any skip."""
+        if self.out or self.pcap or self._watchers or not self.network_up() or self._up_since is None:
+            return False
+        if now - self._up_since < IDLE_GRACE and self._up_bytes <= IDLE_GRACE_BYTES:
+            return False
+        self._skipping = True
+        return True
+
     def _wanted(self, now: float, n: int) -> bool:
         if self.out or self.pcap or self._watchers:
             return True
