@@ -31,9 +31,11 @@ from a noisy machine still compare (as ratios, in "vs_c_relay" and the "share" k
 measured in that round: each direction over the relay's one-way TCP, slower over faster, the
 relay's own both-ways split (what the pty and two opposite TCP streams allow with no Python in
 the way) and each end's CPU share. --phases both measures only that (with the relay's one way).
-`--offload on off` and `--tun-batch c python` run each backend in those variants too, side by side in
-the same run (TUN offloads, opt-in in pppstack; the TUN's packets batched by the C core, pppstack's
-default, or one os.read/os.write each): BACKEND_offload_on, BACKEND_tun_batch_python in the JSON.
+`--offload on off`, `--tun-batch c python` and `--fastpath on off` run each backend in those
+variants too, side by side in the same run (TUN offloads, opt-in in pppstack; the TUN's packets
+batched by the C core, pppstack's default, or one os.read/os.write each; the C fast path,
+pppstack's default, or the Python loop for every wakeup): BACKEND_offload_on,
+BACKEND_tun_batch_python, c_fastpath_off in the JSON.
 Needs root (namespaces, TUN).  Prints a table, or JSON with --json (with an "environment":
 backends, SIMD paths, CPU model, Python version).
 
@@ -175,8 +177,9 @@ class Link:
 
     ifname, a_ip, b_ip = "pppb0", A_IP, B_IP
 
-    def __init__(self, backend: str, offload: str = "off", tun_batch: str = "c") -> None:
+    def __init__(self, backend: str, offload: str = "off", tun_batch: str = "c", fastpath: str = "on") -> None:
         self.backend = backend
+        self.fastpath = fastpath    # the C fast path (native/pump.c), on by default in pppstack
         self.offload = offload   # TUN offloads at both ends (PPPSTACK_TUN_OFFLOAD)
         self.tun_batch = tun_batch   # TUN reads/writes batched in C, or one os.read/os.write each
         self.namespaces: list[Netns] = []
@@ -207,7 +210,8 @@ class Link:
               flush=True)
         env = dict(os.environ, PPPSTACK_HDLC=self.backend, PYTHONUNBUFFERED="1",
                    PPPSTACK_TUN_OFFLOAD="1" if self.offload == "on" else "0",
-                   PPPSTACK_TUN_BATCH_C="1" if self.tun_batch == "c" else "0")
+                   PPPSTACK_TUN_BATCH_C="1" if self.tun_batch == "c" else "0",
+                   PPPSTACK_FASTPATH="1" if self.fastpath == "on" else "0")
         env.pop("PYTHONPATH", None)
         master, slave = os.openpty()
         tty.setraw(slave)
@@ -525,9 +529,11 @@ def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None)
     ceil_runs: list[dict] = []
     c_ceil_runs: list[dict] = []
     relay_runs: list[dict] = []
-    variants = [(b, o, t) for b in args.backends for o in args.offload for t in args.tun_batch]
-    for backend, offload, tun_batch in variants:
-        with Link(backend, offload, tun_batch) as link, contextlib.ExitStack() as stack:
+    # the fast path runs only with the C core batching the TUN: "off" beside those alone
+    variants = [(b, o, t, f) for b in args.backends for o in args.offload for t in args.tun_batch
+                for f in args.fastpath if f == "on" or (b == "c" and t == "c" and o == "off")]
+    for backend, offload, tun_batch, fastpath in variants:
+        with Link(backend, offload, tun_batch, fastpath) as link, contextlib.ExitStack() as stack:
             relay = stack.enter_context(CRelay(link, relay_bin)) if relay_bin else None
             runs: dict[str, list[dict]] = {name: [] for name in PHASES}
             mine_relay: list[dict] = []
@@ -584,8 +590,10 @@ def run(args: argparse.Namespace, relay_bin: str | None, built_with: str | None)
         summary["runs"] = {**runs, "c_relay": mine_relay} if args.verbose else None
         summary["tun_offload"] = offload
         summary["tun_batch"] = tun_batch
+        summary["fastpath"] = fastpath
         name = backend + ("_offload_on" if offload == "on" else "")
         name += "_tun_batch_python" if tun_batch == "python" else ""
+        name += "_fastpath_off" if fastpath == "off" else ""
         result["backends"][name] = summary
     result["pty_ceiling_mbit_s"] = {k: median([r[k] for r in ceil_runs]) for k in ceil_runs[0]}
     if relay_bin:
@@ -611,6 +619,9 @@ def main() -> int:
                    help="TUN packets read and written in batches by the C core (pppstack's default), or one "
                         "os.read/os.write each (PPPSTACK_TUN_BATCH_C=0); `--tun-batch c python` runs both, the "
                         "python runs as BACKEND_tun_batch_python (default: c)")
+    p.add_argument("--fastpath", nargs="+", default=["on"], choices=("on", "off"),
+                   help="the C fast path (PPPSTACK_FASTPATH), pppstack's default; `--fastpath on off` runs the C "
+                        "backend without it too, as c_fastpath_off (default: on)")
     p.add_argument("--no-c-baselines", action="store_true",
                    help="skip the C relay and the C pty ceiling (they need a C compiler and the clone's native/)")
     p.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES,
