@@ -14,7 +14,8 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 SOURCES = ["hdlc.c", "hdlc_x86.c", "offload.c", "tunio.c", "pump.c"]
-HEADERS = ["hdlc.h", "offload.h", "tunio.h", "pump.h"]  # offload.h: TUN offloads; tunio.h: batched TUN reads and writes; pump.h: the fast path
+# offload.h: TUN offloads; tunio.h: batched TUN reads and writes; pump.h: the fast path
+HEADERS = ["hdlc.h", "offload.h", "tunio.h", "pump.h"]
 
 
 def _cdef() -> str:

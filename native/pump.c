@@ -78,7 +78,17 @@ static int from_tun(const pump_cfg *c, pump_state *st)
  * PUMP_PORT (nothing read), or PUMP_FRAMES (the engine takes the rest of this read's frames). */
 static int from_port(const pump_cfg *c, pump_state *st)
 {
-    ssize_t r = read(c->port_rfd, c->rbuf, c->rcap);
+    /* the decoded frames may take the bytes the decoder carries (a frame cut by the last read) on
+     * top of this read's: read no more than dbuf has room for then */
+    size_t carried = hdlc_decode_bound((hdlc_decoder *)c->dec, 0);
+    size_t room = c->dcap > carried ? c->dcap - carried : 0;
+    if (room > c->rcap)
+        room = c->rcap;
+    if (room < 64) {
+        st->err = ENOBUFS;
+        return PUMP_PORT;
+    }
+    ssize_t r = read(c->port_rfd, c->rbuf, room);
     if (r < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
             return 0;

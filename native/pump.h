@@ -31,10 +31,10 @@ typedef struct {
     uint32_t accm;                  /* send ACCM */
     void *dec;                      /* the engine's hdlc_decoder */
     uint8_t *rbuf; size_t rcap;     /* one port read */
-    uint8_t *dbuf;                  /* its frames, decoded: at least hdlc_decode_bound(dec, rcap) */
+    uint8_t *dbuf; size_t dcap;     /* its frames, decoded (a read is cut to fit hdlc_decode_bound) */
     size_t *ends; size_t ends_cap;  /* frame ends in dbuf: at least rcap / 4 + 8 */
     size_t *spans;                  /* 2 * ends_cap */
-    uint8_t *gbuf;                  /* text between frames: as large as dbuf */
+    uint8_t *gbuf;                  /* text between frames: dcap bytes too */
     uint8_t *obuf; size_t ocap;     /* encoded frames waiting for the port */
     size_t high;                    /* read the TUN only while fewer bytes than this wait */
     uint8_t *pkt; size_t pkt_room;  /* one TUN packet, read hlen bytes in */

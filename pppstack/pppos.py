@@ -331,19 +331,21 @@ class PPPoS:
         self._out.append(hdlc.encode_many(packets, accm=self._tx_accm, head=head))
 
     # -- the fast path (pppstack/io/fastpath.py, native/pump.c) ----------------------------------
-    def fast_path(self) -> tuple[Any, bytes, bytes, int] | None:
+    def fast_path(self) -> tuple[Any, bytes, bytes, int, int] | None:
         """What the C fast path needs to carry IP packets without this engine, or None while it
         must not: the decoder's C handle (a frame cut across the hand-over is carried either
-        way), the IPv4 and IPv6 headers (b"" for a protocol that is not open) and the send ACCM.
+        way) and the longest frame it keeps, the IPv4 and IPv6 headers (b"" for a protocol that
+        is not open) and the send ACCM.
         Only with the C backend, a network protocol open, and nothing queued to say or send."""
         link = self.link
         if self._out or link.events or not (link.ip4_open or link.ip6_open):
             return None
-        handle = getattr(self._decoder, "c_handle", None)
+        dec = self._decoder
+        handle = getattr(dec, "c_handle", None)
         if handle is None:
             return None
         return (handle, self._ip4_head if link.ip4_open else b"", self._ip6_head if link.ip6_open else b"",
-                self._tx_accm)
+                self._tx_accm, dec.max_kept)
 
     def fast_path_done(self, frames_in: int, packets_in: int, packets_out: int, dropped_out: int) -> None:
         """Count what the fast path carried as if it had come through here."""

@@ -42,6 +42,8 @@ class Wire:
         for s in (self.tun, self.port):
             s.setblocking(False)
         self.tun_peer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        self.tun.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)   # a TUN takes every write
+        self.tun_peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.tun_peer.settimeout(2)
         self.port_peer.settimeout(2)
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK)
@@ -133,7 +135,8 @@ def test_receiving_through_the_fast_path_equals_the_engine(wire: Wire, seed: int
             fast.receive_data(piece, 0.0)
         else:
             # fast_path() says None while answers wait; the test hands over regardless, to cut anywhere
-            params = (fast._decoder.c_handle, fast._ip4_head if ip4 else b"", fast._ip6_head if ip6 else b"", 0)
+            params = (fast._decoder.c_handle, fast._ip4_head if ip4 else b"", fast._ip6_head if ip6 else b"", 0,
+                      fast._decoder.max_kept)
             wire.port_peer.sendall(piece)
             st = wire.fp.run(params, 0.02)
             runs += 1
@@ -143,6 +146,30 @@ def test_receiving_through_the_fast_path_equals_the_engine(wire: Wire, seed: int
     assert runs
     got = (got_packets, vars(fast.link.stats).copy(), fast.link.rx_frames, *_drain(fast))
     assert got == want
+
+
+def test_a_read_behind_a_carried_frame_fits_the_decode_buffer(wire: Wire) -> None:
+    """A frame cut by one read is carried by the decoder; the next read is cut to what the
+    decoded-frames buffer holds behind it, and nothing is lost however much the port has."""
+    fast, alone = _open_pair(False, False, True, True)
+    packets = [bytes([0x45]) + os.urandom(1499) for _ in range(300)]
+    stream = b"".join(hdlc.encode(b"\xff\x03\x00\x21" + p, 0) for p in packets)
+    wire.port_peer.sendall(stream[:1000])                     # the first frame, cut
+    st = wire.fp.run(fast.fast_path(), 0.02)
+    assert st.serial_in == 1000 and st.rx_frames == 0
+    got = []
+    wire.port.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    rest = stream[1000:]
+    errors = 0
+    while rest:
+        n = wire.port_peer.send(rest[:400000])
+        rest = rest[n:]
+        errors += wire.fp.run(fast.fast_path(), 0.02).tun_write_errors
+        got += wire.tun_packets()
+    for _ in range(5):
+        errors += wire.fp.run(fast.fast_path(), 0.01).tun_write_errors
+        got += wire.tun_packets()
+    assert errors == 0 and got == packets
 
 
 @pytest.mark.parametrize("pfc,acfc", [(False, False), (True, True)])

@@ -271,6 +271,11 @@ class Decoder:
         return frames
 
     @property
+    def max_kept(self) -> int:
+        """The longest run this decoder has ever been set to keep (its MRU with header and FCS)."""
+        return self._max_ever
+
+    @property
     def c_handle(self) -> Any:
         """The C decoder (hdlc_decoder *) for the fast path, native/pump.c: it decodes with this
         decoder's state, so a frame cut across a hand-over is carried either way."""

@@ -85,15 +85,17 @@ class FastPath:
         setattr(self.cfg, name, p)
         return p
 
-    def run(self, params: tuple[Any, bytes, bytes, int], timeout: float, waiting: bytes | bytearray = b"") -> Any:
+    def run(self, params: tuple[Any, bytes, bytes, int, int], timeout: float, waiting: bytes | bytearray = b"") -> Any:
         """Carry packets for at most ``timeout`` seconds, writing ``waiting`` (bytes for the
         port, at most WAITING_MAX) first; returns the pump_state (its counters are this call's
         alone) for the driver to hand over."""
         cfg, st = self.cfg, self.st
-        dec, head4, head6, accm = params
-        need = int(_lib.hdlc_decode_bound(dec, READ_SIZE))
+        dec, head4, head6, accm, carried_max = params
+        # a read's frames, and the frame the decoder carries over from the last read (pump.c
+        # cuts a read to what fits): room for a whole read behind the longest frame kept, twice
+        need = READ_SIZE + 2 * carried_max + 64
         if need > self._dcap:    # the MRU grew (renegotiation): the bound with it
-            self._dcap = need
+            self._dcap = cfg.dcap = need
             self._buf("dbuf", need)
             self._buf("gbuf", need)
         cfg.dec = dec
