@@ -1,6 +1,6 @@
 /* Batched TUN I/O: one C call reads, or writes, a wakeup's packets, so the loop pays one Python
- * call per batch instead of one per packet (plus an EAGAIN exception per wakeup).  The only C in
- * pppstack that makes system calls; pppstack/io/tun.py is its only caller.
+ * call per batch instead of one per packet (plus an EAGAIN exception per wakeup).  With pump.c (the fast
+ * path), the C in pppstack that makes system calls; pppstack/io/tun.py is its only caller.
  *
  * Like hdlc.h this header is fed to cffi's cdef without its preprocessor lines.
  */

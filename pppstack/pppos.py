@@ -341,7 +341,7 @@ class PPPoS:
         if self._out or link.events or not (link.ip4_open or link.ip6_open):
             return None
         dec = self._decoder
-        handle = getattr(dec, "c_handle", None)
+        handle = dec.c_handle
         if handle is None:
             return None
         return (handle, self._ip4_head if link.ip4_open else b"", self._ip6_head if link.ip6_open else b"",

@@ -273,6 +273,13 @@ class Decoder:
         """Everything data completed, in stream order (garbage is returned here, not kept)."""
         return self._run(bytes(data))
 
+    @property
+    def max_kept(self) -> int:
+        """The longest run kept (the MRU with header and FCS), as the C decoder says it."""
+        return self._max
+
+    c_handle = None     # no C decoder here: the C fast path does not run on this backend
+
     def take_garbage(self) -> bytes:
         """Bytes seen outside frames since the last call (at most the newest 64 KiB)."""
         if not self._garbage:  # the data path asks after every read
