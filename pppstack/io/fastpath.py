@@ -73,6 +73,7 @@ class FastPath:
         cfg.obuf = self._new("uint8_t[]", cfg.ocap)
         self.runs = 0
         self.wakeups = 0        # the C loop's own, summed over runs
+        self.packets = 0        # IP packets it carried, both ways
         self.reasons = dict.fromkeys(REASONS, 0)
 
     def _new(self, kind: str, n: int) -> Any:
@@ -116,6 +117,7 @@ class FastPath:
         self.runs += 1
         self.reasons[REASONS[st.reason]] += 1
         self.wakeups += st.wakeups
+        self.packets += st.packets_in + st.packets_out - st.dropped_out
         return st
 
     def frames(self) -> FrameBatch:

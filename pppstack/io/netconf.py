@@ -111,7 +111,7 @@ class InterfaceSetup:
         fast = getattr(self.driver, "fast_path", None)
         if fast is not None:    # the C fast path's runs and why each ended (pppstack/io/fastpath.py)
             st.setdefault("counters", {})["fast_path"] = {"runs": fast.runs, **fast.reasons,
-                                                          "wakeups": fast.wakeups}
+                                                          "wakeups": fast.wakeups, "packets": fast.packets}
         stats = getattr(link, "stats", None)
         if stats is not None:
             st["engine"] = _plain(stats)
