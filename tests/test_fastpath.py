@@ -263,7 +263,10 @@ def test_the_driver_hands_control_frames_to_the_engine_and_keeps_order(wire: Wir
     d = PppDriver(engine, _Port(wire.port), tunmod.TunDevice(wire.tun.fileno(), "seqpacket"))
     d.network_up = True
     d.enable_tun()
-    assert d.fast_path is not None
+    fp = d.fast_path
+    assert fp is not None
+    d.enable_tun()                                       # IPv6 up enables the TUN again: the same buffers
+    assert d.fast_path is fp
     first = [bytes([0x45]) + os.urandom(500) for _ in range(5)]
     then = [bytes([0x45]) + os.urandom(500) for _ in range(5)]
     echo = b"\xff\x03\xc0\x21\x09\x07\x00\x08" + bytes(4)      # LCP Echo-Request, id 7, magic 0

@@ -58,6 +58,7 @@ class FastPath:
         self.cfg = cfg = _ffi.new("pump_cfg *")
         self.st = _ffi.new("pump_state *")
         cfg.tun_fd, cfg.port_rfd, cfg.port_wfd, cfg.wake_fd = tun_fd, port_rfd, port_wfd, wake_fd
+        self.fds = (tun_fd, port_rfd, port_wfd, wake_fd)
         self._keep: list[Any] = []
         self._rbuf = self._buf("rbuf", READ_SIZE)
         cfg.rcap = READ_SIZE

@@ -197,10 +197,12 @@ class PppDriver:
         # a wakeup's packets read and framed in C, no Python per packet (tun.read_slots)
         self._slotted = bool(getattr(self.tun, "slots_available", False)) and hasattr(self.link, "send_ip_slots")
         self._update_tun()
-        self._fast = None
         if self._slotted and fastpath.enabled() and hasattr(self.link, "fast_path") and self.port.write_fd >= 0:
-            self._fast = fastpath.FastPath(self.tun.fileno(), self.port.fileno(), self.port.write_fd,
-                                           self.loop.wake_fd)
+            fds = (self.tun.fileno(), self.port.fileno(), self.port.write_fd, self.loop.wake_fd)
+            if self._fast is None or self._fast.fds != fds:     # (IPv4 and IPv6 up each enable the TUN)
+                self._fast = fastpath.FastPath(*fds)
+        else:
+            self._fast = None
 
     def disable_tun(self) -> None:
         self._tun_wanted = False
