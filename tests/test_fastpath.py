@@ -288,6 +288,26 @@ def test_the_driver_hands_control_frames_to_the_engine_and_keeps_order(wire: Wir
     assert d.counters.packets_out == 5 and engine.link.stats.ip_packets_out == 5
 
 
+def test_a_modem_that_hangs_up_under_the_fast_path_ends_the_link_in_the_usual_words(wire: Wire, monkeypatch) -> None:  # noqa: ANN001,E501
+    """The fast path leaves an ended port unread; the driver's own read meets it and says why."""
+    monkeypatch.setattr(driver_mod, "MAX_WAIT", 0.5)
+    engine, _ = _open_pair(False, False, True, True)
+    port = _Port(wire.port)
+    port._classify = lambda exc, what: None              # (a SerialPort names USB and pty ends; a socket has none)
+    d = PppDriver(engine, port, tunmod.TunDevice(wire.tun.fileno(), "seqpacket"))
+    d.network_up = True
+    d.enable_tun()
+    packet = bytes([0x45]) + os.urandom(200)
+    wire.port_peer.sendall(hdlc.encode(b"\xff\x03\x00\x21" + packet, 0))
+    wire.port_peer.close()                               # the modem's end goes away
+    t0 = time.monotonic()
+    d._run_fast(t0)
+    assert d.fast_path.reasons["port"] == 1 and time.monotonic() - t0 < 0.4
+    assert wire.tun_packets() == [packet]                # what came before the end got through
+    d._read_port(time.monotonic())
+    assert d._end is not None and d._end.reason.name == "HANGUP" and "end of file" in d._end.message, d._end
+
+
 def test_the_tap_lets_the_fast_path_run_only_when_nothing_would_be_recorded() -> None:
     tap = TraceTap()
     tap.network_up = lambda: True
