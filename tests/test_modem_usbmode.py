@@ -149,6 +149,45 @@ def test_switched_stick_is_found_in_sysfs_when_libusb_misses_it(clock, tmp_path)
                **no_sleep_clock(clock))
 
 
+def test_a_device_whose_interfaces_are_still_appearing_is_awaited(clock, tmp_path) -> None:
+    """The kernel adds a device's interfaces one by one after the device: a scan in between sees
+    interface 0 only (the virtual stick's guest did, on a loaded machine).  The switch waits until
+    bNumInterfaces are there; at the deadline it takes what is there rather than failing."""
+    import shutil
+
+    from modem_sysfs import E3372H_320_155F, add_device
+
+    full = tmp_path / "full"
+    add_device(full, "1-1", 0x12D1, 0x155E, E3372H_320_155F)
+    late = [f"1-1:1.{i[0]}" for i in E3372H_320_155F[1:]]
+    for name in late:                                    # not there yet
+        (full / "bus" / "usb" / "devices" / name).unlink()
+    sleeps = []
+
+    def sleep(s: float) -> None:                         # the rest appear while the switch waits for them
+        sleeps.append(s)
+        clock.advance(s)
+        if len(sleeps) == 2:
+            devices = full / "bus" / "usb" / "devices"
+            for name in late:
+                (devices / name).symlink_to(full / "devices" / "platform" / "ehci" / "usb1" / "1-1" / name)
+
+    report = switch(parse_usbmode_json(THREAD_JSON), backend=StaleListBackend(), wait=5, sysroot=str(full),
+                    sleep=sleep, clock=clock)
+    numbers = [i[0] for i in E3372H_320_155F]
+    assert [i.number for i in report.interfaces] == numbers and report.interfaces[2].role is PortRole.MODEM
+    assert sleeps[1:] == [0.5]                           # after its own pause, one wait for the rest
+    # interfaces that never come: at the deadline the device counts with what it has
+    stuck = tmp_path / "stuck"
+    add_device(stuck, "1-1", 0x12D1, 0x155E, E3372H_320_155F)
+    gone = f"1-1:1.{numbers[-1]}"
+    shutil.rmtree(stuck / "devices" / "platform" / "ehci" / "usb1" / "1-1" / gone)
+    (stuck / "bus" / "usb" / "devices" / gone).unlink()
+    report = switch(parse_usbmode_json(THREAD_JSON), backend=StaleListBackend(), wait=5, sysroot=str(stuck),
+                    **no_sleep_clock(clock))
+    assert report.verified and [i.number for i in report.interfaces] == numbers[:-1]
+
+
 def test_default_backend_is_a_fresh_libusb_context_each_time() -> None:
     # one long-lived context never learns of a stick that re-appears when no hotplug events arrive
     from pppstack.io.modeswitch import default_backend

@@ -9,6 +9,7 @@ for it, release.  Unlike usbmode we then wait for the re-enumeration and verify 
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from collections.abc import Callable
@@ -229,13 +230,27 @@ def _send(dev, intf, out_ep, in_ep, plan: SwitchPlan, report: SwitchReport,  # n
         usb.util.dispose_resources(dev)
 
 
-def _from_sysfs(report: SwitchReport, sysroot: str, vendor: int, wanted: Callable[[int], bool]) -> bool:
+def _interface_count(sysroot: str, sysname: str) -> int | None:
+    try:
+        with open(os.path.join(sysroot, "bus", "usb", "devices", sysname, "bNumInterfaces")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _from_sysfs(report: SwitchReport, sysroot: str, vendor: int, wanted: Callable[[int], bool],
+                complete_only: bool = True) -> bool:
     """The re-enumerated device as sysfs shows it. libusb learns about new devices only from
     hotplug events (udevd's, or the kernel's netlink uevents when built without udev); with no
     udevd running (containers, minimal systems, the virtual stick's guest) a process's libusb never
-    sees the switched stick arrive, while sysfs always shows it."""
+    sees the switched stick arrive, while sysfs always shows it.  The kernel adds a device's
+    interfaces one by one after the device itself: until all bNumInterfaces are there (or
+    ``complete_only`` is off, at the deadline) the device does not count as found yet."""
     for m in _find_modems(sysroot, all_devices=True):
         if m.vendor == vendor and wanted(m.product):
+            count = _interface_count(sysroot, m.sysname)
+            if complete_only and count is not None and len(m.interfaces) < count:
+                return False
             report.new_vendor, report.new_product = m.vendor, m.product
             report.interfaces.extend(InterfaceReport(i.number, i.cls, i.subclass, i.protocol, i.role, i.guess.source)
                                      for i in m.interfaces)
@@ -257,7 +272,8 @@ def _await(report: SwitchReport, plan: SwitchPlan, old_vendor: int, old_product:
             if dev.idVendor == target_vendor and wanted(dev.idProduct):
                 found = dev
                 break
-        if found is None and sysroot is not None and _from_sysfs(report, sysroot, target_vendor, wanted):
+        if found is None and sysroot is not None and _from_sysfs(report, sysroot, target_vendor, wanted,
+                                                                 complete_only=clock() < deadline):
             return
         if found is not None:
             report.new_vendor, report.new_product = found.idVendor, found.idProduct
