@@ -1,7 +1,7 @@
 """The simulator's edge: SimModem on a pty, driven by a real clock in a background thread.
 
     sim = start_sim(SimConfig(faults={Fault.BROWNOUT}))
-    sim.port_path        # /tmp/pppstack-sim-<pid>-<n>/ttyUSB2 -> /dev/pts/N (what a client opens)
+    sim.port_path        # /tmp/pppstack-sim-<pid>-<n>-<random>/ttyUSB2 -> /dev/pts/N (what a client opens)
     ...
     sim.stop()
 
@@ -27,6 +27,7 @@ import errno
 import itertools
 import logging
 import os
+import tempfile
 import threading
 import time
 import tty
@@ -97,8 +98,14 @@ class SimHandle:
     def __init__(self, config: SimConfig, use_tun: bool, extra_ports: bool, rng: Callable[[int], bytes],
                  directory: str | None) -> None:
         self.config = config
-        self.directory = directory or f"/tmp/pppstack-sim-{os.getpid()}-{next(_counter)}"
-        os.makedirs(self.directory, exist_ok=True)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            self.directory = directory
+        else:
+            # a fresh directory of our own: one named by the pid alone could be a stale one that a
+            # killed run (or another user) left, which we may not write into
+            self.directory = tempfile.mkdtemp(prefix=f"pppstack-sim-{os.getpid()}-{next(_counter)}-")
+            os.chmod(self.directory, 0o755)     # the port links are for any client, as /dev/ttyUSB* are
         self.tun: Any = None
         self.notes: list[str] = []
         if use_tun:
