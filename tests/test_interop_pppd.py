@@ -331,6 +331,20 @@ def _wait_address(ns: str, ifname: str, addr: str, proc: subprocess.Popen, timeo
     raise AssertionError(f"{ifname} never got {addr}; pppstack up said:\n{out.decode()}\n{err.decode()}")
 
 
+def _stop_up(proc: subprocess.Popen, pppd_guest: PppdGuest) -> tuple[bytes, bytes]:
+    """SIGTERM a `pppstack up`/`serve` (killed if it has not ended in 20 s) and stop the guest's
+    modem; what the process printed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    pppd_guest.stop_modem()
+    return out, err
+
+
 @pytest.mark.parametrize("auth", ["none", "chap"])
 def test_pppstack_up_command_against_pppd(pppd_guest: PppdGuest, netns: str, tmp_path: Path, auth: str) -> None:
     """The user's command, end to end: `pppstack up --device PTY --apn ...` in a namespace dials the
@@ -352,14 +366,7 @@ def test_pppstack_up_command_against_pppd(pppd_guest: PppdGuest, netns: str, tmp
         if auth == "chap":
             assert re.search(r'sent \[CHAP Success id=0x\w+ "Access granted"\]', log), log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        pppd_guest.stop_modem()
+        out, err = _stop_up(proc, pppd_guest)
     assert proc.returncode == 0, (proc.returncode, out.decode(), err.decode())
     assert "Traceback" not in err.decode()
     assert "rcvd [LCP TermReq" in pppd_guest.pppd_log()
@@ -399,14 +406,7 @@ def test_the_fast_path_carries_pppd_traffic_with_escapes_and_echoes(pppd_guest: 
             time.sleep(0.5)
         log = pppd_guest.pppd_log()[len(before):]
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        pppd_guest.stop_modem()
+        out, err = _stop_up(proc, pppd_guest)
     assert proc.returncode == 0, (proc.returncode, out.decode(), err.decode())
     assert "Traceback" not in err.decode()
     assert re.search(r"rcvd \[LCP ConfAck id=0x\w+ <asyncmap 0xa0000>", pppd_guest.pppd_log()), pppd_guest.pppd_log()
@@ -514,14 +514,7 @@ def test_pppstack_up_persist_redials_after_pppd_hangs_up(pppd_guest: PppdGuest, 
         _ping_from_ns(netns, LOCAL_IP)
         assert "rcvd [LCP ConfReq" in first_log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        pppd_guest.stop_modem()
+        out, err = _stop_up(proc, pppd_guest)
     assert proc.returncode == 0, (proc.returncode, err.decode()[-3000:])
     assert "Traceback" not in err.decode()
 
@@ -567,14 +560,7 @@ def test_pppstack_serve_with_pppd_as_the_client(pppd_guest: PppdGuest, netns: st
         _ping_from_ns(netns, "10.65.0.2")
         _move_data_both_ways(pppd_guest, netns, guest_ip="10.65.0.2", host_ip="10.65.0.1")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        pppd_guest.stop_modem()
+        out, err = _stop_up(proc, pppd_guest)
     assert "Traceback" not in err.decode(), err.decode()
     assert "rcvd [LCP TermReq" in pppd_guest.pppd_log()
 
